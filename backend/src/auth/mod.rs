@@ -1,0 +1,93 @@
+//! Accounts and sign-in: passwords, tokens, roles, and the extractor every handler uses to
+//! know who is calling and to demand a role within a school or the province.
+pub mod db;
+pub mod limits;
+pub mod password;
+pub mod roles;
+pub mod routes;
+pub mod tokens;
+
+use std::{future::Future, pin::Pin, time::Duration};
+
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use uuid::Uuid;
+
+pub use routes::configure;
+
+use crate::{error::ApiError, state::AppState, stores::hot::HotStore};
+use roles::Role;
+use tokens::TokenError;
+
+/// Where an action happens: anywhere in the province, or inside one school.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    Province,
+    School(Uuid),
+}
+
+/// The signed-in caller, from a verified access token.
+#[derive(Clone, Debug)]
+pub struct CurrentUser {
+    pub id: Uuid,
+    pub session: Uuid,
+    pub roles: Vec<Role>,
+    /// `None` for province-level accounts.
+    pub school: Option<Uuid>,
+}
+
+impl CurrentUser {
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+
+    /// Passes when the caller holds one of `roles` and may act in `scope`. A province admin may
+    /// do anything; province-level holders of a role act in every school.
+    pub fn require(&self, roles: &[Role], scope: Scope) -> Result<(), ApiError> {
+        if self.has(Role::ProvinceAdmin) {
+            return Ok(());
+        }
+        let holds_role = roles.iter().any(|r| self.has(*r));
+        let in_scope = match scope {
+            Scope::Province => self.school.is_none(),
+            Scope::School(id) => self.school.is_none() || self.school == Some(id),
+        };
+        if holds_role && in_scope { Ok(()) } else { Err(ApiError::Forbidden("forbidden")) }
+    }
+}
+
+fn revoked_key(session: Uuid) -> String {
+    format!("revoked-session:{session}")
+}
+
+/// Marks a session's access tokens as dead until they would have expired anyway.
+pub async fn revoke_sessions(hot: &dyn HotStore, sessions: &[Uuid], ttl: Duration) -> anyhow::Result<()> {
+    for session in sessions {
+        hot.set(&revoked_key(*session), b"1", ttl).await?;
+    }
+    Ok(())
+}
+
+impl FromRequest for CurrentUser {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let header = req.headers().get(actix_web::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("app state missing")))?;
+            let token = header
+                .as_deref()
+                .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+                .ok_or(ApiError::Unauthorized("unauthenticated"))?;
+            let claims = state.keys.verify(token.trim()).map_err(|e| match e {
+                TokenError::Expired => ApiError::Unauthorized("token_expired"),
+                TokenError::Invalid => ApiError::Unauthorized("token_invalid"),
+            })?;
+            if state.hot.get(&revoked_key(claims.sid)).await.map_err(ApiError::Unexpected)?.is_some() {
+                return Err(ApiError::Unauthorized("token_revoked"));
+            }
+            Ok(CurrentUser { id: claims.sub, session: claims.sid, roles: claims.roles, school: claims.school })
+        })
+    }
+}

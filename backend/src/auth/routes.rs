@@ -1,0 +1,250 @@
+use actix_web::{HttpResponse, get, post, web};
+use chrono::Utc;
+use sea_orm::TransactionTrait;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+use uuid::Uuid;
+
+use super::{CurrentUser, db, limits, password, revoke_sessions, roles, tokens};
+use crate::{
+    audit::{self, Event},
+    error::{ApiError, Problem},
+    org::{UserResponse, domain::normalise_login},
+    request::RequestMeta,
+    state::AppState,
+};
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(login).service(refresh).service(logout).service(me).service(change_password);
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct LoginRequest {
+    /// The account's login (often an email address).
+    pub login: String,
+    pub password: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// A short-lived EdDSA JWT for `Authorization: Bearer`.
+    pub access_token: String,
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// Opaque; exchange it once at `/auth/refresh` for a new pair.
+    pub refresh_token: String,
+    pub refresh_expires_in: u64,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ChangePasswordRequest {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// Issues a fresh token pair in `session` (a refresh-token family).
+pub(crate) async fn issue_tokens(
+    state: &AppState,
+    txn: &impl sea_orm::ConnectionTrait,
+    user: &crate::entities::user::Model,
+    session: Uuid,
+) -> Result<TokenResponse, ApiError> {
+    let now = Utc::now();
+    let settings = &state.settings;
+    let (refresh_token, refresh_hash) = tokens::new_refresh_token();
+    let refresh_ttl = chrono::Duration::from_std(settings.refresh_token_ttl).map_err(|e| ApiError::Unexpected(e.into()))?;
+    db::insert_refresh_token(txn, session, user.id, refresh_hash, now, now + refresh_ttl).await?;
+    let claims =
+        tokens::KeySet::claims_for(user.id, session, roles::from_db(&user.roles), user.school_id, now, settings.access_token_ttl);
+    Ok(TokenResponse {
+        access_token: state.keys.issue(&claims)?,
+        token_type: "Bearer",
+        expires_in: settings.access_token_ttl.as_secs(),
+        refresh_token,
+        refresh_expires_in: settings.refresh_token_ttl.as_secs(),
+    })
+}
+
+/// Signs in with a login and password.
+#[utoipa::path(tag = "auth", request_body = LoginRequest, responses(
+    (status = 200, body = TokenResponse),
+    (status = 401, description = "wrong login or password", body = Problem),
+    (status = 403, description = "account disabled", body = Problem),
+    (status = 429, description = "too many failures; see Retry-After", body = Problem)))]
+#[post("/auth/login")]
+async fn login(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    body: web::Json<LoginRequest>,
+) -> Result<web::Json<TokenResponse>, ApiError> {
+    let LoginRequest { login, password } = body.into_inner();
+    let login = normalise_login(&login);
+    if login.is_empty() || login.len() > 254 || password.is_empty() || password.len() > 1024 {
+        return Err(ApiError::Unauthorized("invalid_credentials"));
+    }
+    limits::check(state.hot.as_ref(), &login, meta.ip).await?;
+    let user = db::find_user_by_login(&state.db, &login).await?;
+    let ok = state.passwords.verify(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
+    let Some(user) = user.filter(|_| ok) else {
+        limits::record_failure(state.hot.as_ref(), &login, meta.ip).await?;
+        tracing::info!(ip = ?meta.ip, "failed sign-in");
+        return Err(ApiError::Unauthorized("invalid_credentials"));
+    };
+    limits::record_success(state.hot.as_ref(), &login, meta.ip).await?;
+    if user.disabled {
+        return Err(ApiError::Forbidden("account_disabled"));
+    }
+    let txn = state.db.begin().await?;
+    let session = Uuid::now_v7();
+    let tokens = issue_tokens(&state, &txn, &user, session).await?;
+    audit::record(
+        &txn,
+        &meta,
+        Event {
+            actor: Some(user.id),
+            action: "auth.login",
+            target_type: "user",
+            target_id: Some(user.id.to_string()),
+            details: serde_json::json!({ "session": session, "method": "password" }),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(web::Json(tokens))
+}
+
+/// Exchanges a refresh token for a new pair. Each refresh token works once: presenting a spent
+/// one revokes its whole session family.
+#[utoipa::path(tag = "auth", request_body = RefreshRequest, responses(
+    (status = 200, body = TokenResponse),
+    (status = 401, description = "invalid, expired or reused refresh token", body = Problem)))]
+#[post("/auth/refresh")]
+async fn refresh(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    body: web::Json<RefreshRequest>,
+) -> Result<web::Json<TokenResponse>, ApiError> {
+    let now = Utc::now();
+    let hash = tokens::hash_refresh_token(body.refresh_token.trim());
+    let txn = state.db.begin().await?;
+    let token = db::find_refresh_token(&txn, &hash).await?.ok_or(ApiError::Unauthorized("refresh_token_invalid"))?;
+    let fresh = token.used_at.is_none() && token.revoked_at.is_none();
+    if !fresh || !db::spend_refresh_token(&txn, token.id, now).await? {
+        if token.revoked_at.is_none() || token.used_at.is_some() {
+            // Someone replayed a spent token: the thief or the owner, we cannot tell, so the
+            // whole family goes.
+            db::revoke_family(&txn, token.family_id, now).await?;
+            audit::record(
+                &txn,
+                &meta,
+                Event {
+                    actor: Some(token.user_id),
+                    action: "auth.refresh_reuse_detected",
+                    target_type: "user",
+                    target_id: Some(token.user_id.to_string()),
+                    details: serde_json::json!({ "session": token.family_id }),
+                },
+            )
+            .await?;
+            txn.commit().await?;
+            revoke_sessions(state.hot.as_ref(), &[token.family_id], state.settings.access_token_ttl).await?;
+            return Err(ApiError::Unauthorized("refresh_token_reused"));
+        }
+        return Err(ApiError::Unauthorized("refresh_token_invalid"));
+    }
+    if token.expires_at <= now {
+        return Err(ApiError::Unauthorized("refresh_token_invalid"));
+    }
+    let user = db::find_user(&txn, token.user_id).await?.ok_or(ApiError::Unauthorized("refresh_token_invalid"))?;
+    if user.disabled {
+        return Err(ApiError::Unauthorized("account_disabled"));
+    }
+    let tokens = issue_tokens(&state, &txn, &user, token.family_id).await?;
+    txn.commit().await?;
+    Ok(web::Json(tokens))
+}
+
+/// Ends the caller's session: its refresh tokens and its access tokens stop working.
+#[utoipa::path(tag = "auth", security(("bearer" = [])), responses(
+    (status = 204, description = "signed out"), (status = 401, body = Problem)))]
+#[post("/auth/logout")]
+async fn logout(state: web::Data<AppState>, meta: RequestMeta, user: CurrentUser) -> Result<HttpResponse, ApiError> {
+    let txn = state.db.begin().await?;
+    db::revoke_family(&txn, user.session, Utc::now()).await?;
+    audit::record(
+        &txn,
+        &meta,
+        Event {
+            actor: Some(user.id),
+            action: "auth.logout",
+            target_type: "user",
+            target_id: Some(user.id.to_string()),
+            details: serde_json::json!({ "session": user.session }),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    revoke_sessions(state.hot.as_ref(), &[user.session], state.settings.access_token_ttl).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The signed-in user.
+#[utoipa::path(tag = "auth", security(("bearer" = [])), responses(
+    (status = 200, body = UserResponse), (status = 401, body = Problem)))]
+#[get("/me")]
+async fn me(state: web::Data<AppState>, user: CurrentUser) -> Result<web::Json<UserResponse>, ApiError> {
+    let model = db::find_user(&state.db, user.id).await?.ok_or(ApiError::Unauthorized("token_invalid"))?;
+    Ok(web::Json(UserResponse::from(model)))
+}
+
+/// Changes the caller's own password; other sessions are signed out.
+#[utoipa::path(tag = "auth", security(("bearer" = [])), request_body = ChangePasswordRequest, responses(
+    (status = 204, description = "changed"), (status = 401, body = Problem), (status = 422, body = Problem)))]
+#[post("/me/password")]
+async fn change_password(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    user: CurrentUser,
+    body: web::Json<ChangePasswordRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let ChangePasswordRequest { current_password, new_password } = body.into_inner();
+    password::check_strength(&new_password).map_err(|code| ApiError::field("new_password", code))?;
+    let model = db::find_user(&state.db, user.id).await?.ok_or(ApiError::Unauthorized("token_invalid"))?;
+    if !state.passwords.verify(current_password, Some(model.password_hash)).await? {
+        return Err(ApiError::field("current_password", "wrong_current_password"));
+    }
+    let hash = state.passwords.hash(new_password).await?;
+    let now = Utc::now();
+    let txn = state.db.begin().await?;
+    db::set_password(&txn, user.id, hash, now).await?;
+    let sessions = db::revoke_all_for_user(&txn, user.id, now, Some(user.session)).await?;
+    audit::record(
+        &txn,
+        &meta,
+        Event {
+            actor: Some(user.id),
+            action: "auth.password_changed",
+            target_type: "user",
+            target_id: Some(user.id.to_string()),
+            details: serde_json::json!({ "sessions_revoked": sessions.len() }),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    revoke_sessions(state.hot.as_ref(), &sessions, state.settings.access_token_ttl).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Public keys that verify access tokens, including the previous key after a rotation.
+#[utoipa::path(tag = "auth", responses((status = 200, body = tokens::Jwks)))]
+#[get("/.well-known/jwks.json")]
+pub async fn jwks(state: web::Data<AppState>) -> web::Json<tokens::Jwks> {
+    web::Json(state.keys.jwks())
+}

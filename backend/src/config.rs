@@ -1,0 +1,196 @@
+//! Typed settings, read once at start from the environment (12-factor). Secrets have no
+//! defaults in any committed file; in embedded mode they are generated into the data folder.
+use std::{collections::HashMap, fmt, net::IpAddr, path::PathBuf, time::Duration};
+
+/// A secret string that never prints itself.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct S3Settings {
+    /// Where the service talks to the store; `None` means AWS itself.
+    pub endpoint: Option<String>,
+    /// Host that clients reach for presigned URLs (defaults to `endpoint`).
+    pub public_endpoint: Option<String>,
+    pub bucket: String,
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: Secret,
+    /// Key prefix inside the bucket, so several deployments or tests can share one bucket.
+    pub prefix: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub listen: String,
+    pub data_dir: PathBuf,
+    /// Base URL clients use to reach this service (for signed blob URLs); defaults to
+    /// `http://<bound address>`.
+    pub public_url: Option<String>,
+    pub database_url: Option<String>,
+    pub redis_url: Option<String>,
+    /// Prefix of every hot-store key and channel.
+    pub hot_prefix: String,
+    pub s3: Option<S3Settings>,
+    pub bootstrap_admin: Option<(String, Secret)>,
+    /// Current JWT signing key (PKCS#8 Ed25519, base64); generated into the data folder if unset.
+    pub jwt_signing_key: Option<Secret>,
+    /// Earlier signing keys still published in the JWKS so their tokens verify until expiry.
+    pub jwt_previous_keys: Vec<Secret>,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub trusted_proxies: Vec<IpAddr>,
+    pub cors_origins: Vec<String>,
+    pub log_format: LogFormat,
+    /// Password hashes computed at once; the rest wait, off the async workers.
+    pub password_hash_concurrency: usize,
+    /// Seed `content-samples/` automatically on first start of an empty embedded database.
+    pub seed_on_first_start: bool,
+    pub samples_dir: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{name}: {problem}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub problem: String,
+}
+
+fn bad(name: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError { name, problem: problem.into() }
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_map(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let listen = get("HOCTHI_LISTEN").unwrap_or_else(|| "127.0.0.1:8080".into());
+        if listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(bad("HOCTHI_LISTEN", format!("`{listen}` is not an address like 127.0.0.1:8080")));
+        }
+        let database_url = get("DATABASE_URL");
+        if let Some(url) = &database_url
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://") || url.starts_with("sqlite:"))
+        {
+            return Err(bad("DATABASE_URL", "must start with postgres://, postgresql:// or sqlite:"));
+        }
+        let redis_url = get("REDIS_URL");
+        if let Some(url) = &redis_url
+            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+        {
+            return Err(bad("REDIS_URL", "must start with redis:// or rediss://"));
+        }
+        let s3 = match (get("S3_BUCKET"), get("S3_ENDPOINT")) {
+            (None, None) => None,
+            (None, Some(_)) => return Err(bad("S3_BUCKET", "is required when S3_ENDPOINT is set")),
+            (Some(bucket), endpoint) => Some(S3Settings {
+                public_endpoint: get("S3_PUBLIC_ENDPOINT").or_else(|| endpoint.clone()),
+                endpoint,
+                bucket,
+                region: get("S3_REGION").unwrap_or_else(|| "us-east-1".into()),
+                access_key_id: get("S3_ACCESS_KEY_ID")
+                    .ok_or_else(|| bad("S3_ACCESS_KEY_ID", "is required when S3_BUCKET is set"))?,
+                secret_access_key: Secret::new(
+                    get("S3_SECRET_ACCESS_KEY")
+                        .ok_or_else(|| bad("S3_SECRET_ACCESS_KEY", "is required when S3_BUCKET is set"))?,
+                ),
+                prefix: get("S3_PREFIX").map(|p| format!("{}/", p.trim_matches('/'))).unwrap_or_default(),
+            }),
+        };
+        let bootstrap_admin = match get("HOCTHI_BOOTSTRAP_ADMIN") {
+            None => None,
+            Some(value) => {
+                let (login, password) = value
+                    .split_once(':')
+                    .ok_or_else(|| bad("HOCTHI_BOOTSTRAP_ADMIN", "must be email:password"))?;
+                if login.is_empty() || password.chars().count() < 8 {
+                    return Err(bad("HOCTHI_BOOTSTRAP_ADMIN", "needs a login and a password of at least 8 characters"));
+                }
+                Some((login.to_owned(), Secret::new(password)))
+            }
+        };
+        let trusted_proxies = list(get("HOCTHI_TRUSTED_PROXIES"))
+            .into_iter()
+            .map(|p| p.parse().map_err(|_| bad("HOCTHI_TRUSTED_PROXIES", format!("`{p}` is not an IP address"))))
+            .collect::<Result<_, _>>()?;
+        let log_format = match get("HOCTHI_LOG_FORMAT").as_deref() {
+            None if database_url.is_some() => LogFormat::Json,
+            None | Some("pretty") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(other) => return Err(bad("HOCTHI_LOG_FORMAT", format!("`{other}` is neither json nor pretty"))),
+        };
+        Ok(Self {
+            listen,
+            data_dir: PathBuf::from(get("HOCTHI_DATA_DIR").unwrap_or_else(|| "./data".into())),
+            public_url: get("HOCTHI_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned()),
+            database_url,
+            redis_url,
+            hot_prefix: get("HOCTHI_HOT_PREFIX").unwrap_or_else(|| "hocthi:".into()),
+            s3,
+            bootstrap_admin,
+            jwt_signing_key: get("HOCTHI_JWT_SIGNING_KEY").map(Secret::new),
+            jwt_previous_keys: list(get("HOCTHI_JWT_PREVIOUS_KEYS")).into_iter().map(Secret::new).collect(),
+            access_token_ttl: Duration::from_secs(seconds(&get, "HOCTHI_ACCESS_TOKEN_TTL_SECS", 15 * 60)?),
+            refresh_token_ttl: Duration::from_secs(seconds(&get, "HOCTHI_REFRESH_TOKEN_TTL_SECS", 14 * 24 * 3600)?),
+            trusted_proxies,
+            cors_origins: list(get("HOCTHI_CORS_ORIGINS")),
+            log_format,
+            password_hash_concurrency: match get("HOCTHI_PASSWORD_HASH_CONCURRENCY") {
+                None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+                Some(v) => v
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| bad("HOCTHI_PASSWORD_HASH_CONCURRENCY", "must be a positive number"))?,
+            },
+            seed_on_first_start: get("HOCTHI_SEED_ON_FIRST_START").map(|v| v != "0" && v != "false").unwrap_or(true),
+            samples_dir: PathBuf::from(get("HOCTHI_SAMPLES_DIR").unwrap_or_else(|| "content-samples".into())),
+        })
+    }
+
+    /// True when no external store is configured: SQLite, in-process hot store, local blobs.
+    pub fn is_embedded(&self) -> bool {
+        self.database_url.is_none() && self.redis_url.is_none() && self.s3.is_none()
+    }
+}
+
+fn list(value: Option<String>) -> Vec<String> {
+    value
+        .map(|v| v.split(',').map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect())
+        .unwrap_or_default()
+}
+
+fn seconds(get: &impl Fn(&str) -> Option<String>, name: &'static str, default: u64) -> Result<u64, ConfigError> {
+    match get(name) {
+        None => Ok(default),
+        Some(v) => v.parse().ok().filter(|s| *s > 0).ok_or_else(|| bad(name, "must be a positive number of seconds")),
+    }
+}

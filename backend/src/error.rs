@@ -1,0 +1,184 @@
+//! One error type for every handler and one JSON envelope for every error: RFC 9457
+//! problem+json with a stable `code`, a `title` in the reader's language and field details.
+use actix_web::{HttpResponse, ResponseError, http::StatusCode};
+use serde::Serialize;
+
+use crate::i18n;
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct FieldError {
+    pub field: String,
+    pub code: &'static str,
+    pub message: &'static str,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, code: &'static str) -> Self {
+        Self { field: field.into(), code, message: i18n::message(code) }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("validation failed ({code})")]
+    Validation { code: &'static str, fields: Vec<FieldError> },
+    #[error("bad request ({0})")]
+    BadRequest(&'static str),
+    #[error("unauthorized ({0})")]
+    Unauthorized(&'static str),
+    #[error("forbidden ({0})")]
+    Forbidden(&'static str),
+    #[error("not found ({0})")]
+    NotFound(&'static str),
+    #[error("conflict ({0})")]
+    Conflict(&'static str),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("payload too large")]
+    PayloadTooLarge,
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("too many requests ({code})")]
+    TooManyRequests { code: &'static str, retry_after_secs: u64 },
+    #[error("unavailable")]
+    Unavailable { retry_after_secs: u64 },
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn field(field: impl Into<String>, code: &'static str) -> Self {
+        ApiError::Validation { code: "validation_failed", fields: vec![FieldError::new(field, code)] }
+    }
+
+    pub fn fields(fields: Vec<FieldError>) -> Self {
+        ApiError::Validation { code: "validation_failed", fields }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Validation { code, .. } => code,
+            ApiError::BadRequest(code)
+            | ApiError::Unauthorized(code)
+            | ApiError::NotFound(code)
+            | ApiError::Forbidden(code)
+            | ApiError::Conflict(code) => code,
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::TooManyRequests { code, .. } => code,
+            ApiError::Unavailable { .. } => "service_unavailable",
+            ApiError::Unexpected(_) => "internal_error",
+        }
+    }
+}
+
+/// The envelope, as the OpenAPI document describes it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// A URI reference naming the problem kind: `/problems/<code>`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Human text in the language chosen by `Accept-Language` (Vietnamese by default).
+    pub title: &'static str,
+    pub status: u16,
+    /// Stable machine-readable code.
+    pub code: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let request_id = i18n::current_request_id();
+        if let ApiError::Unexpected(cause) = self {
+            // The whole cause chain goes to the log, never to the client.
+            tracing::error!(request_id = request_id.as_deref().unwrap_or("-"), error = ?cause, "unexpected error");
+        }
+        let code = self.code();
+        let status = self.status_code();
+        let errors = match self {
+            ApiError::Validation { fields, .. } => fields.clone(),
+            _ => Vec::new(),
+        };
+        let body = Problem {
+            kind: format!("/problems/{code}"),
+            title: i18n::message(code),
+            status: status.as_u16(),
+            code,
+            request_id,
+            errors,
+        };
+        let mut response = HttpResponse::build(status);
+        response.content_type("application/problem+json");
+        if let ApiError::TooManyRequests { retry_after_secs, .. } | ApiError::Unavailable { retry_after_secs } = self {
+            response.insert_header(("Retry-After", retry_after_secs.to_string()));
+        }
+        if let ApiError::Unauthorized(_) = self {
+            response.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        response.json(body)
+    }
+}
+
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        match err {
+            // A pool that cannot hand out a connection is overload or an outage: tell the client
+            // to come back rather than calling it our bug.
+            sea_orm::DbErr::ConnectionAcquire(_) | sea_orm::DbErr::Conn(_) => {
+                tracing::warn!(error = %err, "database unavailable");
+                ApiError::Unavailable { retry_after_secs: 2 }
+            }
+            other => ApiError::Unexpected(other.into()),
+        }
+    }
+}
+
+/// Maps actix's own extractor errors into the envelope.
+pub fn json_error(err: actix_web::error::JsonPayloadError, _req: &actix_web::HttpRequest) -> actix_web::Error {
+    use actix_web::error::JsonPayloadError as E;
+    match err {
+        E::Overflow { .. } | E::OverflowKnownLength { .. } => ApiError::PayloadTooLarge,
+        E::ContentType => ApiError::BadRequest("missing_content_type"),
+        E::Deserialize(e) if e.is_data() => ApiError::BadRequest("json_wrong_type"),
+        E::Payload(actix_web::error::PayloadError::Overflow) => ApiError::PayloadTooLarge,
+        _ => ApiError::BadRequest("malformed_json"),
+    }
+    .into()
+}
+
+pub fn payload_error(err: actix_web::error::PayloadError, _req: &actix_web::HttpRequest) -> actix_web::Error {
+    match err {
+        actix_web::error::PayloadError::Overflow => ApiError::PayloadTooLarge,
+        _ => ApiError::BadRequest("malformed_body"),
+    }
+    .into()
+}
+
+pub fn query_error(_err: actix_web::error::QueryPayloadError, _req: &actix_web::HttpRequest) -> actix_web::Error {
+    ApiError::BadRequest("malformed_query").into()
+}
+
+pub fn path_error(_err: actix_web::error::PathError, _req: &actix_web::HttpRequest) -> actix_web::Error {
+    ApiError::NotFound("malformed_path").into()
+}

@@ -1,0 +1,102 @@
+//! The organisation: the province's schools, their classes, and the people in them.
+pub mod db;
+pub mod domain;
+pub mod import;
+pub mod routes;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+pub use routes::configure;
+
+use crate::{auth::roles::{self, Role}, entities::user};
+
+#[derive(Serialize, ToSchema)]
+pub struct UserResponse {
+    pub id: Uuid,
+    pub login: String,
+    pub email: Option<String>,
+    pub full_name: String,
+    pub roles: Vec<Role>,
+    pub school_id: Option<Uuid>,
+    pub class_id: Option<Uuid>,
+    pub birth_date: Option<NaiveDate>,
+    pub disabled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<user::Model> for UserResponse {
+    fn from(m: user::Model) -> Self {
+        Self {
+            id: m.id,
+            roles: roles::from_db(&m.roles),
+            login: m.login,
+            email: m.email,
+            full_name: m.full_name,
+            school_id: m.school_id,
+            class_id: m.class_id,
+            birth_date: m.birth_date,
+            disabled: m.disabled,
+            created_at: m.created_at,
+        }
+    }
+}
+
+/// A person ready to be stored: every field checked, names in NFC.
+#[derive(Clone, Debug)]
+pub struct NewUser {
+    pub login: String,
+    pub email: Option<String>,
+    pub full_name: String,
+    pub roles: Vec<Role>,
+    pub school_id: Option<Uuid>,
+    pub class_id: Option<Uuid>,
+    pub birth_date: Option<NaiveDate>,
+}
+
+/// Raw fields as they arrive from JSON or a spreadsheet row.
+#[derive(Default)]
+pub struct UserFields<'a> {
+    pub login: &'a str,
+    pub email: Option<&'a str>,
+    pub full_name: &'a str,
+    pub roles: Vec<Role>,
+    pub school_id: Option<Uuid>,
+    pub class_id: Option<Uuid>,
+    pub birth_date: Option<NaiveDate>,
+}
+
+/// Checks every field and returns all problems at once, as (field, code) pairs.
+pub fn validate_user(fields: UserFields<'_>) -> Result<NewUser, Vec<(&'static str, &'static str)>> {
+    let mut problems = Vec::new();
+    let login = domain::normalise_login(fields.login);
+    if let Err(code) = domain::check_login(&login) {
+        problems.push(("login", code));
+    }
+    let email = fields.email.map(str::trim).filter(|e| !e.is_empty()).map(str::to_lowercase);
+    if let Some(Err(code)) = email.as_deref().map(domain::check_email) {
+        problems.push(("email", code));
+    }
+    let full_name = domain::clean_name(fields.full_name);
+    if let Err(code) = domain::check_name(&full_name) {
+        problems.push(("full_name", code));
+    }
+    if let Err(code) = roles::check_scope(&fields.roles, fields.school_id) {
+        problems.push(("roles", code));
+    }
+    if problems.is_empty() {
+        Ok(NewUser {
+            login,
+            email,
+            full_name,
+            roles: fields.roles,
+            school_id: fields.school_id,
+            class_id: fields.class_id,
+            birth_date: fields.birth_date,
+        })
+    } else {
+        Err(problems)
+    }
+}

@@ -1,0 +1,42 @@
+//! Facts about the request every capability records: who is calling from where.
+use std::{future::Ready, net::IpAddr};
+
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+
+use crate::{error::ApiError, i18n, state::AppState};
+
+/// The client's address: the peer, unless the peer is a trusted proxy, in which case the
+/// rightmost address in `X-Forwarded-For` that is not itself a trusted proxy.
+pub fn client_ip(req: &HttpRequest, trusted: &[IpAddr]) -> Option<IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let forwarded: Vec<IpAddr> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|ip| ip.trim().parse().ok())
+        .collect();
+    forwarded.into_iter().rev().find(|ip| !trusted.contains(ip)).or(Some(peer))
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct RequestMeta {
+    pub ip: Option<IpAddr>,
+    pub request_id: Option<String>,
+}
+
+impl FromRequest for RequestMeta {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let trusted = req
+            .app_data::<web::Data<AppState>>()
+            .map(|s| s.settings.trusted_proxies.clone())
+            .unwrap_or_default();
+        std::future::ready(Ok(RequestMeta { ip: client_ip(req, &trusted), request_id: i18n::current_request_id() }))
+    }
+}

@@ -1,0 +1,140 @@
+//! `hocthi seed`: loads the sample organisation from `content-samples/` (idempotent: what
+//! exists already is left alone). Generated passwords are printed once, never logged.
+use std::{collections::HashMap, path::Path};
+
+use anyhow::{Context, bail};
+use sea_orm::TransactionTrait;
+use uuid::Uuid;
+
+use crate::{
+    audit::{self, Event},
+    auth::roles::Role,
+    org::{UserFields, db, domain, validate_user},
+    request::RequestMeta,
+    state::AppState,
+};
+
+#[derive(Debug, Default)]
+pub struct SeedReport {
+    pub schools: usize,
+    pub classes: usize,
+    /// (login, generated password) of each account created.
+    pub users: Vec<(String, String)>,
+}
+
+pub async fn seed_if_present(state: &AppState) -> anyhow::Result<()> {
+    let dir = state.settings.samples_dir.join("organisation");
+    if !dir.is_dir() {
+        return Ok(());
+    }
+    let report = seed(state, &dir).await?;
+    print_report(&report);
+    Ok(())
+}
+
+pub fn print_report(report: &SeedReport) {
+    println!("Sample data: {} schools, {} classes, {} accounts created.", report.schools, report.classes, report.users.len());
+    for (login, password) in &report.users {
+        println!("  {login:<28} {password}");
+    }
+}
+
+fn rows(path: &Path) -> anyhow::Result<Vec<HashMap<String, String>>> {
+    let mut reader = csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let headers = reader.headers()?.clone();
+    reader
+        .records()
+        .map(|r| Ok(headers.iter().map(str::to_owned).zip(r?.iter().map(str::to_owned)).collect()))
+        .collect()
+}
+
+fn field<'a>(row: &'a HashMap<String, String>, name: &str, file: &str) -> anyhow::Result<&'a str> {
+    row.get(name).map(String::as_str).filter(|v| !v.is_empty()).with_context(|| format!("{file}: a row lacks `{name}`"))
+}
+
+pub async fn seed(state: &AppState, dir: &Path) -> anyhow::Result<SeedReport> {
+    let mut report = SeedReport::default();
+    let txn = state.db.begin().await?;
+    let mut schools: HashMap<String, Uuid> = HashMap::new();
+    for row in rows(&dir.join("schools.csv"))? {
+        let code = field(&row, "code", "schools.csv")?.to_uppercase();
+        let id = match db::find_school_by_code(&txn, &code).await? {
+            Some(s) => s.id,
+            None => {
+                let level = domain::check_school_level(field(&row, "level", "schools.csv")?).map_err(anyhow::Error::msg)?;
+                report.schools += 1;
+                db::insert_school(&txn, &code, &domain::clean_name(field(&row, "name", "schools.csv")?), level).await?.id
+            }
+        };
+        schools.insert(code, id);
+    }
+    let school = |code: &str| schools.get(&code.to_uppercase()).copied().with_context(|| format!("unknown school `{code}`"));
+    let mut classes: HashMap<(Uuid, String), Uuid> = HashMap::new();
+    for row in rows(&dir.join("classes.csv"))? {
+        let school_id = school(field(&row, "school_code", "classes.csv")?)?;
+        let name = domain::clean_name(field(&row, "name", "classes.csv")?);
+        let year = field(&row, "school_year", "classes.csv")?;
+        let grade: i16 = field(&row, "grade", "classes.csv")?.parse()?;
+        let id = match db::find_class_by_name(&txn, school_id, year, &name).await? {
+            Some(c) => c.id,
+            None => {
+                report.classes += 1;
+                db::insert_class(&txn, school_id, &name, grade, year).await?.id
+            }
+        };
+        classes.insert((school_id, name), id);
+    }
+    let mut pending = Vec::new();
+    for row in rows(&dir.join("users.csv"))? {
+        let school_id = school(field(&row, "school_code", "users.csv")?)?;
+        let login = field(&row, "login", "users.csv")?;
+        if db::login_exists(&txn, &domain::normalise_login(login)).await? {
+            continue;
+        }
+        let roles = field(&row, "role", "users.csv")?
+            .split('+')
+            .map(|r| Role::parse(r).with_context(|| format!("users.csv: unknown role `{r}`")))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let class_id = match row.get("class").filter(|c| !c.is_empty()) {
+            Some(name) => Some(*classes.get(&(school_id, domain::clean_name(name))).with_context(|| format!("unknown class `{name}`"))?),
+            None => None,
+        };
+        let birth_date = match row.get("birth_date").filter(|d| !d.is_empty()) {
+            Some(d) => Some(domain::parse_date(d).map_err(anyhow::Error::msg)?),
+            None => None,
+        };
+        let new = validate_user(UserFields {
+            login,
+            email: row.get("email").map(String::as_str),
+            full_name: field(&row, "full_name", "users.csv")?,
+            roles,
+            school_id: Some(school_id),
+            class_id,
+            birth_date,
+        });
+        match new {
+            Ok(new) => pending.push(new),
+            Err(problems) => bail!("users.csv: `{login}` is not valid: {problems:?}"),
+        }
+    }
+    for new in pending {
+        let password = domain::generate_password();
+        let hash = state.passwords.hash(password.clone()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        db::insert_user(&txn, &new, hash).await?;
+        report.users.push((new.login, password));
+    }
+    audit::record(
+        &txn,
+        &RequestMeta::default(),
+        Event {
+            actor: None,
+            action: "samples.seeded",
+            target_type: "province",
+            target_id: None,
+            details: serde_json::json!({ "schools": report.schools, "classes": report.classes, "users": report.users.len() }),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(report)
+}

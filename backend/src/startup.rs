@@ -1,0 +1,164 @@
+//! Builds the application exactly as production runs it: stores, keys, the one route table.
+use std::{net::TcpListener, sync::Arc};
+
+use actix_web::{App, HttpServer, dev::Server, middleware::from_fn, web};
+use anyhow::Context;
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+};
+use utoipa_actix_web::{AppExt, scope};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::{
+    audit, auth,
+    auth::{password::Passwords, tokens::KeySet},
+    bootstrap,
+    config::Settings,
+    error::{self, ApiError},
+    health, org,
+    state::AppState,
+    stores::{
+        blob::{LocalBlobStore, S3BlobStore, SharedBlobStore},
+        blob_http, db,
+        hot::{self, RedisHotStore, SharedHotStore},
+    },
+    telemetry,
+};
+
+/// JSON bodies larger than this are refused with 413.
+pub const JSON_LIMIT: usize = 256 * 1024;
+/// Uploaded files handled in memory by the API (rosters, imports).
+pub const FILE_LIMIT: usize = 10 * 1024 * 1024;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "HọcThi API", description = "Province-wide learning and exams. Errors are RFC 9457 problem+json with a stable `code`; \
+        their `title` follows `Accept-Language` (vi by default, en)."),
+    modifiers(&BearerAuth),
+    components(schemas(crate::error::Problem))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: AppState,
+    /// The first admin's generated password, to be printed once.
+    pub bootstrap: Option<bootstrap::FirstAdmin>,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&settings.data_dir)
+            .with_context(|| format!("cannot create the data folder {}", settings.data_dir.display()))?;
+        let database_url = settings.database_url.clone().unwrap_or_else(|| db::sqlite_url(&settings.data_dir));
+        let db = db::connect(&database_url).await?;
+        db::migrate(&db).await?;
+
+        let hot: SharedHotStore = match &settings.redis_url {
+            Some(url) => Arc::new(RedisHotStore::connect(url, &settings.hot_prefix).await?),
+            None => hot::memory(),
+        };
+
+        let listener = TcpListener::bind(&settings.listen).with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let port = listener.local_addr()?.port();
+        let public_url = settings.public_url.clone().unwrap_or_else(|| {
+            let host = settings.listen.rsplit_once(':').map(|(h, _)| h).unwrap_or("127.0.0.1");
+            let host = if host == "0.0.0.0" { "127.0.0.1" } else { host };
+            format!("http://{host}:{port}")
+        });
+
+        let (blobs, local_blobs): (SharedBlobStore, _) = match &settings.s3 {
+            Some(s3) => (Arc::new(S3BlobStore::connect(s3).await?), None),
+            None => {
+                let secret = auth::tokens::load_or_create_secret(&settings.data_dir.join("keys").join("url-signing.key"))?;
+                let local = Arc::new(LocalBlobStore::new(settings.data_dir.join("blobs"), public_url.clone(), secret)?);
+                (local.clone() as SharedBlobStore, Some(local))
+            }
+        };
+
+        let keys = Arc::new(KeySet::load(&settings)?);
+        let passwords = Passwords::new(settings.password_hash_concurrency);
+        let state = AppState { settings: Arc::new(settings), db, hot, blobs, local_blobs, keys, passwords };
+        let bootstrap = bootstrap::ensure_first_admin(&state).await?;
+        if state.settings.seed_on_first_start && bootstrap.is_some() && state.settings.is_embedded() {
+            crate::seed::seed_if_present(&state).await?;
+        }
+        telemetry::metrics_handle();
+
+        let server = serve(listener, state.clone())?;
+        Ok(Self { port, server, state, bootstrap })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+
+    pub fn into_server(self) -> Server {
+        self.server
+    }
+}
+
+fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
+    let workers = std::env::var("HOCTHI_WORKERS").ok().and_then(|w| w.parse().ok()).unwrap_or_else(num_workers);
+    let data = web::Data::new(state);
+    let server = HttpServer::new(move || {
+        let (app, api) = App::new()
+            .into_utoipa_app()
+            .openapi(ApiDoc::openapi())
+            .app_data(data.clone())
+            .app_data(web::JsonConfig::default().limit(JSON_LIMIT).error_handler(error::json_error))
+            .app_data(web::PayloadConfig::new(FILE_LIMIT))
+            .app_data(web::QueryConfig::default().error_handler(error::query_error))
+            .app_data(web::PathConfig::default().error_handler(error::path_error))
+            .service(
+                scope("/api/v1")
+                    .configure(auth::configure)
+                    .configure(org::configure)
+                    .configure(audit::configure),
+            )
+            .service(auth::routes::jwks)
+            .configure(health::configure)
+            .split_for_parts();
+        app.service(web::resource("/openapi.json").route(web::get().to({
+            let api = api.clone();
+            move || {
+                let api = api.clone();
+                async move { web::Json(api) }
+            }
+        })))
+        .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi-ui.json", api))
+        .configure(blob_http::configure)
+        .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::NotFound("route_not_found")) }))
+        .wrap(from_fn(telemetry::request_context))
+    })
+    .workers(workers)
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
+fn num_workers() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+}

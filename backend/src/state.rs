@@ -1,0 +1,25 @@
+//! What every handler can reach: built once in `startup`, cloned (cheaply) into each worker.
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+
+use crate::{
+    auth::{password::Passwords, tokens::KeySet},
+    config::Settings,
+    stores::{
+        blob::{LocalBlobStore, SharedBlobStore},
+        hot::SharedHotStore,
+    },
+};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub db: DatabaseConnection,
+    pub hot: SharedHotStore,
+    pub blobs: SharedBlobStore,
+    /// Set when blobs live in the local folder: this service then answers their signed URLs.
+    pub local_blobs: Option<Arc<LocalBlobStore>>,
+    pub keys: Arc<KeySet>,
+    pub passwords: Passwords,
+}

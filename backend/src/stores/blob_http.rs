@@ -1,0 +1,75 @@
+//! The local blob folder answers its own signed URLs, as S3 would.
+use actix_web::{HttpRequest, HttpResponse, get, put, web};
+use futures_util::StreamExt;
+use serde::Deserialize;
+
+use super::blob::{BlobStore, LocalGrant};
+use crate::{error::ApiError, state::AppState};
+
+/// Largest body accepted through a local signed PUT.
+const MAX_LOCAL_UPLOAD: usize = 512 * 1024 * 1024;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(get_blob).service(put_blob);
+}
+
+#[derive(Deserialize)]
+struct Signed {
+    expires: u64,
+    sig: String,
+    upload: Option<String>,
+    part: Option<i32>,
+}
+
+fn refused() -> ApiError {
+    ApiError::Forbidden("signature_invalid")
+}
+
+#[get("/blobs/{key:.*}")]
+async fn get_blob(state: web::Data<AppState>, key: web::Path<String>, q: web::Query<Signed>) -> Result<HttpResponse, ApiError> {
+    let store = state.local_blobs.as_ref().ok_or(ApiError::NotFound("route_not_found"))?;
+    if !store.verify(&key, &LocalGrant::Get, q.expires, &q.sig) {
+        return Err(refused());
+    }
+    let meta = store.head(&key).await?.ok_or(ApiError::NotFound("not_found"))?;
+    let body = store.get(&key).await?.ok_or(ApiError::NotFound("not_found"))?;
+    Ok(HttpResponse::Ok().content_type(meta.content_type).insert_header(("ETag", meta.etag)).body(body))
+}
+
+#[put("/blobs/{key:.*}")]
+async fn put_blob(
+    state: web::Data<AppState>,
+    key: web::Path<String>,
+    q: web::Query<Signed>,
+    req: HttpRequest,
+    mut payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let store = state.local_blobs.as_ref().ok_or(ApiError::NotFound("route_not_found"))?;
+    let content_type = req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let grant = match (&q.upload, q.part) {
+        (Some(upload_id), Some(part_number)) => LocalGrant::Part { upload_id: upload_id.clone(), part_number },
+        (None, None) => LocalGrant::Put { content_type: content_type.clone() },
+        _ => return Err(refused()),
+    };
+    if !store.verify(&key, &grant, q.expires, &q.sig) {
+        return Err(refused());
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| ApiError::BadRequest("malformed_body"))?;
+        if body.len() + chunk.len() > MAX_LOCAL_UPLOAD {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let etag = match grant {
+        LocalGrant::Part { upload_id, part_number } => {
+            store.put_part(&upload_id, part_number, body.freeze()).await.map_err(|_| ApiError::NotFound("not_found"))?
+        }
+        _ => {
+            store.put(&key, body.freeze(), &content_type).await?;
+            store.head(&key).await?.map(|m| m.etag).unwrap_or_default()
+        }
+    };
+    Ok(HttpResponse::Ok().insert_header(("ETag", etag)).finish())
+}

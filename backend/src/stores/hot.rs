@@ -1,0 +1,262 @@
+//! The hot store: ephemeral state that may be lost or rebuilt (rate limits, ceremony state,
+//! revocations until expiry, presence, pub/sub). Redis in production, in-process when embedded.
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use anyhow::Context;
+use async_trait::async_trait;
+use futures_util::{StreamExt, stream::BoxStream};
+use tokio::sync::broadcast;
+
+#[async_trait]
+pub trait HotStore: Send + Sync + 'static {
+    async fn get(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>>;
+    async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> anyhow::Result<()>;
+    /// Returns the value and deletes it in one step, so only one caller ever gets it.
+    async fn take(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>>;
+    async fn delete(&self, key: &str) -> anyhow::Result<()>;
+    /// Adds `by` and returns the new value; a counter that did not exist expires after `ttl`.
+    async fn incr(&self, key: &str, by: i64, ttl: Duration) -> anyhow::Result<i64>;
+    /// Seconds until `key` expires, if it exists and has an expiry.
+    async fn ttl(&self, key: &str) -> anyhow::Result<Option<u64>>;
+    async fn publish(&self, channel: &str, message: &[u8]) -> anyhow::Result<()>;
+    /// Messages published on `channel` from now on, by any instance.
+    async fn subscribe(&self, channel: &str) -> anyhow::Result<BoxStream<'static, Vec<u8>>>;
+    async fn ping(&self) -> anyhow::Result<()>;
+    fn kind(&self) -> &'static str;
+}
+
+pub type SharedHotStore = Arc<dyn HotStore>;
+
+// ---------------------------------------------------------------------------------------------
+// In-process
+
+struct Entry {
+    value: Vec<u8>,
+    expires: Instant,
+}
+
+#[derive(Default)]
+pub struct MemoryHotStore {
+    entries: Mutex<HashMap<String, Entry>>,
+    channels: Mutex<HashMap<String, broadcast::Sender<Vec<u8>>>>,
+}
+
+impl MemoryHotStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn live<'a>(map: &'a mut HashMap<String, Entry>, key: &str, now: Instant) -> Option<&'a mut Entry> {
+        if map.get(key).is_some_and(|e| e.expires <= now) {
+            map.remove(key);
+        }
+        map.get_mut(key)
+    }
+
+    /// Drops expired entries now and then so an idle key does not live forever.
+    fn sweep(map: &mut HashMap<String, Entry>, now: Instant) {
+        if map.len() > 10_000 {
+            map.retain(|_, e| e.expires > now);
+        }
+    }
+}
+
+#[async_trait]
+impl HotStore for MemoryHotStore {
+    async fn get(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        let mut map = self.entries.lock().expect("hot store lock");
+        Ok(Self::live(&mut map, key, Instant::now()).map(|e| e.value.clone()))
+    }
+
+    async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> anyhow::Result<()> {
+        let now = Instant::now();
+        let mut map = self.entries.lock().expect("hot store lock");
+        Self::sweep(&mut map, now);
+        map.insert(key.to_owned(), Entry { value: value.to_vec(), expires: now + ttl });
+        Ok(())
+    }
+
+    async fn take(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        let mut map = self.entries.lock().expect("hot store lock");
+        Ok(map.remove(key).filter(|e| e.expires > Instant::now()).map(|e| e.value))
+    }
+
+    async fn delete(&self, key: &str) -> anyhow::Result<()> {
+        self.entries.lock().expect("hot store lock").remove(key);
+        Ok(())
+    }
+
+    async fn incr(&self, key: &str, by: i64, ttl: Duration) -> anyhow::Result<i64> {
+        let now = Instant::now();
+        let mut map = self.entries.lock().expect("hot store lock");
+        let current = match Self::live(&mut map, key, now) {
+            Some(entry) => {
+                let n: i64 = std::str::from_utf8(&entry.value)?.parse()?;
+                entry.value = (n + by).to_string().into_bytes();
+                return Ok(n + by);
+            }
+            None => by,
+        };
+        Self::sweep(&mut map, now);
+        map.insert(key.to_owned(), Entry { value: current.to_string().into_bytes(), expires: now + ttl });
+        Ok(current)
+    }
+
+    async fn ttl(&self, key: &str) -> anyhow::Result<Option<u64>> {
+        let now = Instant::now();
+        let mut map = self.entries.lock().expect("hot store lock");
+        Ok(Self::live(&mut map, key, now).map(|e| e.expires.saturating_duration_since(now).as_secs().max(1)))
+    }
+
+    async fn publish(&self, channel: &str, message: &[u8]) -> anyhow::Result<()> {
+        if let Some(sender) = self.channels.lock().expect("hot store lock").get(channel) {
+            // No subscriber is not an error: pub/sub is fire and forget.
+            let _ = sender.send(message.to_vec());
+        }
+        Ok(())
+    }
+
+    async fn subscribe(&self, channel: &str) -> anyhow::Result<BoxStream<'static, Vec<u8>>> {
+        let receiver = {
+            let mut channels = self.channels.lock().expect("hot store lock");
+            channels.retain(|_, s| s.receiver_count() > 0);
+            channels.entry(channel.to_owned()).or_insert_with(|| broadcast::channel(1024).0).subscribe()
+        };
+        let stream = futures_util::stream::unfold(receiver, |mut rx| async move {
+            loop {
+                match rx.recv().await {
+                    Ok(message) => return Some((message, rx)),
+                    // A slow subscriber skips what it missed, as with Redis.
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        });
+        Ok(stream.boxed())
+    }
+
+    async fn ping(&self) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    fn kind(&self) -> &'static str {
+        "memory"
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Redis
+
+pub struct RedisHotStore {
+    client: redis::Client,
+    manager: redis::aio::ConnectionManager,
+    prefix: String,
+}
+
+impl RedisHotStore {
+    pub async fn connect(url: &str, prefix: &str) -> anyhow::Result<Self> {
+        let client = redis::Client::open(url).context("REDIS_URL is not a valid Redis URL")?;
+        let manager = redis::aio::ConnectionManager::new(client.clone())
+            .await
+            .with_context(|| format!("cannot connect to Redis at {}", redact_url(url)))?;
+        Ok(Self { client, manager, prefix: prefix.to_owned() })
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}{}", self.prefix, key)
+    }
+}
+
+/// Hides a password in a URL before it goes into a message or a log.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}://***@{}", &url[..scheme], &url[at + 1..]),
+        _ => url.to_owned(),
+    }
+}
+
+fn millis(ttl: Duration) -> u64 {
+    (ttl.as_millis() as u64).max(1)
+}
+
+#[async_trait]
+impl HotStore for RedisHotStore {
+    async fn get(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        let mut conn = self.manager.clone();
+        Ok(redis::cmd("GET").arg(self.key(key)).query_async(&mut conn).await?)
+    }
+
+    async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> anyhow::Result<()> {
+        let mut conn = self.manager.clone();
+        let _: () = redis::cmd("SET").arg(self.key(key)).arg(value).arg("PX").arg(millis(ttl)).query_async(&mut conn).await?;
+        Ok(())
+    }
+
+    async fn take(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        let mut conn = self.manager.clone();
+        Ok(redis::cmd("GETDEL").arg(self.key(key)).query_async(&mut conn).await?)
+    }
+
+    async fn delete(&self, key: &str) -> anyhow::Result<()> {
+        let mut conn = self.manager.clone();
+        let _: () = redis::cmd("DEL").arg(self.key(key)).query_async(&mut conn).await?;
+        Ok(())
+    }
+
+    async fn incr(&self, key: &str, by: i64, ttl: Duration) -> anyhow::Result<i64> {
+        let mut conn = self.manager.clone();
+        let key = self.key(key);
+        // One round trip, atomic: the expiry is set only when the counter is new.
+        let (value, _): (i64, i64) = redis::pipe()
+            .atomic()
+            .cmd("INCRBY")
+            .arg(&key)
+            .arg(by)
+            .cmd("PEXPIRE")
+            .arg(&key)
+            .arg(millis(ttl))
+            .arg("NX")
+            .query_async(&mut conn)
+            .await?;
+        Ok(value)
+    }
+
+    async fn ttl(&self, key: &str) -> anyhow::Result<Option<u64>> {
+        let mut conn = self.manager.clone();
+        let ms: i64 = redis::cmd("PTTL").arg(self.key(key)).query_async(&mut conn).await?;
+        Ok((ms > 0).then(|| (ms as u64).div_ceil(1000)))
+    }
+
+    async fn publish(&self, channel: &str, message: &[u8]) -> anyhow::Result<()> {
+        let mut conn = self.manager.clone();
+        let _: i64 = redis::cmd("PUBLISH").arg(self.key(channel)).arg(message).query_async(&mut conn).await?;
+        Ok(())
+    }
+
+    async fn subscribe(&self, channel: &str) -> anyhow::Result<BoxStream<'static, Vec<u8>>> {
+        // Pub/sub needs a connection of its own; the shared manager keeps serving commands.
+        let mut pubsub = self.client.get_async_pubsub().await?;
+        pubsub.subscribe(self.key(channel)).await?;
+        Ok(pubsub.into_on_message().map(|msg| msg.get_payload_bytes().to_vec()).boxed())
+    }
+
+    async fn ping(&self) -> anyhow::Result<()> {
+        let mut conn = self.manager.clone();
+        let _: String = redis::cmd("PING").query_async(&mut conn).await?;
+        Ok(())
+    }
+
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+}
+
+/// Wraps the in-process store so its keys carry the same prefix rule as Redis (tests share one
+/// process but never one prefix).
+pub fn memory() -> SharedHotStore {
+    Arc::new(MemoryHotStore::new())
+}

@@ -1,0 +1,22 @@
+//! Schema migrations, one change per file. No seed data here: `hocthi seed` loads
+//! `content-samples/`.
+pub use sea_orm_migration::prelude::*;
+
+mod m20261124_000001_create_schools_and_classes;
+mod m20261124_000002_create_users;
+mod m20261124_000003_create_refresh_tokens;
+mod m20261124_000004_create_audit_events;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261124_000001_create_schools_and_classes::Migration),
+            Box::new(m20261124_000002_create_users::Migration),
+            Box::new(m20261124_000003_create_refresh_tokens::Migration),
+            Box::new(m20261124_000004_create_audit_events::Migration),
+        ]
+    }
+}

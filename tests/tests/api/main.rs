@@ -1,0 +1,8 @@
+//! One test binary (one link) for every API test.
+mod audit;
+mod auth;
+mod authorization;
+mod blobs;
+mod envelope;
+mod health;
+mod roster;
