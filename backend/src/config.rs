@@ -194,3 +194,51 @@ fn seconds(get: &impl Fn(&str) -> Option<String>, name: &'static str, default: u
         Some(v) => v.parse().ok().filter(|s| *s > 0).ok_or_else(|| bad(name, "must be a positive number of seconds")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        Settings::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned()))
+    }
+
+    #[test]
+    fn nothing_set_means_the_embedded_default() {
+        let s = settings(&[]).unwrap();
+        assert!(s.is_embedded());
+        assert_eq!(s.listen, "127.0.0.1:8080");
+        assert_eq!(s.data_dir, PathBuf::from("./data"));
+        assert_eq!(s.log_format, LogFormat::Pretty);
+    }
+
+    #[test]
+    fn unusable_settings_are_named() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("HOCTHI_LISTEN", "everywhere")], "HOCTHI_LISTEN"),
+            (&[("DATABASE_URL", "mysql://x")], "DATABASE_URL"),
+            (&[("REDIS_URL", "http://x")], "REDIS_URL"),
+            (&[("S3_ENDPOINT", "http://127.0.0.1:9000")], "S3_BUCKET"),
+            (&[("S3_BUCKET", "b"), ("S3_SECRET_ACCESS_KEY", "s")], "S3_ACCESS_KEY_ID"),
+            (&[("HOCTHI_BOOTSTRAP_ADMIN", "admin-without-password")], "HOCTHI_BOOTSTRAP_ADMIN"),
+            (&[("HOCTHI_BOOTSTRAP_ADMIN", "admin:short")], "HOCTHI_BOOTSTRAP_ADMIN"),
+            (&[("HOCTHI_TRUSTED_PROXIES", "10.0.0.1, proxy")], "HOCTHI_TRUSTED_PROXIES"),
+            (&[("HOCTHI_ACCESS_TOKEN_TTL_SECS", "0")], "HOCTHI_ACCESS_TOKEN_TTL_SECS"),
+        ];
+        for (vars, name) in cases {
+            let err = settings(vars).expect_err(name);
+            assert_eq!(err.name, *name, "{err}");
+        }
+    }
+
+    #[test]
+    fn mixed_setups_and_secrets() {
+        let s = settings(&[("DATABASE_URL", "postgres://u:p@db/hocthi")]).unwrap();
+        assert!(!s.is_embedded());
+        assert!(s.redis_url.is_none() && s.s3.is_none(), "PostgreSQL with the in-process hot store and local blobs");
+        assert_eq!(s.log_format, LogFormat::Json, "production logs are JSON");
+        let s = settings(&[("S3_BUCKET", "b"), ("S3_ACCESS_KEY_ID", "k"), ("S3_SECRET_ACCESS_KEY", "very-secret")]).unwrap();
+        assert!(!format!("{s:?}").contains("very-secret"), "secrets never print");
+        assert_eq!(s.s3.unwrap().region, "us-east-1");
+    }
+}

@@ -80,6 +80,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             None => println!("First province admin: login `{}` (password from HOCTHI_BOOTSTRAP_ADMIN)", admin.login),
         }
     }
+    if let Some(report) = &app.seeded {
+        hocthi::seed::print_report(report);
+    }
     app.run_until_stopped().await?;
     Ok(())
 }

@@ -22,14 +22,12 @@ pub struct SeedReport {
     pub users: Vec<(String, String)>,
 }
 
-pub async fn seed_if_present(state: &AppState) -> anyhow::Result<()> {
+pub async fn seed_if_present(state: &AppState) -> anyhow::Result<Option<SeedReport>> {
     let dir = state.settings.samples_dir.join("organisation");
     if !dir.is_dir() {
-        return Ok(());
+        return Ok(None);
     }
-    let report = seed(state, &dir).await?;
-    print_report(&report);
-    Ok(())
+    Ok(Some(seed(state, &dir).await?))
 }
 
 pub fn print_report(report: &SeedReport) {

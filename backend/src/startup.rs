@@ -58,6 +58,8 @@ pub struct Application {
     state: AppState,
     /// The first admin's generated password, to be printed once.
     pub bootstrap: Option<bootstrap::FirstAdmin>,
+    /// What the first start loaded from `content-samples/`, to be printed once.
+    pub seeded: Option<crate::seed::SeedReport>,
 }
 
 impl Application {
@@ -94,13 +96,15 @@ impl Application {
         let passwords = Passwords::new(settings.password_hash_concurrency);
         let state = AppState { settings: Arc::new(settings), db, hot, blobs, local_blobs, keys, passwords };
         let bootstrap = bootstrap::ensure_first_admin(&state).await?;
-        if state.settings.seed_on_first_start && bootstrap.is_some() && state.settings.is_embedded() {
-            crate::seed::seed_if_present(&state).await?;
-        }
+        let seeded = if state.settings.seed_on_first_start && bootstrap.is_some() && state.settings.is_embedded() {
+            crate::seed::seed_if_present(&state).await?
+        } else {
+            None
+        };
         telemetry::metrics_handle();
 
         let server = serve(listener, state.clone())?;
-        Ok(Self { port, server, state, bootstrap })
+        Ok(Self { port, server, state, bootstrap, seeded })
     }
 
     pub fn port(&self) -> u16 {
@@ -141,14 +145,7 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .service(auth::routes::jwks)
             .configure(health::configure)
             .split_for_parts();
-        app.service(web::resource("/openapi.json").route(web::get().to({
-            let api = api.clone();
-            move || {
-                let api = api.clone();
-                async move { web::Json(api) }
-            }
-        })))
-        .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi-ui.json", api))
+        app.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api))
         .configure(blob_http::configure)
         .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::NotFound("route_not_found")) }))
         .wrap(from_fn(telemetry::request_context))

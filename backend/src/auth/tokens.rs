@@ -248,3 +248,53 @@ pub fn load_or_create_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
     }
     Ok(std::fs::read(path)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(now: chrono::DateTime<chrono::Utc>) -> Claims {
+        KeySet::claims_for(Uuid::now_v7(), Uuid::now_v7(), vec![Role::Teacher], None, now, Duration::from_secs(900))
+    }
+
+    #[test]
+    fn rotation_keeps_the_previous_key_published_and_verifying() {
+        let dir = std::env::temp_dir().join(format!("hocthi-keys-{}", Uuid::new_v4()));
+        let settings = Settings::from_lookup(|name| (name == "HOCTHI_DATA_DIR").then(|| dir.display().to_string())).unwrap();
+        let before = KeySet::load(&settings).unwrap();
+        let old_token = before.issue(&claims(chrono::Utc::now())).unwrap();
+
+        let new_kid = KeySet::rotate_in(&dir).unwrap();
+        let after = KeySet::load(&settings).unwrap();
+        assert_eq!(after.current_kid(), new_kid);
+        assert_ne!(after.current_kid(), before.current_kid());
+        let published: Vec<String> = after.jwks().keys.into_iter().map(|k| k.kid).collect();
+        assert!(published.contains(&before.current_kid().to_owned()), "the previous key stays in the JWKS");
+        assert!(after.verify(&old_token).is_ok(), "tokens signed before the rotation still verify");
+        let new_token = after.issue(&claims(chrono::Utc::now())).unwrap();
+        assert!(before.verify(&new_token).is_err(), "the old key set does not know the new key");
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn keys_from_configuration_override_the_data_folder() {
+        use base64::engine::general_purpose::STANDARD;
+        let current = STANDARD.encode(generate_pkcs8().unwrap());
+        let previous = STANDARD.encode(generate_pkcs8().unwrap());
+        let vars = [("HOCTHI_JWT_SIGNING_KEY", current), ("HOCTHI_JWT_PREVIOUS_KEYS", previous)];
+        let settings = Settings::from_lookup(|n| vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone())).unwrap();
+        let keys = KeySet::load(&settings).unwrap();
+        assert_eq!(keys.jwks().keys.len(), 2);
+        let bad = Settings::from_lookup(|n| (n == "HOCTHI_JWT_SIGNING_KEY").then(|| "not base64!".to_owned())).unwrap();
+        assert!(KeySet::load(&bad).is_err());
+    }
+
+    #[test]
+    fn refresh_tokens_are_random_and_stored_hashed() {
+        let (a, hash_a) = new_refresh_token();
+        let (b, _) = new_refresh_token();
+        assert_ne!(a, b);
+        assert_eq!(hash_refresh_token(&a), hash_a);
+        assert!(!hash_a.contains(&a));
+    }
+}

@@ -27,3 +27,28 @@ async fn metrics_count_requests(app: TestApp) {
         &metrics.text[..metrics.text.len().min(500)]
     );
 }
+
+/// A store that cannot be reached stops start-up with a message that names it.
+#[tokio::test]
+async fn unreachable_stores_stop_start_up() {
+    let dir = std::env::temp_dir().join(format!("hocthi-bad-{}", uuid::Uuid::new_v4()));
+    let cases = [
+        ("REDIS_URL", "redis://127.0.0.1:1", "Redis"),
+        ("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none", "database"),
+    ];
+    for (name, value, words) in cases {
+        let vars = std::collections::HashMap::from([
+            ("HOCTHI_DATA_DIR".to_owned(), dir.display().to_string()),
+            ("HOCTHI_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
+            (name.to_owned(), value.to_owned()),
+        ]);
+        let settings = hocthi::config::Settings::from_map(&vars).unwrap();
+        let err = match hocthi::startup::Application::build(settings).await {
+            Ok(_) => panic!("{name}={value} must not start"),
+            Err(e) => format!("{e:#}"),
+        };
+        assert!(err.contains(words), "{name}: {err}");
+        assert!(!err.contains("nobody@"), "credentials are not echoed: {err}");
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
