@@ -8,6 +8,7 @@ pub mod error;
 pub mod health;
 pub mod i18n;
 pub mod org;
+pub mod questions;
 pub mod request;
 pub mod seed;
 pub mod startup;

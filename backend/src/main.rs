@@ -19,11 +19,21 @@ enum Command {
     Seed,
     /// Make a new token-signing key in the data folder; the old one stays published.
     RotateKeys,
+    /// Score candidates' responses against an answer key, offline (formats: docs/grading-files.md).
+    Grade {
+        #[arg(long)]
+        key: std::path::PathBuf,
+        #[arg(long)]
+        responses: std::path::PathBuf,
+    },
 }
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Some(Command::Grade { key, responses }) = &cli.command {
+        return grade(key, responses);
+    }
     let settings = match Settings::from_env() {
         Ok(s) => s,
         Err(e) => {
@@ -48,6 +58,7 @@ async fn main() -> anyhow::Result<()> {
             hocthi::seed::print_report(&report);
             Ok(())
         }
+        Command::Grade { .. } => unreachable!("handled before the settings are read"),
         Command::RotateKeys => {
             if settings.jwt_signing_key.is_some() {
                 anyhow::bail!("HOCTHI_JWT_SIGNING_KEY is set: rotate by moving it to HOCTHI_JWT_PREVIOUS_KEYS and setting a new one");
@@ -85,4 +96,21 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     app.run_until_stopped().await?;
     Ok(())
+}
+
+/// Needs no store and no configuration: a teacher can run it on a laptop.
+fn grade(key: &std::path::Path, responses: &std::path::Path) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let key = std::fs::read_to_string(key).with_context(|| format!("cannot read {}", key.display()))?;
+    let responses = std::fs::read_to_string(responses).with_context(|| format!("cannot read {}", responses.display()))?;
+    match hocthi::questions::key_file::grade(&key, &responses) {
+        Ok(scores) => {
+            println!("{}", serde_json::to_string_pretty(&scores)?);
+            Ok(())
+        }
+        Err(problem) => {
+            eprintln!("hocthi grade: {problem}");
+            std::process::exit(2);
+        }
+    }
 }

@@ -1,7 +1,13 @@
 //! Builds the application exactly as production runs it: stores, keys, the one route table.
 use std::{net::TcpListener, sync::Arc};
 
-use actix_web::{App, HttpServer, dev::Server, middleware::from_fn, web};
+use actix_cors::Cors;
+use actix_web::{
+    App, HttpServer,
+    dev::Server,
+    middleware::{Condition, from_fn},
+    web,
+};
 use anyhow::Context;
 use utoipa::{
     Modify, OpenApi,
@@ -126,6 +132,7 @@ impl Application {
 
 fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     let workers = std::env::var("HOCTHI_WORKERS").ok().and_then(|w| w.parse().ok()).unwrap_or_else(num_workers);
+    let origins = state.settings.cors_origins.clone();
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
         let (app, api) = App::new()
@@ -148,12 +155,27 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
         app.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api))
         .configure(blob_http::configure)
         .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::NotFound("route_not_found")) }))
+        .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
         .wrap(from_fn(telemetry::request_context))
     })
     .workers(workers)
     .listen(listener)?
     .run();
     Ok(server)
+}
+
+/// Cross-origin browser access only for the listed origins (e.g. a K12Online-style front end);
+/// with none listed, no CORS headers are sent and browsers keep to same-origin.
+fn cors(origins: &[String]) -> Cors {
+    use actix_web::http::header;
+    origins
+        .iter()
+        .fold(Cors::default(), |cors, origin| cors.allowed_origin(origin))
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT, header::ACCEPT_LANGUAGE])
+        .allowed_header("x-request-id")
+        .expose_headers(["x-request-id", "retry-after", "etag"])
+        .max_age(3600)
 }
 
 fn num_workers() -> usize {

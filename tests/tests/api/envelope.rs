@@ -88,3 +88,26 @@ async fn openapi_and_docs_are_served(app: TestApp) {
     assert_eq!(docs.status, 200, "{}", docs.text);
     assert!(docs.text.contains("swagger"), "the vendored Swagger UI is served");
 }
+
+#[tokio::test]
+async fn cors_allows_only_listed_origins() {
+    let app = hocthi_tests::spawn_app_with(hocthi_tests::Stores::Embedded, |vars| {
+        vars.insert("HOCTHI_CORS_ORIGINS".into(), "https://k12.so.edu.vn".into());
+    })
+    .await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/api/v1/auth/login"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+    };
+    let allowed = app.send(preflight("https://k12.so.edu.vn")).await;
+    assert_eq!(allowed.headers.get("access-control-allow-origin").map(|v| v.to_str().unwrap()), Some("https://k12.so.edu.vn"));
+    let other = app.send(preflight("https://evil.example")).await;
+    assert!(other.headers.get("access-control-allow-origin").is_none(), "an unlisted origin gets no CORS grant");
+
+    let plain = hocthi_tests::spawn_app(hocthi_tests::Stores::Embedded).await;
+    let reply = plain.send(plain.client.get(plain.url("/health/live")).header("origin", "https://k12.so.edu.vn")).await;
+    assert!(reply.headers.get("access-control-allow-origin").is_none(), "no origins listed: no CORS headers");
+}

@@ -5,4 +5,5 @@ mod authorization;
 mod blobs;
 mod envelope;
 mod health;
+mod hot_store;
 mod roster;
