@@ -31,7 +31,11 @@ pub async fn ensure_first_admin(state: &AppState) -> anyhow::Result<Option<First
         ..Default::default()
     })
     .map_err(|p| anyhow::anyhow!("HOCTHI_BOOTSTRAP_ADMIN: the login is not valid ({p:?})"))?;
-    let hash = state.passwords.hash(password.clone()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let hash = state
+        .passwords
+        .hash(password.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let txn = state.db.begin().await?;
     let user = db::insert_user(&txn, &new, hash).await?;
     audit::record(
@@ -47,5 +51,8 @@ pub async fn ensure_first_admin(state: &AppState) -> anyhow::Result<Option<First
     )
     .await?;
     txn.commit().await?;
-    Ok(Some(FirstAdmin { login: new.login, generated_password: generated.then_some(password) }))
+    Ok(Some(FirstAdmin {
+        login: new.login,
+        generated_password: generated.then_some(password),
+    }))
 }

@@ -78,7 +78,10 @@ pub struct ConfigError {
 }
 
 fn bad(name: &'static str, problem: impl Into<String>) -> ConfigError {
-    ConfigError { name, problem: problem.into() }
+    ConfigError {
+        name,
+        problem: problem.into(),
+    }
 }
 
 impl Settings {
@@ -91,16 +94,28 @@ impl Settings {
     }
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         let listen = get("HOCTHI_LISTEN").unwrap_or_else(|| "127.0.0.1:8080".into());
         if listen.parse::<std::net::SocketAddr>().is_err() {
-            return Err(bad("HOCTHI_LISTEN", format!("`{listen}` is not an address like 127.0.0.1:8080")));
+            return Err(bad(
+                "HOCTHI_LISTEN",
+                format!("`{listen}` is not an address like 127.0.0.1:8080"),
+            ));
         }
         let database_url = get("DATABASE_URL");
         if let Some(url) = &database_url
-            && !(url.starts_with("postgres://") || url.starts_with("postgresql://") || url.starts_with("sqlite:"))
+            && !(url.starts_with("postgres://")
+                || url.starts_with("postgresql://")
+                || url.starts_with("sqlite:"))
         {
-            return Err(bad("DATABASE_URL", "must start with postgres://, postgresql:// or sqlite:"));
+            return Err(bad(
+                "DATABASE_URL",
+                "must start with postgres://, postgresql:// or sqlite:",
+            ));
         }
         let redis_url = get("REDIS_URL");
         if let Some(url) = &redis_url
@@ -118,11 +133,12 @@ impl Settings {
                 region: get("S3_REGION").unwrap_or_else(|| "us-east-1".into()),
                 access_key_id: get("S3_ACCESS_KEY_ID")
                     .ok_or_else(|| bad("S3_ACCESS_KEY_ID", "is required when S3_BUCKET is set"))?,
-                secret_access_key: Secret::new(
-                    get("S3_SECRET_ACCESS_KEY")
-                        .ok_or_else(|| bad("S3_SECRET_ACCESS_KEY", "is required when S3_BUCKET is set"))?,
-                ),
-                prefix: get("S3_PREFIX").map(|p| format!("{}/", p.trim_matches('/'))).unwrap_or_default(),
+                secret_access_key: Secret::new(get("S3_SECRET_ACCESS_KEY").ok_or_else(|| {
+                    bad("S3_SECRET_ACCESS_KEY", "is required when S3_BUCKET is set")
+                })?),
+                prefix: get("S3_PREFIX")
+                    .map(|p| format!("{}/", p.trim_matches('/')))
+                    .unwrap_or_default(),
             }),
         };
         let bootstrap_admin = match get("HOCTHI_BOOTSTRAP_ADMIN") {
@@ -132,20 +148,35 @@ impl Settings {
                     .split_once(':')
                     .ok_or_else(|| bad("HOCTHI_BOOTSTRAP_ADMIN", "must be email:password"))?;
                 if login.is_empty() || password.chars().count() < 8 {
-                    return Err(bad("HOCTHI_BOOTSTRAP_ADMIN", "needs a login and a password of at least 8 characters"));
+                    return Err(bad(
+                        "HOCTHI_BOOTSTRAP_ADMIN",
+                        "needs a login and a password of at least 8 characters",
+                    ));
                 }
                 Some((login.to_owned(), Secret::new(password)))
             }
         };
         let trusted_proxies = list(get("HOCTHI_TRUSTED_PROXIES"))
             .into_iter()
-            .map(|p| p.parse().map_err(|_| bad("HOCTHI_TRUSTED_PROXIES", format!("`{p}` is not an IP address"))))
+            .map(|p| {
+                p.parse().map_err(|_| {
+                    bad(
+                        "HOCTHI_TRUSTED_PROXIES",
+                        format!("`{p}` is not an IP address"),
+                    )
+                })
+            })
             .collect::<Result<_, _>>()?;
         let log_format = match get("HOCTHI_LOG_FORMAT").as_deref() {
             None if database_url.is_some() => LogFormat::Json,
             None | Some("pretty") => LogFormat::Pretty,
             Some("json") => LogFormat::Json,
-            Some(other) => return Err(bad("HOCTHI_LOG_FORMAT", format!("`{other}` is neither json nor pretty"))),
+            Some(other) => {
+                return Err(bad(
+                    "HOCTHI_LOG_FORMAT",
+                    format!("`{other}` is neither json nor pretty"),
+                ));
+            }
         };
         Ok(Self {
             listen,
@@ -157,22 +188,40 @@ impl Settings {
             s3,
             bootstrap_admin,
             jwt_signing_key: get("HOCTHI_JWT_SIGNING_KEY").map(Secret::new),
-            jwt_previous_keys: list(get("HOCTHI_JWT_PREVIOUS_KEYS")).into_iter().map(Secret::new).collect(),
-            access_token_ttl: Duration::from_secs(seconds(&get, "HOCTHI_ACCESS_TOKEN_TTL_SECS", 15 * 60)?),
-            refresh_token_ttl: Duration::from_secs(seconds(&get, "HOCTHI_REFRESH_TOKEN_TTL_SECS", 14 * 24 * 3600)?),
+            jwt_previous_keys: list(get("HOCTHI_JWT_PREVIOUS_KEYS"))
+                .into_iter()
+                .map(Secret::new)
+                .collect(),
+            access_token_ttl: Duration::from_secs(seconds(
+                &get,
+                "HOCTHI_ACCESS_TOKEN_TTL_SECS",
+                15 * 60,
+            )?),
+            refresh_token_ttl: Duration::from_secs(seconds(
+                &get,
+                "HOCTHI_REFRESH_TOKEN_TTL_SECS",
+                14 * 24 * 3600,
+            )?),
             trusted_proxies,
             cors_origins: list(get("HOCTHI_CORS_ORIGINS")),
             log_format,
             password_hash_concurrency: match get("HOCTHI_PASSWORD_HASH_CONCURRENCY") {
-                None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
-                Some(v) => v
-                    .parse()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| bad("HOCTHI_PASSWORD_HASH_CONCURRENCY", "must be a positive number"))?,
+                None => std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(2),
+                Some(v) => v.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    bad(
+                        "HOCTHI_PASSWORD_HASH_CONCURRENCY",
+                        "must be a positive number",
+                    )
+                })?,
             },
-            seed_on_first_start: get("HOCTHI_SEED_ON_FIRST_START").map(|v| v != "0" && v != "false").unwrap_or(true),
-            samples_dir: PathBuf::from(get("HOCTHI_SAMPLES_DIR").unwrap_or_else(|| "content-samples".into())),
+            seed_on_first_start: get("HOCTHI_SEED_ON_FIRST_START")
+                .map(|v| v != "0" && v != "false")
+                .unwrap_or(true),
+            samples_dir: PathBuf::from(
+                get("HOCTHI_SAMPLES_DIR").unwrap_or_else(|| "content-samples".into()),
+            ),
         })
     }
 
@@ -184,14 +233,27 @@ impl Settings {
 
 fn list(value: Option<String>) -> Vec<String> {
     value
-        .map(|v| v.split(',').map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect())
+        .map(|v| {
+            v.split(',')
+                .map(|p| p.trim().to_owned())
+                .filter(|p| !p.is_empty())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
-fn seconds(get: &impl Fn(&str) -> Option<String>, name: &'static str, default: u64) -> Result<u64, ConfigError> {
+fn seconds(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u64,
+) -> Result<u64, ConfigError> {
     match get(name) {
         None => Ok(default),
-        Some(v) => v.parse().ok().filter(|s| *s > 0).ok_or_else(|| bad(name, "must be a positive number of seconds")),
+        Some(v) => v
+            .parse()
+            .ok()
+            .filter(|s| *s > 0)
+            .ok_or_else(|| bad(name, "must be a positive number of seconds")),
     }
 }
 
@@ -200,7 +262,11 @@ mod tests {
     use super::*;
 
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        Settings::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned()))
+        Settings::from_lookup(|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
     }
 
     #[test]
@@ -219,11 +285,26 @@ mod tests {
             (&[("DATABASE_URL", "mysql://x")], "DATABASE_URL"),
             (&[("REDIS_URL", "http://x")], "REDIS_URL"),
             (&[("S3_ENDPOINT", "http://127.0.0.1:9000")], "S3_BUCKET"),
-            (&[("S3_BUCKET", "b"), ("S3_SECRET_ACCESS_KEY", "s")], "S3_ACCESS_KEY_ID"),
-            (&[("HOCTHI_BOOTSTRAP_ADMIN", "admin-without-password")], "HOCTHI_BOOTSTRAP_ADMIN"),
-            (&[("HOCTHI_BOOTSTRAP_ADMIN", "admin:short")], "HOCTHI_BOOTSTRAP_ADMIN"),
-            (&[("HOCTHI_TRUSTED_PROXIES", "10.0.0.1, proxy")], "HOCTHI_TRUSTED_PROXIES"),
-            (&[("HOCTHI_ACCESS_TOKEN_TTL_SECS", "0")], "HOCTHI_ACCESS_TOKEN_TTL_SECS"),
+            (
+                &[("S3_BUCKET", "b"), ("S3_SECRET_ACCESS_KEY", "s")],
+                "S3_ACCESS_KEY_ID",
+            ),
+            (
+                &[("HOCTHI_BOOTSTRAP_ADMIN", "admin-without-password")],
+                "HOCTHI_BOOTSTRAP_ADMIN",
+            ),
+            (
+                &[("HOCTHI_BOOTSTRAP_ADMIN", "admin:short")],
+                "HOCTHI_BOOTSTRAP_ADMIN",
+            ),
+            (
+                &[("HOCTHI_TRUSTED_PROXIES", "10.0.0.1, proxy")],
+                "HOCTHI_TRUSTED_PROXIES",
+            ),
+            (
+                &[("HOCTHI_ACCESS_TOKEN_TTL_SECS", "0")],
+                "HOCTHI_ACCESS_TOKEN_TTL_SECS",
+            ),
         ];
         for (vars, name) in cases {
             let err = settings(vars).expect_err(name);
@@ -235,10 +316,21 @@ mod tests {
     fn mixed_setups_and_secrets() {
         let s = settings(&[("DATABASE_URL", "postgres://u:p@db/hocthi")]).unwrap();
         assert!(!s.is_embedded());
-        assert!(s.redis_url.is_none() && s.s3.is_none(), "PostgreSQL with the in-process hot store and local blobs");
+        assert!(
+            s.redis_url.is_none() && s.s3.is_none(),
+            "PostgreSQL with the in-process hot store and local blobs"
+        );
         assert_eq!(s.log_format, LogFormat::Json, "production logs are JSON");
-        let s = settings(&[("S3_BUCKET", "b"), ("S3_ACCESS_KEY_ID", "k"), ("S3_SECRET_ACCESS_KEY", "very-secret")]).unwrap();
-        assert!(!format!("{s:?}").contains("very-secret"), "secrets never print");
+        let s = settings(&[
+            ("S3_BUCKET", "b"),
+            ("S3_ACCESS_KEY_ID", "k"),
+            ("S3_SECRET_ACCESS_KEY", "very-secret"),
+        ])
+        .unwrap();
+        assert!(
+            !format!("{s:?}").contains("very-secret"),
+            "secrets never print"
+        );
         assert_eq!(s.s3.unwrap().region, "us-east-1");
     }
 }

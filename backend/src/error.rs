@@ -14,14 +14,21 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, code: &'static str) -> Self {
-        Self { field: field.into(), code, message: i18n::message(code) }
+        Self {
+            field: field.into(),
+            code,
+            message: i18n::message(code),
+        }
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("validation failed ({code})")]
-    Validation { code: &'static str, fields: Vec<FieldError> },
+    Validation {
+        code: &'static str,
+        fields: Vec<FieldError>,
+    },
     #[error("bad request ({0})")]
     BadRequest(&'static str),
     #[error("unauthorized ({0})")]
@@ -39,7 +46,10 @@ pub enum ApiError {
     #[error("unsupported media type")]
     UnsupportedMediaType,
     #[error("too many requests ({code})")]
-    TooManyRequests { code: &'static str, retry_after_secs: u64 },
+    TooManyRequests {
+        code: &'static str,
+        retry_after_secs: u64,
+    },
     #[error("unavailable")]
     Unavailable { retry_after_secs: u64 },
     #[error(transparent)]
@@ -48,11 +58,17 @@ pub enum ApiError {
 
 impl ApiError {
     pub fn field(field: impl Into<String>, code: &'static str) -> Self {
-        ApiError::Validation { code: "validation_failed", fields: vec![FieldError::new(field, code)] }
+        ApiError::Validation {
+            code: "validation_failed",
+            fields: vec![FieldError::new(field, code)],
+        }
     }
 
     pub fn fields(fields: Vec<FieldError>) -> Self {
-        ApiError::Validation { code: "validation_failed", fields }
+        ApiError::Validation {
+            code: "validation_failed",
+            fields,
+        }
     }
 
     pub fn code(&self) -> &'static str {
@@ -130,7 +146,11 @@ impl ResponseError for ApiError {
         };
         let mut response = HttpResponse::build(status);
         response.content_type("application/problem+json");
-        if let ApiError::TooManyRequests { retry_after_secs, .. } | ApiError::Unavailable { retry_after_secs } = self {
+        if let ApiError::TooManyRequests {
+            retry_after_secs, ..
+        }
+        | ApiError::Unavailable { retry_after_secs } = self
+        {
             response.insert_header(("Retry-After", retry_after_secs.to_string()));
         }
         if let ApiError::Unauthorized(_) = self {
@@ -147,7 +167,9 @@ impl From<sea_orm::DbErr> for ApiError {
             // to come back rather than calling it our bug.
             sea_orm::DbErr::ConnectionAcquire(_) | sea_orm::DbErr::Conn(_) => {
                 tracing::warn!(error = %err, "database unavailable");
-                ApiError::Unavailable { retry_after_secs: 2 }
+                ApiError::Unavailable {
+                    retry_after_secs: 2,
+                }
             }
             other => ApiError::Unexpected(other.into()),
         }
@@ -155,7 +177,10 @@ impl From<sea_orm::DbErr> for ApiError {
 }
 
 /// Maps actix's own extractor errors into the envelope.
-pub fn json_error(err: actix_web::error::JsonPayloadError, _req: &actix_web::HttpRequest) -> actix_web::Error {
+pub fn json_error(
+    err: actix_web::error::JsonPayloadError,
+    _req: &actix_web::HttpRequest,
+) -> actix_web::Error {
     use actix_web::error::JsonPayloadError as E;
     match err {
         E::Overflow { .. } | E::OverflowKnownLength { .. } => ApiError::PayloadTooLarge,
@@ -167,7 +192,10 @@ pub fn json_error(err: actix_web::error::JsonPayloadError, _req: &actix_web::Htt
     .into()
 }
 
-pub fn payload_error(err: actix_web::error::PayloadError, _req: &actix_web::HttpRequest) -> actix_web::Error {
+pub fn payload_error(
+    err: actix_web::error::PayloadError,
+    _req: &actix_web::HttpRequest,
+) -> actix_web::Error {
     match err {
         actix_web::error::PayloadError::Overflow => ApiError::PayloadTooLarge,
         _ => ApiError::BadRequest("malformed_body"),
@@ -175,10 +203,16 @@ pub fn payload_error(err: actix_web::error::PayloadError, _req: &actix_web::Http
     .into()
 }
 
-pub fn query_error(_err: actix_web::error::QueryPayloadError, _req: &actix_web::HttpRequest) -> actix_web::Error {
+pub fn query_error(
+    _err: actix_web::error::QueryPayloadError,
+    _req: &actix_web::HttpRequest,
+) -> actix_web::Error {
     ApiError::BadRequest("malformed_query").into()
 }
 
-pub fn path_error(_err: actix_web::error::PathError, _req: &actix_web::HttpRequest) -> actix_web::Error {
+pub fn path_error(
+    _err: actix_web::error::PathError,
+    _req: &actix_web::HttpRequest,
+) -> actix_web::Error {
     ApiError::NotFound("malformed_path").into()
 }

@@ -10,13 +10,19 @@ pub enum Lang {
 impl Lang {
     /// Picks the first of `vi` or `en` by quality value; anything else falls back to Vietnamese.
     pub fn from_accept_language(header: Option<&str>) -> Lang {
-        let Some(header) = header else { return Lang::Vi };
+        let Some(header) = header else {
+            return Lang::Vi;
+        };
         let mut best: Option<(f32, Lang)> = None;
         for part in header.split(',') {
             let mut pieces = part.split(';');
             let tag = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
             let q = pieces
-                .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()))
+                .find_map(|p| {
+                    p.trim()
+                        .strip_prefix("q=")
+                        .and_then(|q| q.parse::<f32>().ok())
+                })
                 .unwrap_or(1.0);
             let lang = match tag.split('-').next() {
                 Some("vi") => Lang::Vi,
@@ -55,46 +61,106 @@ pub fn current_request_id() -> Option<String> {
 pub fn text(code: &str) -> (&'static str, &'static str) {
     match code {
         "validation_failed" => ("Dữ liệu không hợp lệ.", "The request is not valid."),
-        "malformed_json" => ("Nội dung JSON bị lỗi cú pháp.", "The JSON body is malformed."),
-        "json_wrong_type" => ("Nội dung JSON sai kiểu dữ liệu hoặc thiếu trường.", "The JSON body has a wrong type or a missing field."),
-        "malformed_body" => ("Nội dung yêu cầu không đọc được.", "The request body cannot be read."),
-        "missing_content_type" => ("Thiếu hoặc sai Content-Type.", "The Content-Type is missing or wrong."),
-        "malformed_query" => ("Tham số truy vấn không hợp lệ.", "The query parameters are not valid."),
-        "malformed_path" => ("Đường dẫn chứa giá trị không hợp lệ.", "The path contains an invalid value."),
-        "payload_too_large" => ("Nội dung gửi lên quá lớn.", "The request body is too large."),
-        "unsupported_media_type" => ("Định dạng tệp không được hỗ trợ.", "The file format is not supported."),
+        "malformed_json" => (
+            "Nội dung JSON bị lỗi cú pháp.",
+            "The JSON body is malformed.",
+        ),
+        "json_wrong_type" => (
+            "Nội dung JSON sai kiểu dữ liệu hoặc thiếu trường.",
+            "The JSON body has a wrong type or a missing field.",
+        ),
+        "malformed_body" => (
+            "Nội dung yêu cầu không đọc được.",
+            "The request body cannot be read.",
+        ),
+        "missing_content_type" => (
+            "Thiếu hoặc sai Content-Type.",
+            "The Content-Type is missing or wrong.",
+        ),
+        "malformed_query" => (
+            "Tham số truy vấn không hợp lệ.",
+            "The query parameters are not valid.",
+        ),
+        "malformed_path" => (
+            "Đường dẫn chứa giá trị không hợp lệ.",
+            "The path contains an invalid value.",
+        ),
+        "payload_too_large" => (
+            "Nội dung gửi lên quá lớn.",
+            "The request body is too large.",
+        ),
+        "unsupported_media_type" => (
+            "Định dạng tệp không được hỗ trợ.",
+            "The file format is not supported.",
+        ),
         "route_not_found" => ("Không có địa chỉ này.", "There is no such route."),
-        "method_not_allowed" => ("Phương thức không được hỗ trợ ở địa chỉ này.", "This method is not allowed on this route."),
+        "method_not_allowed" => (
+            "Phương thức không được hỗ trợ ở địa chỉ này.",
+            "This method is not allowed on this route.",
+        ),
         "not_found" => ("Không tìm thấy.", "Not found."),
         "school_not_found" => ("Không tìm thấy trường.", "School not found."),
         "class_not_found" => ("Không tìm thấy lớp.", "Class not found."),
         "user_not_found" => ("Không tìm thấy người dùng.", "User not found."),
         "unauthenticated" => ("Bạn cần đăng nhập.", "You need to sign in."),
-        "token_expired" => ("Phiên đăng nhập đã hết hạn.", "The access token has expired."),
-        "token_invalid" => ("Mã truy cập không hợp lệ.", "The access token is not valid."),
-        "token_revoked" => ("Phiên đăng nhập đã bị thu hồi.", "The session has been revoked."),
-        "invalid_credentials" => ("Tên đăng nhập hoặc mật khẩu không đúng.", "Wrong login or password."),
+        "token_expired" => (
+            "Phiên đăng nhập đã hết hạn.",
+            "The access token has expired.",
+        ),
+        "token_invalid" => (
+            "Mã truy cập không hợp lệ.",
+            "The access token is not valid.",
+        ),
+        "token_revoked" => (
+            "Phiên đăng nhập đã bị thu hồi.",
+            "The session has been revoked.",
+        ),
+        "invalid_credentials" => (
+            "Tên đăng nhập hoặc mật khẩu không đúng.",
+            "Wrong login or password.",
+        ),
         "account_disabled" => ("Tài khoản đã bị khóa.", "The account is disabled."),
-        "refresh_token_invalid" => ("Mã làm mới không hợp lệ hoặc đã hết hạn.", "The refresh token is not valid or has expired."),
+        "refresh_token_invalid" => (
+            "Mã làm mới không hợp lệ hoặc đã hết hạn.",
+            "The refresh token is not valid or has expired.",
+        ),
         "refresh_token_reused" => (
             "Mã làm mới đã được dùng trước đó; mọi phiên liên quan đã bị thu hồi.",
             "The refresh token was already used; the whole session family has been revoked.",
         ),
-        "wrong_current_password" => ("Mật khẩu hiện tại không đúng.", "The current password is wrong."),
-        "forbidden" => ("Bạn không có quyền thực hiện thao tác này.", "You are not allowed to do this."),
+        "wrong_current_password" => (
+            "Mật khẩu hiện tại không đúng.",
+            "The current password is wrong.",
+        ),
+        "forbidden" => (
+            "Bạn không có quyền thực hiện thao tác này.",
+            "You are not allowed to do this.",
+        ),
         "too_many_login_attempts" => (
             "Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau.",
             "Too many failed sign-ins. Please try again later.",
         ),
-        "service_unavailable" => ("Hệ thống đang bận. Vui lòng thử lại sau giây lát.", "The service is busy. Please retry shortly."),
+        "service_unavailable" => (
+            "Hệ thống đang bận. Vui lòng thử lại sau giây lát.",
+            "The service is busy. Please retry shortly.",
+        ),
         "internal_error" => (
             "Đã có lỗi hệ thống. Hãy báo mã yêu cầu cho quản trị viên.",
             "Something went wrong on our side. Please report the request id.",
         ),
         "login_taken" => ("Tên đăng nhập đã tồn tại.", "This login is already taken."),
-        "school_code_taken" => ("Mã trường đã tồn tại.", "This school code is already taken."),
-        "class_exists" => ("Lớp này đã có trong năm học.", "This class already exists for that school year."),
-        "signature_invalid" => ("Liên kết không hợp lệ hoặc đã hết hạn.", "The link is not valid or has expired."),
+        "school_code_taken" => (
+            "Mã trường đã tồn tại.",
+            "This school code is already taken.",
+        ),
+        "class_exists" => (
+            "Lớp này đã có trong năm học.",
+            "This class already exists for that school year.",
+        ),
+        "signature_invalid" => (
+            "Liên kết không hợp lệ hoặc đã hết hạn.",
+            "The link is not valid or has expired.",
+        ),
         // Field and row codes.
         "required" => ("Trường này là bắt buộc.", "This field is required."),
         "too_long" => ("Giá trị quá dài.", "The value is too long."),
@@ -102,33 +168,69 @@ pub fn text(code: &str) -> (&'static str, &'static str) {
             "Tên đăng nhập chỉ gồm chữ không dấu, số và . _ - @ (3-64 ký tự).",
             "A login uses unaccented letters, digits and . _ - @ (3-64 characters).",
         ),
-        "invalid_email" => ("Địa chỉ email không hợp lệ.", "The email address is not valid."),
+        "invalid_email" => (
+            "Địa chỉ email không hợp lệ.",
+            "The email address is not valid.",
+        ),
         "invalid_role" => ("Vai trò không hợp lệ.", "Unknown role."),
         "invalid_scope" => (
             "Vai trò không phù hợp với phạm vi (trường hoặc toàn tỉnh).",
             "The role does not fit its scope (a school or the province).",
         ),
-        "password_too_short" => ("Mật khẩu cần ít nhất 8 ký tự.", "The password needs at least 8 characters."),
-        "password_too_long" => ("Mật khẩu quá dài (tối đa 128 ký tự).", "The password is too long (128 characters at most)."),
-        "invalid_date" => ("Ngày không hợp lệ (dd/mm/yyyy hoặc yyyy-mm-dd).", "Invalid date (dd/mm/yyyy or yyyy-mm-dd)."),
-        "invalid_grade" => ("Khối lớp phải từ 1 đến 12.", "The grade must be between 1 and 12."),
-        "invalid_school_year" => ("Năm học phải có dạng 2025-2026.", "The school year must look like 2025-2026."),
-        "invalid_school_level" => ("Cấp học phải là TH, THCS hoặc THPT.", "The school level must be TH, THCS or THPT."),
+        "password_too_short" => (
+            "Mật khẩu cần ít nhất 8 ký tự.",
+            "The password needs at least 8 characters.",
+        ),
+        "password_too_long" => (
+            "Mật khẩu quá dài (tối đa 128 ký tự).",
+            "The password is too long (128 characters at most).",
+        ),
+        "invalid_date" => (
+            "Ngày không hợp lệ (dd/mm/yyyy hoặc yyyy-mm-dd).",
+            "Invalid date (dd/mm/yyyy or yyyy-mm-dd).",
+        ),
+        "invalid_grade" => (
+            "Khối lớp phải từ 1 đến 12.",
+            "The grade must be between 1 and 12.",
+        ),
+        "invalid_school_year" => (
+            "Năm học phải có dạng 2025-2026.",
+            "The school year must look like 2025-2026.",
+        ),
+        "invalid_school_level" => (
+            "Cấp học phải là TH, THCS hoặc THPT.",
+            "The school level must be TH, THCS or THPT.",
+        ),
         "invalid_code" => (
             "Mã chỉ gồm chữ không dấu, số, - và _ (tối đa 32 ký tự).",
             "A code uses unaccented letters, digits, - and _ (32 characters at most).",
         ),
-        "unknown_class" => ("Không có lớp này trong trường.", "No such class in this school."),
+        "unknown_class" => (
+            "Không có lớp này trong trường.",
+            "No such class in this school.",
+        ),
         "unknown_school" => ("Không có trường này.", "No such school."),
-        "duplicate_in_file" => ("Trùng tên đăng nhập với một dòng trước trong tệp.", "The login repeats an earlier row of the file."),
-        "missing_columns" => ("Tệp thiếu cột bắt buộc.", "The file lacks required columns."),
+        "duplicate_in_file" => (
+            "Trùng tên đăng nhập với một dòng trước trong tệp.",
+            "The login repeats an earlier row of the file.",
+        ),
+        "missing_columns" => (
+            "Tệp thiếu cột bắt buộc.",
+            "The file lacks required columns.",
+        ),
         "unreadable_file" => ("Không đọc được tệp.", "The file cannot be read."),
-        "empty_file" => ("Tệp không có dòng dữ liệu nào.", "The file has no data rows."),
+        "empty_file" => (
+            "Tệp không có dòng dữ liệu nào.",
+            "The file has no data rows.",
+        ),
         "import_rejected" => (
             "Tệp có dòng lỗi nên không dòng nào được nhập. Xem báo cáo từng dòng.",
             "The file has invalid rows, so nothing was imported. See the per-row report.",
         ),
-        "invalid_cursor" => ("Con trỏ phân trang không hợp lệ.", "The page cursor is not valid."),
+        "invalid_cursor" => (
+            "Con trỏ phân trang không hợp lệ.",
+            "The page cursor is not valid.",
+        ),
         _ => ("Yêu cầu không hợp lệ.", "The request is not valid."),
     }
 }
@@ -150,7 +252,11 @@ mod tests {
         let cases = [
             (None, Lang::Vi, "no header means Vietnamese"),
             (Some("en-US,en;q=0.9"), Lang::En, "plain English"),
-            (Some("fr, en;q=0.5, vi;q=0.8"), Lang::Vi, "vi has the higher q"),
+            (
+                Some("fr, en;q=0.5, vi;q=0.8"),
+                Lang::Vi,
+                "vi has the higher q",
+            ),
             (Some("vi;q=0.2, en;q=0.7"), Lang::En, "en has the higher q"),
             (Some("de, fr"), Lang::Vi, "unsupported languages fall back"),
         ];

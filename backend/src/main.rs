@@ -45,7 +45,10 @@ async fn main() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
         Command::Migrate => {
-            let url = settings.database_url.clone().unwrap_or_else(|| db::sqlite_url(&settings.data_dir));
+            let url = settings
+                .database_url
+                .clone()
+                .unwrap_or_else(|| db::sqlite_url(&settings.data_dir));
             std::fs::create_dir_all(&settings.data_dir)?;
             db::migrate(&db::connect(&url).await?).await?;
             println!("Migrations applied.");
@@ -53,7 +56,12 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Seed => {
             let samples = settings.samples_dir.join("organisation");
-            let app = Application::build(Settings { listen: "127.0.0.1:0".into(), seed_on_first_start: false, ..settings }).await?;
+            let app = Application::build(Settings {
+                listen: "127.0.0.1:0".into(),
+                seed_on_first_start: false,
+                ..settings
+            })
+            .await?;
             let report = hocthi::seed::seed(app.state(), &samples).await?;
             hocthi::seed::print_report(&report);
             Ok(())
@@ -61,10 +69,14 @@ async fn main() -> anyhow::Result<()> {
         Command::Grade { .. } => unreachable!("handled before the settings are read"),
         Command::RotateKeys => {
             if settings.jwt_signing_key.is_some() {
-                anyhow::bail!("HOCTHI_JWT_SIGNING_KEY is set: rotate by moving it to HOCTHI_JWT_PREVIOUS_KEYS and setting a new one");
+                anyhow::bail!(
+                    "HOCTHI_JWT_SIGNING_KEY is set: rotate by moving it to HOCTHI_JWT_PREVIOUS_KEYS and setting a new one"
+                );
             }
             let kid = KeySet::rotate_in(&settings.data_dir)?;
-            println!("New signing key {kid}; restart the service to use it. The previous key stays published.");
+            println!(
+                "New signing key {kid}; restart the service to use it. The previous key stays published."
+            );
             Ok(())
         }
     }
@@ -81,14 +93,30 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     };
     let url = app.state().settings.public_url.clone().unwrap_or_else(|| {
         let listen = &app.state().settings.listen;
-        let host = listen.rsplit_once(':').map(|(h, _)| h).unwrap_or("127.0.0.1");
+        let host = listen
+            .rsplit_once(':')
+            .map(|(h, _)| h)
+            .unwrap_or("127.0.0.1");
         format!("http://{host}:{}", app.port())
     });
-    println!("HọcThi is running at {url} (API docs: {url}/docs/){}", if embedded { " on the embedded stores" } else { "" });
+    println!(
+        "HọcThi is running at {url} (API docs: {url}/docs/){}",
+        if embedded {
+            " on the embedded stores"
+        } else {
+            ""
+        }
+    );
     if let Some(admin) = &app.bootstrap {
         match &admin.generated_password {
-            Some(password) => println!("First province admin: login `{}`, password `{password}` (shown once; change it)", admin.login),
-            None => println!("First province admin: login `{}` (password from HOCTHI_BOOTSTRAP_ADMIN)", admin.login),
+            Some(password) => println!(
+                "First province admin: login `{}`, password `{password}` (shown once; change it)",
+                admin.login
+            ),
+            None => println!(
+                "First province admin: login `{}` (password from HOCTHI_BOOTSTRAP_ADMIN)",
+                admin.login
+            ),
         }
     }
     if let Some(report) = &app.seeded {
@@ -101,8 +129,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 /// Needs no store and no configuration: a teacher can run it on a laptop.
 fn grade(key: &std::path::Path, responses: &std::path::Path) -> anyhow::Result<()> {
     use anyhow::Context;
-    let key = std::fs::read_to_string(key).with_context(|| format!("cannot read {}", key.display()))?;
-    let responses = std::fs::read_to_string(responses).with_context(|| format!("cannot read {}", responses.display()))?;
+    let key =
+        std::fs::read_to_string(key).with_context(|| format!("cannot read {}", key.display()))?;
+    let responses = std::fs::read_to_string(responses)
+        .with_context(|| format!("cannot read {}", responses.display()))?;
     match hocthi::questions::key_file::grade(&key, &responses) {
         Ok(scores) => {
             println!("{}", serde_json::to_string_pretty(&scores)?);

@@ -19,7 +19,11 @@ pub fn client_ip(req: &HttpRequest, trusted: &[IpAddr]) -> Option<IpAddr> {
         .flat_map(|v| v.split(','))
         .filter_map(|ip| ip.trim().parse().ok())
         .collect();
-    forwarded.into_iter().rev().find(|ip| !trusted.contains(ip)).or(Some(peer))
+    forwarded
+        .into_iter()
+        .rev()
+        .find(|ip| !trusted.contains(ip))
+        .or(Some(peer))
 }
 
 #[derive(Clone, Debug, Default)]
@@ -37,6 +41,9 @@ impl FromRequest for RequestMeta {
             .app_data::<web::Data<AppState>>()
             .map(|s| s.settings.trusted_proxies.clone())
             .unwrap_or_default();
-        std::future::ready(Ok(RequestMeta { ip: client_ip(req, &trusted), request_id: i18n::current_request_id() }))
+        std::future::ready(Ok(RequestMeta {
+            ip: client_ip(req, &trusted),
+            request_id: i18n::current_request_id(),
+        }))
     }
 }

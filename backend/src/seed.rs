@@ -31,23 +31,38 @@ pub async fn seed_if_present(state: &AppState) -> anyhow::Result<Option<SeedRepo
 }
 
 pub fn print_report(report: &SeedReport) {
-    println!("Sample data: {} schools, {} classes, {} accounts created.", report.schools, report.classes, report.users.len());
+    println!(
+        "Sample data: {} schools, {} classes, {} accounts created.",
+        report.schools,
+        report.classes,
+        report.users.len()
+    );
     for (login, password) in &report.users {
         println!("  {login:<28} {password}");
     }
 }
 
 fn rows(path: &Path) -> anyhow::Result<Vec<HashMap<String, String>>> {
-    let mut reader = csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut reader =
+        csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
     let headers = reader.headers()?.clone();
     reader
         .records()
-        .map(|r| Ok(headers.iter().map(str::to_owned).zip(r?.iter().map(str::to_owned)).collect()))
+        .map(|r| {
+            Ok(headers
+                .iter()
+                .map(str::to_owned)
+                .zip(r?.iter().map(str::to_owned))
+                .collect())
+        })
         .collect()
 }
 
 fn field<'a>(row: &'a HashMap<String, String>, name: &str, file: &str) -> anyhow::Result<&'a str> {
-    row.get(name).map(String::as_str).filter(|v| !v.is_empty()).with_context(|| format!("{file}: a row lacks `{name}`"))
+    row.get(name)
+        .map(String::as_str)
+        .filter(|v| !v.is_empty())
+        .with_context(|| format!("{file}: a row lacks `{name}`"))
 }
 
 pub async fn seed(state: &AppState, dir: &Path) -> anyhow::Result<SeedReport> {
@@ -59,14 +74,27 @@ pub async fn seed(state: &AppState, dir: &Path) -> anyhow::Result<SeedReport> {
         let id = match db::find_school_by_code(&txn, &code).await? {
             Some(s) => s.id,
             None => {
-                let level = domain::check_school_level(field(&row, "level", "schools.csv")?).map_err(anyhow::Error::msg)?;
+                let level = domain::check_school_level(field(&row, "level", "schools.csv")?)
+                    .map_err(anyhow::Error::msg)?;
                 report.schools += 1;
-                db::insert_school(&txn, &code, &domain::clean_name(field(&row, "name", "schools.csv")?), level).await?.id
+                db::insert_school(
+                    &txn,
+                    &code,
+                    &domain::clean_name(field(&row, "name", "schools.csv")?),
+                    level,
+                )
+                .await?
+                .id
             }
         };
         schools.insert(code, id);
     }
-    let school = |code: &str| schools.get(&code.to_uppercase()).copied().with_context(|| format!("unknown school `{code}`"));
+    let school = |code: &str| {
+        schools
+            .get(&code.to_uppercase())
+            .copied()
+            .with_context(|| format!("unknown school `{code}`"))
+    };
     let mut classes: HashMap<(Uuid, String), Uuid> = HashMap::new();
     for row in rows(&dir.join("classes.csv"))? {
         let school_id = school(field(&row, "school_code", "classes.csv")?)?;
@@ -77,7 +105,9 @@ pub async fn seed(state: &AppState, dir: &Path) -> anyhow::Result<SeedReport> {
             Some(c) => c.id,
             None => {
                 report.classes += 1;
-                db::insert_class(&txn, school_id, &name, grade, year).await?.id
+                db::insert_class(&txn, school_id, &name, grade, year)
+                    .await?
+                    .id
             }
         };
         classes.insert((school_id, name), id);
@@ -94,7 +124,11 @@ pub async fn seed(state: &AppState, dir: &Path) -> anyhow::Result<SeedReport> {
             .map(|r| Role::parse(r).with_context(|| format!("users.csv: unknown role `{r}`")))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let class_id = match row.get("class").filter(|c| !c.is_empty()) {
-            Some(name) => Some(*classes.get(&(school_id, domain::clean_name(name))).with_context(|| format!("unknown class `{name}`"))?),
+            Some(name) => Some(
+                *classes
+                    .get(&(school_id, domain::clean_name(name)))
+                    .with_context(|| format!("unknown class `{name}`"))?,
+            ),
             None => None,
         };
         let birth_date = match row.get("birth_date").filter(|d| !d.is_empty()) {
@@ -117,7 +151,11 @@ pub async fn seed(state: &AppState, dir: &Path) -> anyhow::Result<SeedReport> {
     }
     for new in pending {
         let password = domain::generate_password();
-        let hash = state.passwords.hash(password.clone()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let hash = state
+            .passwords
+            .hash(password.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         db::insert_user(&txn, &new, hash).await?;
         report.users.push((new.login, password));
     }

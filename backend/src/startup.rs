@@ -53,7 +53,12 @@ impl Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
         );
     }
 }
@@ -70,9 +75,16 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&settings.data_dir)
-            .with_context(|| format!("cannot create the data folder {}", settings.data_dir.display()))?;
-        let database_url = settings.database_url.clone().unwrap_or_else(|| db::sqlite_url(&settings.data_dir));
+        std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+            format!(
+                "cannot create the data folder {}",
+                settings.data_dir.display()
+            )
+        })?;
+        let database_url = settings
+            .database_url
+            .clone()
+            .unwrap_or_else(|| db::sqlite_url(&settings.data_dir));
         let db = db::connect(&database_url).await?;
         db::migrate(&db).await?;
 
@@ -81,10 +93,15 @@ impl Application {
             None => hot::memory(),
         };
 
-        let listener = TcpListener::bind(&settings.listen).with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let listener = TcpListener::bind(&settings.listen)
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let port = listener.local_addr()?.port();
         let public_url = settings.public_url.clone().unwrap_or_else(|| {
-            let host = settings.listen.rsplit_once(':').map(|(h, _)| h).unwrap_or("127.0.0.1");
+            let host = settings
+                .listen
+                .rsplit_once(':')
+                .map(|(h, _)| h)
+                .unwrap_or("127.0.0.1");
             let host = if host == "0.0.0.0" { "127.0.0.1" } else { host };
             format!("http://{host}:{port}")
         });
@@ -92,17 +109,34 @@ impl Application {
         let (blobs, local_blobs): (SharedBlobStore, _) = match &settings.s3 {
             Some(s3) => (Arc::new(S3BlobStore::connect(s3).await?), None),
             None => {
-                let secret = auth::tokens::load_or_create_secret(&settings.data_dir.join("keys").join("url-signing.key"))?;
-                let local = Arc::new(LocalBlobStore::new(settings.data_dir.join("blobs"), public_url.clone(), secret)?);
+                let secret = auth::tokens::load_or_create_secret(
+                    &settings.data_dir.join("keys").join("url-signing.key"),
+                )?;
+                let local = Arc::new(LocalBlobStore::new(
+                    settings.data_dir.join("blobs"),
+                    public_url.clone(),
+                    secret,
+                )?);
                 (local.clone() as SharedBlobStore, Some(local))
             }
         };
 
         let keys = Arc::new(KeySet::load(&settings)?);
         let passwords = Passwords::new(settings.password_hash_concurrency);
-        let state = AppState { settings: Arc::new(settings), db, hot, blobs, local_blobs, keys, passwords };
+        let state = AppState {
+            settings: Arc::new(settings),
+            db,
+            hot,
+            blobs,
+            local_blobs,
+            keys,
+            passwords,
+        };
         let bootstrap = bootstrap::ensure_first_admin(&state).await?;
-        let seeded = if state.settings.seed_on_first_start && bootstrap.is_some() && state.settings.is_embedded() {
+        let seeded = if state.settings.seed_on_first_start
+            && bootstrap.is_some()
+            && state.settings.is_embedded()
+        {
             crate::seed::seed_if_present(&state).await?
         } else {
             None
@@ -110,7 +144,13 @@ impl Application {
         telemetry::metrics_handle();
 
         let server = serve(listener, state.clone())?;
-        Ok(Self { port, server, state, bootstrap, seeded })
+        Ok(Self {
+            port,
+            server,
+            state,
+            bootstrap,
+            seeded,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -131,7 +171,10 @@ impl Application {
 }
 
 fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
-    let workers = std::env::var("HOCTHI_WORKERS").ok().and_then(|w| w.parse().ok()).unwrap_or_else(num_workers);
+    let workers = std::env::var("HOCTHI_WORKERS")
+        .ok()
+        .and_then(|w| w.parse().ok())
+        .unwrap_or_else(num_workers);
     let origins = state.settings.cors_origins.clone();
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
@@ -139,7 +182,11 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .into_utoipa_app()
             .openapi(ApiDoc::openapi())
             .app_data(data.clone())
-            .app_data(web::JsonConfig::default().limit(JSON_LIMIT).error_handler(error::json_error))
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(JSON_LIMIT)
+                    .error_handler(error::json_error),
+            )
             .app_data(web::PayloadConfig::new(FILE_LIMIT))
             .app_data(web::QueryConfig::default().error_handler(error::query_error))
             .app_data(web::PathConfig::default().error_handler(error::path_error))
@@ -153,10 +200,12 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .configure(health::configure)
             .split_for_parts();
         app.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api))
-        .configure(blob_http::configure)
-        .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::NotFound("route_not_found")) }))
-        .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
-        .wrap(from_fn(telemetry::request_context))
+            .configure(blob_http::configure)
+            .default_service(web::to(|| async {
+                Err::<actix_web::HttpResponse, _>(ApiError::NotFound("route_not_found"))
+            }))
+            .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
+            .wrap(from_fn(telemetry::request_context))
     })
     .workers(workers)
     .listen(listener)?
@@ -172,12 +221,19 @@ fn cors(origins: &[String]) -> Cors {
         .iter()
         .fold(Cors::default(), |cors, origin| cors.allowed_origin(origin))
         .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
-        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT, header::ACCEPT_LANGUAGE])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::ACCEPT_LANGUAGE,
+        ])
         .allowed_header("x-request-id")
         .expose_headers(["x-request-id", "retry-after", "etag"])
         .max_age(3600)
 }
 
 fn num_workers() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
 }

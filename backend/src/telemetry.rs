@@ -20,10 +20,15 @@ use crate::{
 };
 
 pub fn init(format: &LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
     let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .try_init(),
         LogFormat::Pretty => builder.compact().try_init(),
     };
 }
@@ -35,7 +40,9 @@ pub fn metrics_handle() -> &'static PrometheusHandle {
         let builder = PrometheusBuilder::new()
             .set_buckets_for_metric(
                 Matcher::Full("http_request_duration_seconds".into()),
-                &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0],
+                &[
+                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                ],
             )
             .expect("valid buckets");
         let recorder = builder.build_recorder();
@@ -53,7 +60,12 @@ fn request_id_of(req: &ServiceRequest) -> String {
     req.headers()
         .get(&REQUEST_ID)
         .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c)))
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 128
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
+        })
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
@@ -61,7 +73,9 @@ fn request_id_of(req: &ServiceRequest) -> String {
 /// Errors raised by actix itself (payload limits, extractors without our handler) are rewritten
 /// into the one envelope, so no client ever sees a plain-text error.
 fn in_envelope(response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
-    let Some(err) = response.response().error() else { return response };
+    let Some(err) = response.response().error() else {
+        return response;
+    };
     if err.as_error::<ApiError>().is_some() {
         return response;
     }
@@ -77,24 +91,47 @@ fn in_envelope(response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
     response.into_response(rewritten)
 }
 
-pub async fn request_context(req: ServiceRequest, next: Next<impl MessageBody + 'static>) -> Result<ServiceResponse<BoxBody>, Error> {
+pub async fn request_context(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
     let request_id = request_id_of(&req);
-    let lang = Lang::from_accept_language(req.headers().get("accept-language").and_then(|v| v.to_str().ok()));
+    let lang = Lang::from_accept_language(
+        req.headers()
+            .get("accept-language")
+            .and_then(|v| v.to_str().ok()),
+    );
     let method = req.method().to_string();
     let path = req.path().to_owned();
     let span = tracing::info_span!("http", %method, %path, request_id = %request_id);
     let started = Instant::now();
-    let context = RequestContext { request_id: request_id.clone(), lang };
+    let context = RequestContext {
+        request_id: request_id.clone(),
+        lang,
+    };
     let result = i18n::REQUEST
-        .scope(context, async move { next.call(req).await.map(|r| in_envelope(r.map_into_boxed_body())) }.instrument(span.clone()))
+        .scope(
+            context,
+            async move {
+                next.call(req)
+                    .await
+                    .map(|r| in_envelope(r.map_into_boxed_body()))
+            }
+            .instrument(span.clone()),
+        )
         .await;
     let elapsed = started.elapsed();
     let mut response = result?;
-    let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    let route = response
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
     let status = response.status().as_u16();
     metrics::histogram!("http_request_duration_seconds", "method" => method.clone(), "route" => route.clone(), "status" => status.to_string())
         .record(elapsed.as_secs_f64());
-    span.in_scope(|| tracing::info!(status, route = %route, ms = elapsed.as_secs_f64() * 1000.0, "request"));
+    span.in_scope(
+        || tracing::info!(status, route = %route, ms = elapsed.as_secs_f64() * 1000.0, "request"),
+    );
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID.clone(), value);
     }

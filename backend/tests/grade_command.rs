@@ -4,7 +4,13 @@ use std::process::Command;
 fn grade(key: &str, responses: &str) -> std::process::Output {
     let samples = concat!(env!("CARGO_MANIFEST_DIR"), "/../content-samples/grading/");
     Command::new(env!("CARGO_BIN_EXE_hocthi"))
-        .args(["grade", "--key", &format!("{samples}{key}"), "--responses", &format!("{samples}{responses}")])
+        .args([
+            "grade",
+            "--key",
+            &format!("{samples}{key}"),
+            "--responses",
+            &format!("{samples}{responses}"),
+        ])
         .output()
         .expect("the binary runs")
 }
@@ -12,7 +18,11 @@ fn grade(key: &str, responses: &str) -> std::process::Output {
 #[test]
 fn grades_the_sample_files() {
     let out = grade("key-dia-li-0926.json", "responses-dia-li-0926.json");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let scores: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let expected = serde_json::json!([
         { "candidate": "01000101", "part1": "4.50", "part2": "4.00", "part3": "1.50", "total": "10.00" },

@@ -63,8 +63,12 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.drop_table(Table::drop().table(Classes::Table).to_owned()).await?;
-        manager.drop_table(Table::drop().table(Schools::Table).to_owned()).await
+        manager
+            .drop_table(Table::drop().table(Classes::Table).to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table(Schools::Table).to_owned())
+            .await
     }
 }
 

@@ -35,14 +35,22 @@ impl MigrationTrait for Migration {
             ("idx_refresh_tokens_user", RefreshTokens::UserId),
         ] {
             manager
-                .create_index(Index::create().name(name).table(RefreshTokens::Table).col(col).to_owned())
+                .create_index(
+                    Index::create()
+                        .name(name)
+                        .table(RefreshTokens::Table)
+                        .col(col)
+                        .to_owned(),
+                )
                 .await?;
         }
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.drop_table(Table::drop().table(RefreshTokens::Table).to_owned()).await
+        manager
+            .drop_table(Table::drop().table(RefreshTokens::Table).to_owned())
+            .await
     }
 }
 

@@ -51,10 +51,15 @@ fn env(name: &str) -> Option<String> {
 /// The real-store app, or `None` (a skip) when no store is configured and none is required.
 pub async fn spawn_real_app() -> Option<TestApp> {
     let required = env("HOCTHI_TEST_REQUIRE_SERVICES").is_some_and(|v| v == "1");
-    let missing: Vec<&str> =
-        ["DATABASE_URL", "REDIS_URL", "S3_ENDPOINT", "S3_BUCKET"].into_iter().filter(|n| env(n).is_none()).collect();
+    let missing: Vec<&str> = ["DATABASE_URL", "REDIS_URL", "S3_ENDPOINT", "S3_BUCKET"]
+        .into_iter()
+        .filter(|n| env(n).is_none())
+        .collect();
     if !missing.is_empty() {
-        assert!(!required, "HOCTHI_TEST_REQUIRE_SERVICES=1 but {missing:?} are not set");
+        assert!(
+            !required,
+            "HOCTHI_TEST_REQUIRE_SERVICES=1 but {missing:?} are not set"
+        );
         eprintln!("skipped: real stores not configured ({missing:?} unset)");
         return None;
     }
@@ -65,13 +70,19 @@ pub async fn spawn_app(stores: Stores) -> TestApp {
     spawn_app_with(stores, |_| {}).await
 }
 
-pub async fn spawn_app_with(stores: Stores, adjust: impl FnOnce(&mut HashMap<String, String>)) -> TestApp {
+pub async fn spawn_app_with(
+    stores: Stores,
+    adjust: impl FnOnce(&mut HashMap<String, String>),
+) -> TestApp {
     let id = Uuid::new_v4().simple().to_string();
     let data_dir = std::env::temp_dir().join("hocthi-tests").join(&id);
     let mut vars: HashMap<String, String> = [
         ("HOCTHI_LISTEN", "127.0.0.1:0".to_owned()),
         ("HOCTHI_DATA_DIR", data_dir.display().to_string()),
-        ("HOCTHI_BOOTSTRAP_ADMIN", format!("{ADMIN_LOGIN}:{ADMIN_PASSWORD}")),
+        (
+            "HOCTHI_BOOTSTRAP_ADMIN",
+            format!("{ADMIN_LOGIN}:{ADMIN_PASSWORD}"),
+        ),
         ("HOCTHI_SEED_ON_FIRST_START", "0".to_owned()),
         ("HOCTHI_TRUSTED_PROXIES", "127.0.0.1".to_owned()),
         ("HOCTHI_LOG_FORMAT", "pretty".to_owned()),
@@ -87,7 +98,14 @@ pub async fn spawn_app_with(stores: Stores, adjust: impl FnOnce(&mut HashMap<Str
         vars.insert("DATABASE_URL".into(), with_database(&server_url, &name));
         vars.insert("REDIS_URL".into(), env("REDIS_URL").expect("REDIS_URL"));
         vars.insert("HOCTHI_HOT_PREFIX".into(), format!("test:{id}:"));
-        for name in ["S3_ENDPOINT", "S3_PUBLIC_ENDPOINT", "S3_BUCKET", "S3_REGION", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"] {
+        for name in [
+            "S3_ENDPOINT",
+            "S3_PUBLIC_ENDPOINT",
+            "S3_BUCKET",
+            "S3_REGION",
+            "S3_ACCESS_KEY_ID",
+            "S3_SECRET_ACCESS_KEY",
+        ] {
             if let Some(v) = env(name) {
                 vars.insert(name.into(), v);
             }
@@ -97,13 +115,18 @@ pub async fn spawn_app_with(stores: Stores, adjust: impl FnOnce(&mut HashMap<Str
     }
     adjust(&mut vars);
     let settings = Settings::from_map(&vars).expect("test settings are valid");
-    let app = Application::build(settings).await.expect("the application starts");
+    let app = Application::build(settings)
+        .await
+        .expect("the application starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.state().clone();
     tokio::spawn(app.into_server());
     TestApp {
         address,
-        client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
         state,
         stores,
         data_dir,
@@ -111,9 +134,11 @@ pub async fn spawn_app_with(stores: Stores, adjust: impl FnOnce(&mut HashMap<Str
     }
 }
 
-
 fn with_database(server_url: &str, name: &str) -> String {
-    let (base, query) = server_url.split_once('?').map(|(b, q)| (b, Some(q))).unwrap_or((server_url, None));
+    let (base, query) = server_url
+        .split_once('?')
+        .map(|(b, q)| (b, Some(q)))
+        .unwrap_or((server_url, None));
     let base = match base.rfind('/') {
         Some(i) if i > base.find("://").map(|s| s + 2).unwrap_or(0) => &base[..i],
         _ => base,
@@ -126,8 +151,13 @@ fn with_database(server_url: &str, name: &str) -> String {
 
 async fn create_database(server_url: &str, name: &str) {
     use sea_orm::{ConnectionTrait, Database};
-    let admin = Database::connect(server_url).await.expect("PostgreSQL is reachable at DATABASE_URL");
-    admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.expect("create the test database");
+    let admin = Database::connect(server_url)
+        .await
+        .expect("PostgreSQL is reachable at DATABASE_URL");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .expect("create the test database");
     admin.close().await.ok();
 }
 
@@ -137,11 +167,18 @@ impl Drop for TestApp {
         if let Some((server_url, name)) = self.database.take() {
             // The runtime is going away with the test: drop the database from a thread of its own.
             let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
                 rt.block_on(async {
                     use sea_orm::{ConnectionTrait, Database};
                     if let Ok(admin) = Database::connect(&server_url).await {
-                        let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
+                        let _ = admin
+                            .execute_unprepared(&format!(
+                                "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                            ))
+                            .await;
                         let _ = admin.close().await;
                     }
                 });
@@ -165,12 +202,20 @@ impl TestApp {
     }
 
     pub async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
-        let response = request.send().await.expect("the request reaches the service");
+        let response = request
+            .send()
+            .await
+            .expect("the request reaches the service");
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let text = response.text().await.unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply { status, headers, body, text }
+        Reply {
+            status,
+            headers,
+            body,
+            text,
+        }
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
@@ -190,13 +235,22 @@ impl TestApp {
     }
 
     pub async fn login(&self, login: &str, password: &str) -> Reply {
-        self.post("/api/v1/auth/login", None, json!({ "login": login, "password": password })).await
+        self.post(
+            "/api/v1/auth/login",
+            None,
+            json!({ "login": login, "password": password }),
+        )
+        .await
     }
 
     /// Signs in and returns the access token, failing the test if it cannot.
     pub async fn token(&self, login: &str, password: &str) -> String {
         let reply = self.login(login, password).await;
-        assert_eq!(reply.status, 200, "sign-in as {login} failed: {}", reply.text);
+        assert_eq!(
+            reply.status, 200,
+            "sign-in as {login} failed: {}",
+            reply.text
+        );
         reply.body["access_token"].as_str().unwrap().to_owned()
     }
 
@@ -205,21 +259,37 @@ impl TestApp {
     }
 
     pub async fn create_school(&self, token: &str, code: &str, name: &str) -> Uuid {
-        let reply = self.post("/api/v1/schools", Some(token), json!({ "code": code, "name": name, "level": "THPT" })).await;
+        let reply = self
+            .post(
+                "/api/v1/schools",
+                Some(token),
+                json!({ "code": code, "name": name, "level": "THPT" }),
+            )
+            .await;
         assert_eq!(reply.status, 201, "create school: {}", reply.text);
         reply.body["id"].as_str().unwrap().parse().unwrap()
     }
 
     pub async fn create_class(&self, token: &str, school: Uuid, name: &str) -> Uuid {
         let reply = self
-            .post(&format!("/api/v1/schools/{school}/classes"), Some(token), json!({ "name": name, "grade": 12, "school_year": "2025-2026" }))
+            .post(
+                &format!("/api/v1/schools/{school}/classes"),
+                Some(token),
+                json!({ "name": name, "grade": 12, "school_year": "2025-2026" }),
+            )
             .await;
         assert_eq!(reply.status, 201, "create class: {}", reply.text);
         reply.body["id"].as_str().unwrap().parse().unwrap()
     }
 
     /// Creates an account with a known password and returns its id.
-    pub async fn create_user(&self, token: &str, login: &str, roles: &[&str], school: Option<Uuid>) -> Uuid {
+    pub async fn create_user(
+        &self,
+        token: &str,
+        login: &str,
+        roles: &[&str],
+        school: Option<Uuid>,
+    ) -> Uuid {
         let reply = self
             .post(
                 "/api/v1/users",

@@ -6,8 +6,8 @@ pub mod routes;
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Statement, ColumnTrait,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Statement,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -19,7 +19,7 @@ use crate::{entities::audit_event, request::RequestMeta};
 
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 /// The advisory lock that serialises appends on PostgreSQL (SQLite has one writer anyway).
-const CHAIN_LOCK: i64 = 0x6863_6175_6469_74; // "hcaudit"
+const CHAIN_LOCK: i64 = 0x0068_6361_7564_6974; // "hcaudit"
 
 pub struct Event<'a> {
     pub actor: Option<Uuid>,
@@ -27,6 +27,25 @@ pub struct Event<'a> {
     pub target_type: &'a str,
     pub target_id: Option<String>,
     pub details: serde_json::Value,
+}
+
+impl<'a> Event<'a> {
+    /// An event done by `actor` to one target.
+    pub fn by(
+        actor: Uuid,
+        action: &'a str,
+        target_type: &'a str,
+        target_id: impl ToString,
+        details: serde_json::Value,
+    ) -> Self {
+        Event {
+            actor: Some(actor),
+            action,
+            target_type,
+            target_id: Some(target_id.to_string()),
+            details,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -44,7 +63,9 @@ struct Hashed<'a> {
 
 fn hash_of(row: &Hashed<'_>) -> String {
     // serde_json writes struct fields in declaration order, so this text is stable.
-    hex::encode(Sha256::digest(serde_json::to_vec(row).expect("plain data serialises")))
+    hex::encode(Sha256::digest(
+        serde_json::to_vec(row).expect("plain data serialises"),
+    ))
 }
 
 fn hashed<'a>(prev: &'a str, m: &'a audit_event::Model) -> Hashed<'a> {
@@ -65,7 +86,11 @@ fn stamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
-pub async fn record(txn: &DatabaseTransaction, meta: &RequestMeta, event: Event<'_>) -> Result<(), DbErr> {
+pub async fn record(
+    txn: &DatabaseTransaction,
+    meta: &RequestMeta,
+    event: Event<'_>,
+) -> Result<(), DbErr> {
     if txn.get_database_backend() == DbBackend::Postgres {
         txn.execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
@@ -141,10 +166,18 @@ pub async fn verify_chain(db: &impl ConnectionTrait) -> Result<ChainReport, DbEr
         for row in &page {
             checked += 1;
             if row.prev_hash != prev || hash_of(&hashed(&prev, row)) != row.hash {
-                return Ok(ChainReport { valid: false, events_checked: checked, first_broken_id: Some(row.id) });
+                return Ok(ChainReport {
+                    valid: false,
+                    events_checked: checked,
+                    first_broken_id: Some(row.id),
+                });
             }
             prev = row.hash.clone();
         }
     }
-    Ok(ChainReport { valid: true, events_checked: checked, first_broken_id: None })
+    Ok(ChainReport {
+        valid: true,
+        events_checked: checked,
+        first_broken_id: None,
+    })
 }

@@ -82,7 +82,8 @@ async fn list_audit_events(
     let items = rows
         .into_iter()
         .map(|r| AuditEventResponse {
-            details: serde_json::from_str(&r.details).unwrap_or(serde_json::Value::String(r.details)),
+            details: serde_json::from_str(&r.details)
+                .unwrap_or(serde_json::Value::String(r.details)),
             id: r.id,
             at: r.at,
             actor_id: r.actor_id,
@@ -95,14 +96,20 @@ async fn list_audit_events(
             hash: r.hash,
         })
         .collect();
-    Ok(web::Json(AuditPage { items, next: next.flatten() }))
+    Ok(web::Json(AuditPage {
+        items,
+        next: next.flatten(),
+    }))
 }
 
 /// Recomputes the whole hash chain and reports the first broken event (province admins).
 #[utoipa::path(tag = "audit", security(("bearer" = [])),
     responses((status = 200, body = ChainReport), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
 #[get("/audit/verify")]
-async fn verify_audit_chain(state: web::Data<AppState>, user: CurrentUser) -> Result<web::Json<ChainReport>, ApiError> {
+async fn verify_audit_chain(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+) -> Result<web::Json<ChainReport>, ApiError> {
     user.require(&[Role::ProvinceAdmin], Scope::Province)?;
     Ok(web::Json(super::verify_chain(&state.db).await?))
 }

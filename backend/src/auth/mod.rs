@@ -51,7 +51,11 @@ impl CurrentUser {
             Scope::Province => self.school.is_none(),
             Scope::School(id) => self.school.is_none() || self.school == Some(id),
         };
-        if holds_role && in_scope { Ok(()) } else { Err(ApiError::Forbidden("forbidden")) }
+        if holds_role && in_scope {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden("forbidden"))
+        }
     }
 }
 
@@ -60,7 +64,11 @@ fn revoked_key(session: Uuid) -> String {
 }
 
 /// Marks a session's access tokens as dead until they would have expired anyway.
-pub async fn revoke_sessions(hot: &dyn HotStore, sessions: &[Uuid], ttl: Duration) -> anyhow::Result<()> {
+pub async fn revoke_sessions(
+    hot: &dyn HotStore,
+    sessions: &[Uuid],
+    ttl: Duration,
+) -> anyhow::Result<()> {
     for session in sessions {
         hot.set(&revoked_key(*session), b"1", ttl).await?;
     }
@@ -73,21 +81,40 @@ impl FromRequest for CurrentUser {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
-        let header = req.headers().get(actix_web::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let header = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("app state missing")))?;
+            let state =
+                state.ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("app state missing")))?;
             let token = header
                 .as_deref()
-                .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+                .and_then(|h| {
+                    h.strip_prefix("Bearer ")
+                        .or_else(|| h.strip_prefix("bearer "))
+                })
                 .ok_or(ApiError::Unauthorized("unauthenticated"))?;
             let claims = state.keys.verify(token.trim()).map_err(|e| match e {
                 TokenError::Expired => ApiError::Unauthorized("token_expired"),
                 TokenError::Invalid => ApiError::Unauthorized("token_invalid"),
             })?;
-            if state.hot.get(&revoked_key(claims.sid)).await.map_err(ApiError::Unexpected)?.is_some() {
+            if state
+                .hot
+                .get(&revoked_key(claims.sid))
+                .await
+                .map_err(ApiError::Unexpected)?
+                .is_some()
+            {
                 return Err(ApiError::Unauthorized("token_revoked"));
             }
-            Ok(CurrentUser { id: claims.sub, session: claims.sid, roles: claims.roles, school: claims.school })
+            Ok(CurrentUser {
+                id: claims.sub,
+                session: claims.sid,
+                roles: claims.roles,
+                school: claims.school,
+            })
         })
     }
 }

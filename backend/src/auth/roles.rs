@@ -14,8 +14,14 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 6] =
-        [Role::ProvinceAdmin, Role::SchoolAdmin, Role::Teacher, Role::Reviewer, Role::Proctor, Role::Student];
+    pub const ALL: [Role; 6] = [
+        Role::ProvinceAdmin,
+        Role::SchoolAdmin,
+        Role::Teacher,
+        Role::Reviewer,
+        Role::Proctor,
+        Role::Student,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -65,10 +71,15 @@ pub fn check_scope(roles: &[Role], school: Option<Uuid>) -> Result<(), &'static 
     if roles.is_empty() {
         return Err("required");
     }
-    let needs_school = roles.iter().any(|r| matches!(r, Role::SchoolAdmin | Role::Teacher | Role::Student));
+    let needs_school = roles
+        .iter()
+        .any(|r| matches!(r, Role::SchoolAdmin | Role::Teacher | Role::Student));
     let needs_province = roles.contains(&Role::ProvinceAdmin);
     let student_and_staff = roles.contains(&Role::Student) && roles.len() > 1;
-    if (needs_school && school.is_none()) || (needs_province && school.is_some()) || needs_school && needs_province || student_and_staff
+    if (needs_school && school.is_none())
+        || (needs_province && school.is_some())
+        || needs_school && needs_province
+        || student_and_staff
     {
         return Err("invalid_scope");
     }
@@ -90,12 +101,32 @@ mod tests {
     fn scope_rules() {
         let school = Some(Uuid::nil());
         let cases = [
-            (vec![Role::ProvinceAdmin], None, true, "province admin in the province"),
-            (vec![Role::ProvinceAdmin], school, false, "province admin inside a school"),
+            (
+                vec![Role::ProvinceAdmin],
+                None,
+                true,
+                "province admin in the province",
+            ),
+            (
+                vec![Role::ProvinceAdmin],
+                school,
+                false,
+                "province admin inside a school",
+            ),
             (vec![Role::Teacher], None, false, "teacher without a school"),
-            (vec![Role::Teacher, Role::Reviewer], school, true, "teacher who reviews"),
+            (
+                vec![Role::Teacher, Role::Reviewer],
+                school,
+                true,
+                "teacher who reviews",
+            ),
             (vec![Role::Reviewer], None, true, "province reviewer"),
-            (vec![Role::Student, Role::Teacher], school, false, "student and staff at once"),
+            (
+                vec![Role::Student, Role::Teacher],
+                school,
+                false,
+                "student and staff at once",
+            ),
             (vec![], school, false, "no role"),
         ];
         for (roles, school, ok, why) in cases {

@@ -16,7 +16,11 @@ use crate::{
 };
 
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(login).service(refresh).service(logout).service(me).service(change_password);
+    cfg.service(login)
+        .service(refresh)
+        .service(logout)
+        .service(me)
+        .service(change_password);
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -59,10 +63,17 @@ pub(crate) async fn issue_tokens(
     let now = Utc::now();
     let settings = &state.settings;
     let (refresh_token, refresh_hash) = tokens::new_refresh_token();
-    let refresh_ttl = chrono::Duration::from_std(settings.refresh_token_ttl).map_err(|e| ApiError::Unexpected(e.into()))?;
+    let refresh_ttl = chrono::Duration::from_std(settings.refresh_token_ttl)
+        .map_err(|e| ApiError::Unexpected(e.into()))?;
     db::insert_refresh_token(txn, session, user.id, refresh_hash, now, now + refresh_ttl).await?;
-    let claims =
-        tokens::KeySet::claims_for(user.id, session, roles::from_db(&user.roles), user.school_id, now, settings.access_token_ttl);
+    let claims = tokens::KeySet::claims_for(
+        user.id,
+        session,
+        roles::from_db(&user.roles),
+        user.school_id,
+        now,
+        settings.access_token_ttl,
+    );
     Ok(TokenResponse {
         access_token: state.keys.issue(&claims)?,
         token_type: "Bearer",
@@ -91,7 +102,10 @@ async fn login(
     }
     limits::check(state.hot.as_ref(), &login, meta.ip).await?;
     let user = db::find_user_by_login(&state.db, &login).await?;
-    let ok = state.passwords.verify(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
+    let ok = state
+        .passwords
+        .verify(password, user.as_ref().map(|u| u.password_hash.clone()))
+        .await?;
     let Some(user) = user.filter(|_| ok) else {
         limits::record_failure(state.hot.as_ref(), &login, meta.ip).await?;
         tracing::info!(ip = ?meta.ip, "failed sign-in");
@@ -107,13 +121,13 @@ async fn login(
     audit::record(
         &txn,
         &meta,
-        Event {
-            actor: Some(user.id),
-            action: "auth.login",
-            target_type: "user",
-            target_id: Some(user.id.to_string()),
-            details: serde_json::json!({ "session": session, "method": "password" }),
-        },
+        Event::by(
+            user.id,
+            "auth.login",
+            "user",
+            user.id,
+            serde_json::json!({ "session": session, "method": "password" }),
+        ),
     )
     .await?;
     txn.commit().await?;
@@ -134,7 +148,9 @@ async fn refresh(
     let now = Utc::now();
     let hash = tokens::hash_refresh_token(body.refresh_token.trim());
     let txn = state.db.begin().await?;
-    let token = db::find_refresh_token(&txn, &hash).await?.ok_or(ApiError::Unauthorized("refresh_token_invalid"))?;
+    let token = db::find_refresh_token(&txn, &hash)
+        .await?
+        .ok_or(ApiError::Unauthorized("refresh_token_invalid"))?;
     let fresh = token.used_at.is_none() && token.revoked_at.is_none();
     if !fresh || !db::spend_refresh_token(&txn, token.id, now).await? {
         if token.revoked_at.is_none() || token.used_at.is_some() {
@@ -144,17 +160,22 @@ async fn refresh(
             audit::record(
                 &txn,
                 &meta,
-                Event {
-                    actor: Some(token.user_id),
-                    action: "auth.refresh_reuse_detected",
-                    target_type: "user",
-                    target_id: Some(token.user_id.to_string()),
-                    details: serde_json::json!({ "session": token.family_id }),
-                },
+                Event::by(
+                    token.user_id,
+                    "auth.refresh_reuse_detected",
+                    "user",
+                    token.user_id,
+                    serde_json::json!({ "session": token.family_id }),
+                ),
             )
             .await?;
             txn.commit().await?;
-            revoke_sessions(state.hot.as_ref(), &[token.family_id], state.settings.access_token_ttl).await?;
+            revoke_sessions(
+                state.hot.as_ref(),
+                &[token.family_id],
+                state.settings.access_token_ttl,
+            )
+            .await?;
             return Err(ApiError::Unauthorized("refresh_token_reused"));
         }
         return Err(ApiError::Unauthorized("refresh_token_invalid"));
@@ -162,7 +183,9 @@ async fn refresh(
     if token.expires_at <= now {
         return Err(ApiError::Unauthorized("refresh_token_invalid"));
     }
-    let user = db::find_user(&txn, token.user_id).await?.ok_or(ApiError::Unauthorized("refresh_token_invalid"))?;
+    let user = db::find_user(&txn, token.user_id)
+        .await?
+        .ok_or(ApiError::Unauthorized("refresh_token_invalid"))?;
     if user.disabled {
         return Err(ApiError::Unauthorized("account_disabled"));
     }
@@ -175,23 +198,32 @@ async fn refresh(
 #[utoipa::path(tag = "auth", security(("bearer" = [])), responses(
     (status = 204, description = "signed out"), (status = 401, body = Problem)))]
 #[post("/auth/logout")]
-async fn logout(state: web::Data<AppState>, meta: RequestMeta, user: CurrentUser) -> Result<HttpResponse, ApiError> {
+async fn logout(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    user: CurrentUser,
+) -> Result<HttpResponse, ApiError> {
     let txn = state.db.begin().await?;
     db::revoke_family(&txn, user.session, Utc::now()).await?;
     audit::record(
         &txn,
         &meta,
-        Event {
-            actor: Some(user.id),
-            action: "auth.logout",
-            target_type: "user",
-            target_id: Some(user.id.to_string()),
-            details: serde_json::json!({ "session": user.session }),
-        },
+        Event::by(
+            user.id,
+            "auth.logout",
+            "user",
+            user.id,
+            serde_json::json!({ "session": user.session }),
+        ),
     )
     .await?;
     txn.commit().await?;
-    revoke_sessions(state.hot.as_ref(), &[user.session], state.settings.access_token_ttl).await?;
+    revoke_sessions(
+        state.hot.as_ref(),
+        &[user.session],
+        state.settings.access_token_ttl,
+    )
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -199,8 +231,13 @@ async fn logout(state: web::Data<AppState>, meta: RequestMeta, user: CurrentUser
 #[utoipa::path(tag = "auth", security(("bearer" = [])), responses(
     (status = 200, body = UserResponse), (status = 401, body = Problem)))]
 #[get("/me")]
-async fn me(state: web::Data<AppState>, user: CurrentUser) -> Result<web::Json<UserResponse>, ApiError> {
-    let model = db::find_user(&state.db, user.id).await?.ok_or(ApiError::Unauthorized("token_invalid"))?;
+async fn me(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+) -> Result<web::Json<UserResponse>, ApiError> {
+    let model = db::find_user(&state.db, user.id)
+        .await?
+        .ok_or(ApiError::Unauthorized("token_invalid"))?;
     Ok(web::Json(UserResponse::from(model)))
 }
 
@@ -214,11 +251,24 @@ async fn change_password(
     user: CurrentUser,
     body: web::Json<ChangePasswordRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let ChangePasswordRequest { current_password, new_password } = body.into_inner();
-    password::check_strength(&new_password).map_err(|code| ApiError::field("new_password", code))?;
-    let model = db::find_user(&state.db, user.id).await?.ok_or(ApiError::Unauthorized("token_invalid"))?;
-    if !state.passwords.verify(current_password, Some(model.password_hash)).await? {
-        return Err(ApiError::field("current_password", "wrong_current_password"));
+    let ChangePasswordRequest {
+        current_password,
+        new_password,
+    } = body.into_inner();
+    password::check_strength(&new_password)
+        .map_err(|code| ApiError::field("new_password", code))?;
+    let model = db::find_user(&state.db, user.id)
+        .await?
+        .ok_or(ApiError::Unauthorized("token_invalid"))?;
+    if !state
+        .passwords
+        .verify(current_password, Some(model.password_hash))
+        .await?
+    {
+        return Err(ApiError::field(
+            "current_password",
+            "wrong_current_password",
+        ));
     }
     let hash = state.passwords.hash(new_password).await?;
     let now = Utc::now();
@@ -228,17 +278,22 @@ async fn change_password(
     audit::record(
         &txn,
         &meta,
-        Event {
-            actor: Some(user.id),
-            action: "auth.password_changed",
-            target_type: "user",
-            target_id: Some(user.id.to_string()),
-            details: serde_json::json!({ "sessions_revoked": sessions.len() }),
-        },
+        Event::by(
+            user.id,
+            "auth.password_changed",
+            "user",
+            user.id,
+            serde_json::json!({ "sessions_revoked": sessions.len() }),
+        ),
     )
     .await?;
     txn.commit().await?;
-    revoke_sessions(state.hot.as_ref(), &sessions, state.settings.access_token_ttl).await?;
+    revoke_sessions(
+        state.hot.as_ref(),
+        &sessions,
+        state.settings.access_token_ttl,
+    )
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -73,11 +73,16 @@ fn verifying_key(pkcs8: &[u8]) -> anyhow::Result<VerifyingKey> {
     let pair = Ed25519KeyPair::from_pkcs8(pkcs8).context("not a PKCS#8 Ed25519 key")?;
     let public = pair.public_key().as_ref();
     let x = URL_SAFE_NO_PAD.encode(public);
-    Ok(VerifyingKey { kid: kid_of(public), key: DecodingKey::from_ed_components(&x)?, x })
+    Ok(VerifyingKey {
+        kid: kid_of(public),
+        key: DecodingKey::from_ed_components(&x)?,
+        x,
+    })
 }
 
 pub fn generate_pkcs8() -> anyhow::Result<Vec<u8>> {
-    let doc = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(|_| anyhow::anyhow!("key generation failed"))?;
+    let doc = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
+        .map_err(|_| anyhow::anyhow!("key generation failed"))?;
     Ok(doc.as_ref().to_vec())
 }
 
@@ -128,11 +133,16 @@ impl KeySet {
         if !current_path.exists() {
             write_private(&current_path, &generate_pkcs8()?)?;
         }
-        let current = std::fs::read(&current_path).with_context(|| format!("cannot read {}", current_path.display()))?;
+        let current = std::fs::read(&current_path)
+            .with_context(|| format!("cannot read {}", current_path.display()))?;
         let mut previous = Vec::new();
         for entry in std::fs::read_dir(&dir)? {
             let path = entry?.path();
-            if path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("jwt-previous-")) {
+            if path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("jwt-previous-"))
+            {
                 previous.push(std::fs::read(&path)?);
             }
         }
@@ -189,13 +199,17 @@ impl KeySet {
             return Err(TokenError::Invalid);
         }
         let kid = header.kid.ok_or(TokenError::Invalid)?;
-        let key = self.verifying.iter().find(|k| k.kid == kid).ok_or(TokenError::Invalid)?;
-        jsonwebtoken::decode::<Claims>(token, &key.key, &self.validation).map(|d| d.claims).map_err(|e| {
-            match e.kind() {
+        let key = self
+            .verifying
+            .iter()
+            .find(|k| k.kid == kid)
+            .ok_or(TokenError::Invalid)?;
+        jsonwebtoken::decode::<Claims>(token, &key.key, &self.validation)
+            .map(|d| d.claims)
+            .map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
                 _ => TokenError::Invalid,
-            }
-        })
+            })
     }
 
     pub fn jwks(&self) -> Jwks {
@@ -203,7 +217,14 @@ impl KeySet {
             keys: self
                 .verifying
                 .iter()
-                .map(|k| Jwk { kty: "OKP", crv: "Ed25519", alg: "EdDSA", usage: "sig", kid: k.kid.clone(), x: k.x.clone() })
+                .map(|k| Jwk {
+                    kty: "OKP",
+                    crv: "Ed25519",
+                    alg: "EdDSA",
+                    usage: "sig",
+                    kid: k.kid.clone(),
+                    x: k.x.clone(),
+                })
                 .collect(),
         }
     }
@@ -218,7 +239,9 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
     file.write_all(bytes)?;
     if bytes.is_empty() {
         bail!("empty key");
@@ -254,13 +277,23 @@ mod tests {
     use super::*;
 
     fn claims(now: chrono::DateTime<chrono::Utc>) -> Claims {
-        KeySet::claims_for(Uuid::now_v7(), Uuid::now_v7(), vec![Role::Teacher], None, now, Duration::from_secs(900))
+        KeySet::claims_for(
+            Uuid::now_v7(),
+            Uuid::now_v7(),
+            vec![Role::Teacher],
+            None,
+            now,
+            Duration::from_secs(900),
+        )
     }
 
     #[test]
     fn rotation_keeps_the_previous_key_published_and_verifying() {
         let dir = std::env::temp_dir().join(format!("hocthi-keys-{}", Uuid::new_v4()));
-        let settings = Settings::from_lookup(|name| (name == "HOCTHI_DATA_DIR").then(|| dir.display().to_string())).unwrap();
+        let settings = Settings::from_lookup(|name| {
+            (name == "HOCTHI_DATA_DIR").then(|| dir.display().to_string())
+        })
+        .unwrap();
         let before = KeySet::load(&settings).unwrap();
         let old_token = before.issue(&claims(chrono::Utc::now())).unwrap();
 
@@ -269,10 +302,19 @@ mod tests {
         assert_eq!(after.current_kid(), new_kid);
         assert_ne!(after.current_kid(), before.current_kid());
         let published: Vec<String> = after.jwks().keys.into_iter().map(|k| k.kid).collect();
-        assert!(published.contains(&before.current_kid().to_owned()), "the previous key stays in the JWKS");
-        assert!(after.verify(&old_token).is_ok(), "tokens signed before the rotation still verify");
+        assert!(
+            published.contains(&before.current_kid().to_owned()),
+            "the previous key stays in the JWKS"
+        );
+        assert!(
+            after.verify(&old_token).is_ok(),
+            "tokens signed before the rotation still verify"
+        );
         let new_token = after.issue(&claims(chrono::Utc::now())).unwrap();
-        assert!(before.verify(&new_token).is_err(), "the old key set does not know the new key");
+        assert!(
+            before.verify(&new_token).is_err(),
+            "the old key set does not know the new key"
+        );
         std::fs::remove_dir_all(dir).ok();
     }
 
@@ -281,11 +323,19 @@ mod tests {
         use base64::engine::general_purpose::STANDARD;
         let current = STANDARD.encode(generate_pkcs8().unwrap());
         let previous = STANDARD.encode(generate_pkcs8().unwrap());
-        let vars = [("HOCTHI_JWT_SIGNING_KEY", current), ("HOCTHI_JWT_PREVIOUS_KEYS", previous)];
-        let settings = Settings::from_lookup(|n| vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone())).unwrap();
+        let vars = [
+            ("HOCTHI_JWT_SIGNING_KEY", current),
+            ("HOCTHI_JWT_PREVIOUS_KEYS", previous),
+        ];
+        let settings =
+            Settings::from_lookup(|n| vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone()))
+                .unwrap();
         let keys = KeySet::load(&settings).unwrap();
         assert_eq!(keys.jwks().keys.len(), 2);
-        let bad = Settings::from_lookup(|n| (n == "HOCTHI_JWT_SIGNING_KEY").then(|| "not base64!".to_owned())).unwrap();
+        let bad = Settings::from_lookup(|n| {
+            (n == "HOCTHI_JWT_SIGNING_KEY").then(|| "not base64!".to_owned())
+        })
+        .unwrap();
         assert!(KeySet::load(&bad).is_err());
     }
 

@@ -32,7 +32,10 @@ pub struct ReadyResponse {
     pub blob_store: StoreStatus,
 }
 
-async fn check<F: Future<Output = anyhow::Result<()>>>(kind: &'static str, probe: F) -> StoreStatus {
+async fn check<F: Future<Output = anyhow::Result<()>>>(
+    kind: &'static str,
+    probe: F,
+) -> StoreStatus {
     let error = match tokio::time::timeout(CHECK_TIMEOUT, probe).await {
         Ok(Ok(())) => None,
         Ok(Err(e)) => Some(format!("{e:#}")),
@@ -42,7 +45,11 @@ async fn check<F: Future<Output = anyhow::Result<()>>>(kind: &'static str, probe
         tracing::warn!(store = kind, error = %e, "readiness check failed");
     }
     // The reason goes to the log; the response only says which store is down.
-    StoreStatus { kind, ok: error.is_none(), error: error.map(|_| "unavailable".to_owned()) }
+    StoreStatus {
+        kind,
+        ok: error.is_none(),
+        error: error.map(|_| "unavailable".to_owned()),
+    }
 }
 
 /// The process is up.
@@ -61,18 +68,36 @@ async fn ready(state: web::Data<AppState>) -> HttpResponse {
         _ => "sqlite",
     };
     let (database, hot_store, blob_store) = tokio::join!(
-        check(db_kind, async { state.db.execute_unprepared("SELECT 1").await.map(|_| ()).map_err(Into::into) }),
+        check(db_kind, async {
+            state
+                .db
+                .execute_unprepared("SELECT 1")
+                .await
+                .map(|_| ())
+                .map_err(Into::into)
+        }),
         check(state.hot.kind(), state.hot.ping()),
         check(state.blobs.kind(), state.blobs.ping()),
     );
     let ready = database.ok && hot_store.ok && blob_store.ok;
-    let body = ReadyResponse { ready, database, hot_store, blob_store };
-    if ready { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
+    let body = ReadyResponse {
+        ready,
+        database,
+        hot_store,
+        blob_store,
+    };
+    if ready {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
 }
 
 /// Prometheus metrics in the text exposition format.
 #[utoipa::path(tag = "health", responses((status = 200, description = "metrics", content_type = "text/plain")))]
 #[get("/metrics")]
 async fn metrics() -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(telemetry::metrics_handle().render())
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(telemetry::metrics_handle().render())
 }

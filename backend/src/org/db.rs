@@ -1,8 +1,8 @@
 //! Queries for schools, classes and users.
 use chrono::Utc;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -12,7 +12,12 @@ use crate::{
     entities::{class, school, user},
 };
 
-pub async fn insert_school(db: &impl ConnectionTrait, code: &str, name: &str, level: &str) -> Result<school::Model, DbErr> {
+pub async fn insert_school(
+    db: &impl ConnectionTrait,
+    code: &str,
+    name: &str,
+    level: &str,
+) -> Result<school::Model, DbErr> {
     let model = school::Model {
         id: Uuid::now_v7(),
         code: code.to_owned(),
@@ -34,12 +39,21 @@ pub async fn insert_school(db: &impl ConnectionTrait, code: &str, name: &str, le
     Ok(model)
 }
 
-pub async fn find_school(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<school::Model>, DbErr> {
+pub async fn find_school(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+) -> Result<Option<school::Model>, DbErr> {
     school::Entity::find_by_id(id).one(db).await
 }
 
-pub async fn find_school_by_code(db: &impl ConnectionTrait, code: &str) -> Result<Option<school::Model>, DbErr> {
-    school::Entity::find().filter(school::Column::Code.eq(code)).one(db).await
+pub async fn find_school_by_code(
+    db: &impl ConnectionTrait,
+    code: &str,
+) -> Result<Option<school::Model>, DbErr> {
+    school::Entity::find()
+        .filter(school::Column::Code.eq(code))
+        .one(db)
+        .await
 }
 
 pub async fn list_schools(
@@ -49,7 +63,9 @@ pub async fn list_schools(
     after: Option<Uuid>,
     limit: u64,
 ) -> Result<Vec<school::Model>, DbErr> {
-    let mut select = school::Entity::find().order_by_asc(school::Column::Id).limit(limit);
+    let mut select = school::Entity::find()
+        .order_by_asc(school::Column::Id)
+        .limit(limit);
     if let Some(id) = only {
         select = select.filter(school::Column::Id.eq(id));
     }
@@ -104,7 +120,10 @@ pub async fn find_class_by_name(
         .await
 }
 
-pub async fn list_classes(db: &impl ConnectionTrait, school_id: Uuid) -> Result<Vec<class::Model>, DbErr> {
+pub async fn list_classes(
+    db: &impl ConnectionTrait,
+    school_id: Uuid,
+) -> Result<Vec<class::Model>, DbErr> {
     class::Entity::find()
         .filter(class::Column::SchoolId.eq(school_id))
         .order_by_desc(class::Column::SchoolYear)
@@ -113,19 +132,30 @@ pub async fn list_classes(db: &impl ConnectionTrait, school_id: Uuid) -> Result<
         .await
 }
 
-pub async fn find_class(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<class::Model>, DbErr> {
+pub async fn find_class(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+) -> Result<Option<class::Model>, DbErr> {
     class::Entity::find_by_id(id).one(db).await
 }
 
 pub async fn login_exists(db: &impl ConnectionTrait, login: &str) -> Result<bool, DbErr> {
-    Ok(user::Entity::find().filter(user::Column::Login.eq(login)).count(db).await? > 0)
+    Ok(user::Entity::find()
+        .filter(user::Column::Login.eq(login))
+        .count(db)
+        .await?
+        > 0)
 }
 
 pub async fn count_users(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
     user::Entity::find().count(db).await
 }
 
-pub async fn insert_user(db: &impl ConnectionTrait, new: &NewUser, password_hash: String) -> Result<user::Model, DbErr> {
+pub async fn insert_user(
+    db: &impl ConnectionTrait,
+    new: &NewUser,
+    password_hash: String,
+) -> Result<user::Model, DbErr> {
     let now = Utc::now();
     let model = user::Model {
         id: Uuid::now_v7(),
@@ -172,7 +202,10 @@ pub struct UserFilter<'a> {
     pub limit: u64,
 }
 
-pub async fn list_users(db: &impl ConnectionTrait, filter: UserFilter<'_>) -> Result<Vec<user::Model>, DbErr> {
+pub async fn list_users(
+    db: &impl ConnectionTrait,
+    filter: UserFilter<'_>,
+) -> Result<Vec<user::Model>, DbErr> {
     let mut condition = Condition::all();
     if let Some(id) = filter.school_id {
         condition = condition.add(user::Column::SchoolId.eq(id));
@@ -189,5 +222,10 @@ pub async fn list_users(db: &impl ConnectionTrait, filter: UserFilter<'_>) -> Re
     if let Some(after) = filter.after {
         condition = condition.add(user::Column::Id.gt(after));
     }
-    user::Entity::find().filter(condition).order_by_asc(user::Column::Id).limit(filter.limit).all(db).await
+    user::Entity::find()
+        .filter(condition)
+        .order_by_asc(user::Column::Id)
+        .limit(filter.limit)
+        .all(db)
+        .await
 }

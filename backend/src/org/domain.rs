@@ -6,7 +6,11 @@ use unicode_normalization::{UnicodeNormalization, char::is_combining_mark};
 /// A person's or school's name as typed, trimmed, inner spaces collapsed, in NFC so the same
 /// name typed on two keyboards (precomposed or combining marks) is stored identically.
 pub fn clean_name(raw: &str) -> String {
-    raw.nfc().collect::<String>().split_whitespace().collect::<Vec<_>>().join(" ")
+    raw.nfc()
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Lower case without diacritics, for search: "Nguyễn Thị Đào" -> "nguyen thi dao".
@@ -30,14 +34,19 @@ pub fn normalise_login(raw: &str) -> String {
 
 pub fn check_login(login: &str) -> Result<(), &'static str> {
     let ok = (3..=64).contains(&login.len())
-        && login.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-' | '@'));
+        && login.chars().all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-' | '@')
+        });
     if ok { Ok(()) } else { Err("invalid_login") }
 }
 
 pub fn check_email(email: &str) -> Result<(), &'static str> {
     let ok = email.len() <= 254
         && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
         })
         && !email.chars().any(char::is_whitespace);
     if ok { Ok(()) } else { Err("invalid_email") }
@@ -53,7 +62,10 @@ pub fn check_name(name: &str) -> Result<(), &'static str> {
 
 /// A short code (school code): unaccented letters, digits, `-` and `_`.
 pub fn check_code(code: &str) -> Result<(), &'static str> {
-    let ok = (1..=32).contains(&code.len()) && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    let ok = (1..=32).contains(&code.len())
+        && code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if ok { Ok(()) } else { Err("invalid_code") }
 }
 
@@ -73,7 +85,11 @@ pub fn check_school_year(raw: &str) -> Result<(), &'static str> {
     let ok = raw.split_once('-').is_some_and(|(a, b)| {
         matches!((a.parse::<u16>(), b.parse::<u16>()), (Ok(a), Ok(b)) if a >= 2000 && b == a + 1 && a.to_string().len() == 4)
     });
-    if ok { Ok(()) } else { Err("invalid_school_year") }
+    if ok {
+        Ok(())
+    } else {
+        Err("invalid_school_year")
+    }
 }
 
 pub fn check_school_level(raw: &str) -> Result<&'static str, &'static str> {
@@ -90,7 +106,10 @@ pub fn generate_password() -> String {
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut bytes = [0u8; 12];
     rand::fill(&mut bytes);
-    bytes.iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect()
+    bytes
+        .iter()
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect()
 }
 
 #[cfg(test)]

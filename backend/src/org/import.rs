@@ -17,10 +17,18 @@ pub enum FileKind {
 
 /// Decides by content, not by name: an .xlsx is a zip, a CSV is UTF-8 text.
 pub fn detect(content_type: Option<&str>, bytes: &[u8]) -> Result<FileKind, &'static str> {
-    let declared = content_type.unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let declared = content_type
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     let is_zip = bytes.starts_with(b"PK\x03\x04");
     match declared.as_str() {
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" if is_zip => Ok(FileKind::Xlsx),
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" if is_zip => {
+            Ok(FileKind::Xlsx)
+        }
         "text/csv" | "text/plain" | "application/csv" if !is_zip => Ok(FileKind::Csv),
         "application/octet-stream" | "" if is_zip => Ok(FileKind::Xlsx),
         "application/octet-stream" | "" => Ok(FileKind::Csv),
@@ -66,11 +74,15 @@ impl Table {
     }
 
     pub fn missing_required(&self) -> Vec<&'static str> {
-        [(Column::Login, "login"), (Column::FullName, "full_name"), (Column::Role, "role")]
-            .into_iter()
-            .filter(|(c, _)| !self.columns.contains(&Some(*c)))
-            .map(|(_, name)| name)
-            .collect()
+        [
+            (Column::Login, "login"),
+            (Column::FullName, "full_name"),
+            (Column::Role, "role"),
+        ]
+        .into_iter()
+        .filter(|(c, _)| !self.columns.contains(&Some(*c)))
+        .map(|(_, name)| name)
+        .collect()
     }
 }
 
@@ -86,7 +98,10 @@ fn build(mut raw: Vec<(usize, Vec<String>)>) -> Result<Table, &'static str> {
     if raw.len() > MAX_ROWS {
         return Err("payload_too_large");
     }
-    Ok(Table { columns: header.iter().map(|h| column_of(h)).collect(), rows: raw })
+    Ok(Table {
+        columns: header.iter().map(|h| column_of(h)).collect(),
+        rows: raw,
+    })
 }
 
 pub fn read(kind: FileKind, bytes: &[u8]) -> Result<Table, &'static str> {
@@ -98,10 +113,19 @@ pub fn read(kind: FileKind, bytes: &[u8]) -> Result<Table, &'static str> {
 
 fn read_csv(bytes: &[u8]) -> Result<Table, &'static str> {
     // Excel writes a byte-order mark; legacy encodings (TCVN3, VNI) are refused, not guessed.
-    let text = std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)).map_err(|_| "unreadable_file")?;
+    let text = std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes))
+        .map_err(|_| "unreadable_file")?;
     let first_line = text.lines().next().unwrap_or("");
-    let delimiter = if first_line.matches(';').count() > first_line.matches(',').count() { b';' } else { b',' };
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(delimiter).from_reader(text.as_bytes());
+    let delimiter = if first_line.matches(';').count() > first_line.matches(',').count() {
+        b';'
+    } else {
+        b','
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(text.as_bytes());
     let mut rows = Vec::new();
     for (index, record) in reader.records().enumerate() {
         let record = record.map_err(|_| "unreadable_file")?;
@@ -131,7 +155,10 @@ fn cell_text(cell: &Data) -> String {
 
 fn read_xlsx(bytes: &[u8]) -> Result<Table, &'static str> {
     let mut workbook: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(|_| "unreadable_file")?;
-    let range = workbook.worksheet_range_at(0).ok_or("empty_file")?.map_err(|_| "unreadable_file")?;
+    let range = workbook
+        .worksheet_range_at(0)
+        .ok_or("empty_file")?
+        .map_err(|_| "unreadable_file")?;
     let first_row = range.start().map(|(r, _)| r as usize).unwrap_or(0);
     if range.height() > MAX_ROWS + 1 {
         return Err("payload_too_large");
@@ -188,7 +215,10 @@ mod tests {
         assert!(table.missing_required().is_empty());
         assert_eq!(table.rows.len(), 2, "the blank row is dropped");
         let (row_number, cells) = &table.rows[1];
-        assert_eq!(*row_number, 4, "row numbers count the header and blank rows");
+        assert_eq!(
+            *row_number, 4,
+            "row numbers count the header and blank rows"
+        );
         assert_eq!(table.get(cells, Column::FullName), Some("Trần Thị Bình"));
         assert_eq!(table.get(cells, Column::Class), Some("12A1"));
     }
@@ -197,14 +227,29 @@ mod tests {
     fn content_decides_the_kind() {
         assert_eq!(detect(Some("text/csv"), b"a,b"), Ok(FileKind::Csv));
         assert_eq!(detect(None, b"PK\x03\x04rest"), Ok(FileKind::Xlsx));
-        assert_eq!(detect(Some("text/csv"), b"PK\x03\x04rest"), Err("unsupported_media_type"));
-        assert_eq!(detect(Some("image/png"), b"\x89PNG"), Err("unsupported_media_type"));
+        assert_eq!(
+            detect(Some("text/csv"), b"PK\x03\x04rest"),
+            Err("unsupported_media_type")
+        );
+        assert_eq!(
+            detect(Some("image/png"), b"\x89PNG"),
+            Err("unsupported_media_type")
+        );
     }
 
     #[test]
     fn broken_files_are_refused() {
-        assert_eq!(read(FileKind::Xlsx, b"PK\x03\x04 not really a zip").err(), Some("unreadable_file"));
-        assert_eq!(read(FileKind::Csv, b"login,full_name,role\n").err(), Some("empty_file"));
-        assert_eq!(read(FileKind::Csv, b"\xff\xfe\x00l").err(), Some("unreadable_file"));
+        assert_eq!(
+            read(FileKind::Xlsx, b"PK\x03\x04 not really a zip").err(),
+            Some("unreadable_file")
+        );
+        assert_eq!(
+            read(FileKind::Csv, b"login,full_name,role\n").err(),
+            Some("empty_file")
+        );
+        assert_eq!(
+            read(FileKind::Csv, b"\xff\xfe\x00l").err(),
+            Some("unreadable_file")
+        );
     }
 }

@@ -11,7 +11,10 @@ use uuid::Uuid;
 
 pub use routes::configure;
 
-use crate::{auth::roles::{self, Role}, entities::user};
+use crate::{
+    auth::roles::{self, Role},
+    entities::user,
+};
 
 #[derive(Serialize, ToSchema)]
 pub struct UserResponse {
@@ -75,7 +78,11 @@ pub fn validate_user(fields: UserFields<'_>) -> Result<NewUser, Vec<(&'static st
     if let Err(code) = domain::check_login(&login) {
         problems.push(("login", code));
     }
-    let email = fields.email.map(str::trim).filter(|e| !e.is_empty()).map(str::to_lowercase);
+    let email = fields
+        .email
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(str::to_lowercase);
     if let Some(Err(code)) = email.as_deref().map(domain::check_email) {
         problems.push(("email", code));
     }

@@ -2,7 +2,7 @@ use std::collections::{HashMap, HashSet};
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::Utc;
-use sea_orm::{DatabaseTransaction, DbErr, SqlErr, TransactionTrait};
+use sea_orm::{DbErr, SqlErr, TransactionTrait};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -37,15 +37,15 @@ pub fn configure(cfg: &mut ServiceConfig) {
 }
 
 /// Staff who may see a school's organisation.
-const SCHOOL_STAFF: &[Role] = &[Role::SchoolAdmin, Role::Teacher, Role::Reviewer, Role::Proctor];
+const SCHOOL_STAFF: &[Role] = &[
+    Role::SchoolAdmin,
+    Role::Teacher,
+    Role::Reviewer,
+    Role::Proctor,
+];
 
 fn unique_violation(err: &DbErr) -> bool {
     matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
-}
-
-async fn audit_in(txn: &DatabaseTransaction, meta: &RequestMeta, actor: &CurrentUser, action: &str, target_type: &str, target_id: String, details: serde_json::Value) -> Result<(), ApiError> {
-    audit::record(txn, meta, Event { actor: Some(actor.id), action, target_type, target_id: Some(target_id), details }).await?;
-    Ok(())
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -71,7 +71,12 @@ pub struct SchoolResponse {
 
 impl From<school::Model> for SchoolResponse {
     fn from(m: school::Model) -> Self {
-        Self { id: m.id, code: m.code, name: m.name, level: m.level }
+        Self {
+            id: m.id,
+            code: m.code,
+            name: m.name,
+            level: m.level,
+        }
     }
 }
 
@@ -111,7 +116,9 @@ async fn create_school(
     if let Err(c) = domain::check_name(&name) {
         problems.push(FieldError::new("name", c));
     }
-    let level = domain::check_school_level(&body.level).map_err(|c| problems.push(FieldError::new("level", c))).ok();
+    let level = domain::check_school_level(&body.level)
+        .map_err(|c| problems.push(FieldError::new("level", c)))
+        .ok();
     if !problems.is_empty() {
         return Err(ApiError::fields(problems));
     }
@@ -120,7 +127,18 @@ async fn create_school(
         Err(e) if unique_violation(&e) => return Err(ApiError::Conflict("school_code_taken")),
         other => other?,
     };
-    audit_in(&txn, &meta, &user, "school.created", "school", school.id.to_string(), serde_json::json!({ "code": code, "name": name })).await?;
+    audit::record(
+        &txn,
+        &meta,
+        Event::by(
+            user.id,
+            "school.created",
+            "school",
+            school.id,
+            serde_json::json!({ "code": code, "name": name }),
+        ),
+    )
+    .await?;
     txn.commit().await?;
     Ok(HttpResponse::Created().json(SchoolResponse::from(school)))
 }
@@ -135,9 +153,19 @@ async fn list_schools(
     query: web::Query<PageQuery>,
 ) -> Result<web::Json<SchoolPage>, ApiError> {
     let limit = query.limit.unwrap_or(50).clamp(1, 500);
-    let mut rows = db::list_schools(&state.db, user.school, query.q.as_deref(), query.after, limit + 1).await?;
+    let mut rows = db::list_schools(
+        &state.db,
+        user.school,
+        query.q.as_deref(),
+        query.after,
+        limit + 1,
+    )
+    .await?;
     let next = page_cursor(&mut rows, limit, |s| s.id);
-    Ok(web::Json(SchoolPage { items: rows.into_iter().map(Into::into).collect(), next }))
+    Ok(web::Json(SchoolPage {
+        items: rows.into_iter().map(Into::into).collect(),
+        next,
+    }))
 }
 
 fn page_cursor<T>(rows: &mut Vec<T>, limit: u64, id: impl Fn(&T) -> Uuid) -> Option<Uuid> {
@@ -153,10 +181,25 @@ fn page_cursor<T>(rows: &mut Vec<T>, limit: u64, id: impl Fn(&T) -> Uuid) -> Opt
 #[utoipa::path(tag = "organisation", security(("bearer" = [])), params(("school_id" = Uuid, Path)), responses(
     (status = 200, body = SchoolResponse), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 #[get("/schools/{school_id}")]
-async fn get_school(state: web::Data<AppState>, user: CurrentUser, path: web::Path<Uuid>) -> Result<web::Json<SchoolResponse>, ApiError> {
+async fn get_school(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<Uuid>,
+) -> Result<web::Json<SchoolResponse>, ApiError> {
     let school_id = path.into_inner();
-    user.require(&[Role::SchoolAdmin, Role::Teacher, Role::Reviewer, Role::Proctor, Role::Student], Scope::School(school_id))?;
-    let school = db::find_school(&state.db, school_id).await?.ok_or(ApiError::NotFound("school_not_found"))?;
+    user.require(
+        &[
+            Role::SchoolAdmin,
+            Role::Teacher,
+            Role::Reviewer,
+            Role::Proctor,
+            Role::Student,
+        ],
+        Scope::School(school_id),
+    )?;
+    let school = db::find_school(&state.db, school_id)
+        .await?
+        .ok_or(ApiError::NotFound("school_not_found"))?;
     Ok(web::Json(school.into()))
 }
 
@@ -183,7 +226,13 @@ pub struct ClassResponse {
 
 impl From<class::Model> for ClassResponse {
     fn from(m: class::Model) -> Self {
-        Self { id: m.id, school_id: m.school_id, name: m.name, grade: m.grade, school_year: m.school_year }
+        Self {
+            id: m.id,
+            school_id: m.school_id,
+            name: m.name,
+            grade: m.grade,
+            school_year: m.school_year,
+        }
     }
 }
 
@@ -215,13 +264,27 @@ async fn create_class(
     if !problems.is_empty() {
         return Err(ApiError::fields(problems));
     }
-    db::find_school(&state.db, school_id).await?.ok_or(ApiError::NotFound("school_not_found"))?;
+    db::find_school(&state.db, school_id)
+        .await?
+        .ok_or(ApiError::NotFound("school_not_found"))?;
     let txn = state.db.begin().await?;
-    let class = match db::insert_class(&txn, school_id, &name, body.grade, &body.school_year).await {
+    let class = match db::insert_class(&txn, school_id, &name, body.grade, &body.school_year).await
+    {
         Err(e) if unique_violation(&e) => return Err(ApiError::Conflict("class_exists")),
         other => other?,
     };
-    audit_in(&txn, &meta, &user, "class.created", "class", class.id.to_string(), serde_json::json!({ "school_id": school_id, "name": name })).await?;
+    audit::record(
+        &txn,
+        &meta,
+        Event::by(
+            user.id,
+            "class.created",
+            "class",
+            class.id,
+            serde_json::json!({ "school_id": school_id, "name": name }),
+        ),
+    )
+    .await?;
     txn.commit().await?;
     Ok(HttpResponse::Created().json(ClassResponse::from(class)))
 }
@@ -230,10 +293,20 @@ async fn create_class(
 #[utoipa::path(tag = "organisation", security(("bearer" = [])), params(("school_id" = Uuid, Path)), responses(
     (status = 200, body = Vec<ClassResponse>), (status = 401, body = Problem), (status = 403, body = Problem)))]
 #[get("/schools/{school_id}/classes")]
-async fn list_classes(state: web::Data<AppState>, user: CurrentUser, path: web::Path<Uuid>) -> Result<web::Json<Vec<ClassResponse>>, ApiError> {
+async fn list_classes(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<Uuid>,
+) -> Result<web::Json<Vec<ClassResponse>>, ApiError> {
     let school_id = path.into_inner();
     user.require(SCHOOL_STAFF, Scope::School(school_id))?;
-    Ok(web::Json(db::list_classes(&state.db, school_id).await?.into_iter().map(Into::into).collect()))
+    Ok(web::Json(
+        db::list_classes(&state.db, school_id)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -262,7 +335,9 @@ pub struct CreatedUserResponse {
 
 /// Only a province admin hands out province-admin or school-admin roles.
 fn check_grant(caller: &CurrentUser, roles: &[Role]) -> Result<(), ApiError> {
-    let elevated = roles.iter().any(|r| matches!(r, Role::ProvinceAdmin | Role::SchoolAdmin));
+    let elevated = roles
+        .iter()
+        .any(|r| matches!(r, Role::ProvinceAdmin | Role::SchoolAdmin));
     if elevated && !caller.has(Role::ProvinceAdmin) {
         return Err(ApiError::Forbidden("forbidden"));
     }
@@ -270,11 +345,20 @@ fn check_grant(caller: &CurrentUser, roles: &[Role]) -> Result<(), ApiError> {
 }
 
 fn to_fields(problems: Vec<(&'static str, &'static str)>) -> ApiError {
-    ApiError::fields(problems.into_iter().map(|(f, c)| FieldError::new(f, c)).collect())
+    ApiError::fields(
+        problems
+            .into_iter()
+            .map(|(f, c)| FieldError::new(f, c))
+            .collect(),
+    )
 }
 
 /// Checks that a class belongs to the user's school.
-async fn check_class(state: &AppState, school_id: Option<Uuid>, class_id: Option<Uuid>) -> Result<(), ApiError> {
+async fn check_class(
+    state: &AppState,
+    school_id: Option<Uuid>,
+    class_id: Option<Uuid>,
+) -> Result<(), ApiError> {
     if let Some(class_id) = class_id {
         let class = db::find_class(&state.db, class_id).await?;
         if class.is_none_or(|c| Some(c.school_id) != school_id) {
@@ -315,19 +399,38 @@ async fn create_user(
         password::check_strength(p).map_err(|c| ApiError::field("password", c))?;
     }
     if let Some(school) = body.school_id {
-        db::find_school(&state.db, school).await?.ok_or(ApiError::field("school_id", "unknown_school"))?;
+        db::find_school(&state.db, school)
+            .await?
+            .ok_or(ApiError::field("school_id", "unknown_school"))?;
     }
     check_class(&state, body.school_id, body.class_id).await?;
     let generated = body.password.is_none().then(domain::generate_password);
-    let hash = state.passwords.hash(body.password.or(generated.clone()).unwrap_or_default()).await?;
+    let hash = state
+        .passwords
+        .hash(body.password.or(generated.clone()).unwrap_or_default())
+        .await?;
     let txn = state.db.begin().await?;
     let created = match db::insert_user(&txn, &new, hash).await {
         Err(e) if unique_violation(&e) => return Err(ApiError::Conflict("login_taken")),
         other => other?,
     };
-    audit_in(&txn, &meta, &user, "user.created", "user", created.id.to_string(), serde_json::json!({ "login": new.login, "roles": new.roles })).await?;
+    audit::record(
+        &txn,
+        &meta,
+        Event::by(
+            user.id,
+            "user.created",
+            "user",
+            created.id,
+            serde_json::json!({ "login": new.login, "roles": new.roles }),
+        ),
+    )
+    .await?;
     txn.commit().await?;
-    Ok(HttpResponse::Created().json(CreatedUserResponse { user: created.into(), initial_password: generated }))
+    Ok(HttpResponse::Created().json(CreatedUserResponse {
+        user: created.into(),
+        initial_password: generated,
+    }))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -351,9 +454,17 @@ pub struct UserPage {
 #[utoipa::path(tag = "organisation", security(("bearer" = [])), params(UserQuery), responses(
     (status = 200, body = UserPage), (status = 401, body = Problem), (status = 403, body = Problem)))]
 #[get("/users")]
-async fn list_users(state: web::Data<AppState>, user: CurrentUser, query: web::Query<UserQuery>) -> Result<web::Json<UserPage>, ApiError> {
+async fn list_users(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    query: web::Query<UserQuery>,
+) -> Result<web::Json<UserPage>, ApiError> {
     // A school admin is pinned to their school whatever the query says.
-    let school_id = if user.has(Role::ProvinceAdmin) { query.school_id } else { user.school.or(query.school_id) };
+    let school_id = if user.has(Role::ProvinceAdmin) {
+        query.school_id
+    } else {
+        user.school.or(query.school_id)
+    };
     match school_id {
         Some(school) => user.require(&[Role::SchoolAdmin], Scope::School(school))?,
         None => user.require(&[Role::ProvinceAdmin], Scope::Province)?,
@@ -372,14 +483,23 @@ async fn list_users(state: web::Data<AppState>, user: CurrentUser, query: web::Q
     )
     .await?;
     let next = page_cursor(&mut rows, limit, |u| u.id);
-    Ok(web::Json(UserPage { items: rows.into_iter().map(Into::into).collect(), next }))
+    Ok(web::Json(UserPage {
+        items: rows.into_iter().map(Into::into).collect(),
+        next,
+    }))
 }
 
-async fn user_in_reach(state: &AppState, caller: &CurrentUser, user_id: Uuid) -> Result<crate::entities::user::Model, ApiError> {
+async fn user_in_reach(
+    state: &AppState,
+    caller: &CurrentUser,
+    user_id: Uuid,
+) -> Result<crate::entities::user::Model, ApiError> {
     let target = auth::db::find_user(&state.db, user_id).await?;
     // Someone outside the school learns nothing, not even whether the account exists.
     let Some(target) = target else {
-        caller.require(&[Role::SchoolAdmin], Scope::Province).map_err(|_| ApiError::Forbidden("forbidden"))?;
+        caller
+            .require(&[Role::SchoolAdmin], Scope::Province)
+            .map_err(|_| ApiError::Forbidden("forbidden"))?;
         return Err(ApiError::NotFound("user_not_found"));
     };
     match target.school_id {
@@ -393,13 +513,21 @@ async fn user_in_reach(state: &AppState, caller: &CurrentUser, user_id: Uuid) ->
 #[utoipa::path(tag = "organisation", security(("bearer" = [])), params(("user_id" = Uuid, Path)), responses(
     (status = 200, body = UserResponse), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 #[get("/users/{user_id}")]
-async fn get_user(state: web::Data<AppState>, user: CurrentUser, path: web::Path<Uuid>) -> Result<web::Json<UserResponse>, ApiError> {
+async fn get_user(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<Uuid>,
+) -> Result<web::Json<UserResponse>, ApiError> {
     let user_id = path.into_inner();
     if user_id == user.id {
-        let me = auth::db::find_user(&state.db, user_id).await?.ok_or(ApiError::NotFound("user_not_found"))?;
+        let me = auth::db::find_user(&state.db, user_id)
+            .await?
+            .ok_or(ApiError::NotFound("user_not_found"))?;
         return Ok(web::Json(me.into()));
     }
-    Ok(web::Json(user_in_reach(&state, &user, user_id).await?.into()))
+    Ok(web::Json(
+        user_in_reach(&state, &user, user_id).await?.into(),
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -430,15 +558,41 @@ async fn reset_password(
         password::check_strength(p).map_err(|c| ApiError::field("new_password", c))?;
     }
     let generated = body.new_password.is_none().then(domain::generate_password);
-    let hash = state.passwords.hash(body.new_password.clone().or(generated.clone()).unwrap_or_default()).await?;
+    let hash = state
+        .passwords
+        .hash(
+            body.new_password
+                .clone()
+                .or(generated.clone())
+                .unwrap_or_default(),
+        )
+        .await?;
     let now = Utc::now();
     let txn = state.db.begin().await?;
     auth::db::set_password(&txn, target.id, hash, now).await?;
     let sessions = auth::db::revoke_all_for_user(&txn, target.id, now, None).await?;
-    audit_in(&txn, &meta, &user, "user.password_reset", "user", target.id.to_string(), serde_json::json!({ "sessions_revoked": sessions.len() })).await?;
+    audit::record(
+        &txn,
+        &meta,
+        Event::by(
+            user.id,
+            "user.password_reset",
+            "user",
+            target.id,
+            serde_json::json!({ "sessions_revoked": sessions.len() }),
+        ),
+    )
+    .await?;
     txn.commit().await?;
-    auth::revoke_sessions(state.hot.as_ref(), &sessions, state.settings.access_token_ttl).await?;
-    Ok(web::Json(ResetPasswordResponse { initial_password: generated }))
+    auth::revoke_sessions(
+        state.hot.as_ref(),
+        &sessions,
+        state.settings.access_token_ttl,
+    )
+    .await?;
+    Ok(web::Json(ResetPasswordResponse {
+        initial_password: generated,
+    }))
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -500,8 +654,13 @@ async fn import_users(
 ) -> Result<HttpResponse, ApiError> {
     let school_id = path.into_inner();
     user.require(&[Role::SchoolAdmin], Scope::School(school_id))?;
-    db::find_school(&state.db, school_id).await?.ok_or(ApiError::NotFound("school_not_found"))?;
-    let content_type = req.headers().get("content-type").and_then(|v| v.to_str().ok());
+    db::find_school(&state.db, school_id)
+        .await?
+        .ok_or(ApiError::NotFound("school_not_found"))?;
+    let content_type = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok());
     let kind = import::detect(content_type, &body).map_err(|_| ApiError::UnsupportedMediaType)?;
     let table = import::read(kind, &body).map_err(|code| match code {
         "payload_too_large" => ApiError::PayloadTooLarge,
@@ -509,11 +668,19 @@ async fn import_users(
     })?;
     let missing = table.missing_required();
     if !missing.is_empty() {
-        return Err(ApiError::fields(missing.into_iter().map(|c| FieldError::new(c, "missing_columns")).collect()));
+        return Err(ApiError::fields(
+            missing
+                .into_iter()
+                .map(|c| FieldError::new(c, "missing_columns"))
+                .collect(),
+        ));
     }
 
     let classes = db::list_classes(&state.db, school_id).await?;
-    let year = query.school_year.clone().or_else(|| classes.first().map(|c| c.school_year.clone()));
+    let year = query
+        .school_year
+        .clone()
+        .or_else(|| classes.first().map(|c| c.school_year.clone()));
     let class_by_name: HashMap<String, Uuid> = classes
         .iter()
         .filter(|c| Some(&c.school_year) == year.as_ref())
@@ -525,10 +692,20 @@ async fn import_users(
     for (row, cells) in &table.rows {
         let row = *row;
         let login = table.get(cells, Column::Login);
-        let roles = match table.get(cells, Column::Role).map(|r| r.split([',', '+']).map(Role::parse).collect::<Option<Vec<_>>>()) {
+        let roles = match table.get(cells, Column::Role).map(|r| {
+            r.split([',', '+'])
+                .map(Role::parse)
+                .collect::<Option<Vec<_>>>()
+        }) {
             Some(Some(roles)) => roles,
-            Some(None) => { planned.push(skipped(row, login, "role", "invalid_role")); continue; }
-            None => { planned.push(skipped(row, login, "role", "required")); continue; }
+            Some(None) => {
+                planned.push(skipped(row, login, "role", "invalid_role"));
+                continue;
+            }
+            None => {
+                planned.push(skipped(row, login, "role", "required"));
+                continue;
+            }
         };
         if check_grant(&user, &roles).is_err() {
             planned.push(skipped(row, login, "role", "forbidden"));
@@ -538,13 +715,19 @@ async fn import_users(
             None => None,
             Some(name) => match class_by_name.get(&domain::fold(name)) {
                 Some(id) => Some(*id),
-                None => { planned.push(skipped(row, login, "class", "unknown_class")); continue; }
+                None => {
+                    planned.push(skipped(row, login, "class", "unknown_class"));
+                    continue;
+                }
             },
         };
         let birth_date = match table.get(cells, Column::BirthDate).map(domain::parse_date) {
             None => None,
             Some(Ok(d)) => Some(d),
-            Some(Err(code)) => { planned.push(skipped(row, login, "birth_date", code)); continue; }
+            Some(Err(code)) => {
+                planned.push(skipped(row, login, "birth_date", code));
+                continue;
+            }
         };
         let password = table.get(cells, Column::Password).map(str::to_owned);
         if let Some(Err(code)) = password.as_deref().map(password::check_strength) {
@@ -562,7 +745,10 @@ async fn import_users(
         };
         let new = match validate_user(fields) {
             Ok(new) => new,
-            Err(problems) => { planned.push(skipped(row, login, problems[0].0, problems[0].1)); continue; }
+            Err(problems) => {
+                planned.push(skipped(row, login, problems[0].0, problems[0].1));
+                continue;
+            }
         };
         if !seen.insert(new.login.clone()) {
             planned.push(skipped(row, login, "login", "duplicate_in_file"));
@@ -597,21 +783,27 @@ async fn import_users(
             skipped: skipped_count,
             rows: planned.into_iter().map(|p| p.report).collect(),
         };
-        return Ok(if rejected { rejected_response(report) } else { HttpResponse::Ok().json(report) });
+        return Ok(if rejected {
+            rejected_response(report)
+        } else {
+            HttpResponse::Ok().json(report)
+        });
     }
 
     // Hash every password first (bounded by the hasher's permits), then write in one transaction.
-    let hashes = futures_util::future::try_join_all(planned.iter_mut().filter(|p| p.user.is_some()).map(|p| {
-        let secret = match p.password.take() {
-            Some(given) => given,
-            None => {
-                let generated = domain::generate_password();
-                p.report.initial_password = Some(generated.clone());
-                generated
-            }
-        };
-        state.passwords.hash(secret)
-    }))
+    let hashes = futures_util::future::try_join_all(
+        planned.iter_mut().filter(|p| p.user.is_some()).map(|p| {
+            let secret = match p.password.take() {
+                Some(given) => given,
+                None => {
+                    let generated = domain::generate_password();
+                    p.report.initial_password = Some(generated.clone());
+                    generated
+                }
+            };
+            state.passwords.hash(secret)
+        }),
+    )
     .await?;
     let txn = state.db.begin().await?;
     let mut created = 0;
@@ -625,7 +817,7 @@ async fn import_users(
         p.report.status = RowStatus::Created;
         created += 1;
     }
-    audit_in(&txn, &meta, &user, "users.imported", "school", school_id.to_string(), serde_json::json!({ "created": created, "skipped": skipped_count, "format": format!("{kind:?}") })).await?;
+    audit::record(&txn, &meta, Event::by(user.id, "users.imported", "school", school_id, serde_json::json!({ "created": created, "skipped": skipped_count, "format": format!("{kind:?}") }))).await?;
     txn.commit().await?;
     Ok(HttpResponse::Ok().json(ImportReport {
         dry_run: false,
@@ -648,5 +840,7 @@ fn rejected_response(report: ImportReport) -> HttpResponse {
             obj.insert("request_id".into(), id.into());
         }
     }
-    HttpResponse::UnprocessableEntity().content_type("application/problem+json").json(body)
+    HttpResponse::UnprocessableEntity()
+        .content_type("application/problem+json")
+        .json(body)
 }

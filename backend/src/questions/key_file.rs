@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::scoring::{
-    Choice, PaperKey, PaperScore, Responses, ShortAnswer, Subject, TrueFalseAnswer, TrueFalseKey, format_of,
-    parse_true_false_letter, score_paper,
+    Choice, PaperKey, PaperScore, Responses, ShortAnswer, Subject, TrueFalseAnswer, TrueFalseKey,
+    format_of, parse_true_false_letter, score_paper,
 };
 
 /// A part given either as one published line ("1B 2A 3A", "SĐSĐ | ĐSSĐ") or as a JSON list.
@@ -69,7 +69,11 @@ fn numbered(text: &str) -> Result<Vec<Option<String>>, String> {
 
 /// "SĐSĐ | ĐSSĐ" or "11,5 | 13,1": fields separated by `|`.
 fn piped(text: &str) -> Vec<String> {
-    if text.trim().is_empty() { Vec::new() } else { text.split('|').map(|s| s.trim().to_owned()).collect() }
+    if text.trim().is_empty() {
+        Vec::new()
+    } else {
+        text.split('|').map(|s| s.trim().to_owned()).collect()
+    }
 }
 
 fn choice(text: &str, at: &str) -> Result<Choice, String> {
@@ -82,9 +86,15 @@ impl KeyFile {
             Line::Text(t) => numbered(&t)?
                 .into_iter()
                 .enumerate()
-                .map(|(i, c)| c.ok_or(format!("part1 question {} has no key", i + 1)).and_then(|c| choice(&c, "part1")))
+                .map(|(i, c)| {
+                    c.ok_or(format!("part1 question {} has no key", i + 1))
+                        .and_then(|c| choice(&c, "part1"))
+                })
                 .collect::<Result<_, _>>()?,
-            Line::List(list) => list.iter().map(|c| choice(c, "part1")).collect::<Result<_, _>>()?,
+            Line::List(list) => list
+                .iter()
+                .map(|c| choice(c, "part1"))
+                .collect::<Result<_, _>>()?,
         };
         let part2_texts = match self.part2 {
             Line::Text(t) => piped(&t),
@@ -93,10 +103,18 @@ impl KeyFile {
         let part2 = part2_texts
             .iter()
             .enumerate()
-            .map(|(i, t)| TrueFalseKey::parse(t).ok_or(format!("part2 question {}: `{t}` is not four Đ/S letters", i + 1)))
+            .map(|(i, t)| {
+                TrueFalseKey::parse(t).ok_or(format!(
+                    "part2 question {}: `{t}` is not four Đ/S letters",
+                    i + 1
+                ))
+            })
             .collect::<Result<_, _>>()?;
         let part3_texts: Vec<Vec<String>> = match self.part3 {
-            Line::Text(t) => piped(&t).into_iter().map(|a| a.split('/').map(str::to_owned).collect()).collect(),
+            Line::Text(t) => piped(&t)
+                .into_iter()
+                .map(|a| a.split('/').map(str::to_owned).collect())
+                .collect(),
             Line::List(list) => list
                 .into_iter()
                 .map(|l| match l {
@@ -111,14 +129,26 @@ impl KeyFile {
             .map(|(i, accepted)| {
                 accepted
                     .iter()
-                    .map(|a| ShortAnswer::parse(a).map_err(|e| format!("part3 question {}: `{a}` ({e})", i + 1)))
+                    .map(|a| {
+                        ShortAnswer::parse(a)
+                            .map_err(|e| format!("part3 question {}: `{a}` ({e})", i + 1))
+                    })
                     .collect::<Result<Vec<_>, _>>()
             })
             .collect::<Result<_, _>>()?;
-        let key = PaperKey { subject: self.subject, part1, part2, part3 };
+        let key = PaperKey {
+            subject: self.subject,
+            part1,
+            part2,
+            part3,
+        };
         let format = format_of(key.subject);
         let shape = (key.part1.len(), key.part2.len(), key.part3.len());
-        let want = (format.part1_questions as usize, format.part2_questions as usize, format.part3_questions as usize);
+        let want = (
+            format.part1_questions as usize,
+            format.part2_questions as usize,
+            format.part3_questions as usize,
+        );
         if shape != want {
             return Err(format!(
                 "{} needs {} / {} / {} questions in parts I / II / III; the key has {} / {} / {}",
@@ -141,10 +171,14 @@ fn true_false_answer(text: &str, at: &str) -> Result<TrueFalseAnswer, String> {
         .filter(|c| !c.is_whitespace())
         .map(|c| match c {
             '-' | '_' | '?' => Ok(None),
-            c => parse_true_false_letter(c).map(Some).ok_or(format!("{at}: `{c}` is not Đ, S or - (blank)")),
+            c => parse_true_false_letter(c)
+                .map(Some)
+                .ok_or(format!("{at}: `{c}` is not Đ, S or - (blank)")),
         })
         .collect::<Result<_, _>>()?;
-    marks.try_into().map_err(|_| format!("{at}: `{text}` needs four marks"))
+    marks
+        .try_into()
+        .map_err(|_| format!("{at}: `{text}` needs four marks"))
 }
 
 impl ResponseFile {
@@ -164,16 +198,33 @@ impl ResponseFile {
         };
         let part2 = part2_raw
             .iter()
-            .map(|a| a.as_deref().map(|t| true_false_answer(t, &who)).unwrap_or(Ok([None; 4])))
+            .map(|a| {
+                a.as_deref()
+                    .map(|t| true_false_answer(t, &who))
+                    .unwrap_or(Ok([None; 4]))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let part3 = match self.part3 {
-            Line::Text(t) => piped(&t).into_iter().map(|a| (!a.is_empty()).then_some(a)).collect(),
+            Line::Text(t) => piped(&t)
+                .into_iter()
+                .map(|a| (!a.is_empty()).then_some(a))
+                .collect(),
             Line::List(l) => l,
         };
-        if part1.len() > key.part1.len() || part2.len() > key.part2.len() || part3.len() > key.part3.len() {
+        if part1.len() > key.part1.len()
+            || part2.len() > key.part2.len()
+            || part3.len() > key.part3.len()
+        {
             return Err(format!("{who}: more answers than the key has questions"));
         }
-        Ok((who, Responses { part1, part2, part3 }))
+        Ok((
+            who,
+            Responses {
+                part1,
+                part2,
+                part3,
+            },
+        ))
     }
 }
 
@@ -181,12 +232,16 @@ impl ResponseFile {
 pub fn grade(key_json: &str, responses_json: &str) -> Result<Vec<CandidateScore>, String> {
     let key: KeyFile = serde_json::from_str(key_json).map_err(|e| format!("the key file: {e}"))?;
     let key = key.into_key().map_err(|e| format!("the key file: {e}"))?;
-    let responses: Vec<ResponseFile> = serde_json::from_str(responses_json).map_err(|e| format!("the responses file: {e}"))?;
+    let responses: Vec<ResponseFile> =
+        serde_json::from_str(responses_json).map_err(|e| format!("the responses file: {e}"))?;
     responses
         .into_iter()
         .map(|r| {
             let (candidate, responses) = r.into_responses(&key)?;
-            Ok(CandidateScore { candidate, score: score_paper(&key, &responses) })
+            Ok(CandidateScore {
+                candidate,
+                score: score_paper(&key, &responses),
+            })
         })
         .collect()
 }
@@ -220,16 +275,42 @@ mod tests {
         let scores = grade(GEOGRAPHY_0926, responses).unwrap();
         let totals: Vec<(String, String, String, String, String)> = scores
             .iter()
-            .map(|s| (s.candidate.clone(), s.score.part1.to_string(), s.score.part2.to_string(), s.score.part3.to_string(), s.score.total.to_string()))
+            .map(|s| {
+                (
+                    s.candidate.clone(),
+                    s.score.part1.to_string(),
+                    s.score.part2.to_string(),
+                    s.score.part3.to_string(),
+                    s.score.total.to_string(),
+                )
+            })
             .collect();
         assert_eq!(
             totals,
             [
-                ("perfect".into(), "4.50".into(), "4.00".into(), "1.50".into(), "10.00".into()),
-                ("blank".into(), "0.00".into(), "0.00".into(), "0.00".into(), "0.00".into()),
+                (
+                    "perfect".into(),
+                    "4.50".into(),
+                    "4.00".into(),
+                    "1.50".into(),
+                    "10.00".into()
+                ),
+                (
+                    "blank".into(),
+                    "0.00".into(),
+                    "0.00".into(),
+                    "0.00".into(),
+                    "0.00".into()
+                ),
                 // Part I: 2 right. Part II: 4 + 3 + 0 (SSĐĐ vs ĐĐSS) + blank = 1 + 0.5 + 0 + 0.
                 // Part III: 11.5 -> 11,5 right; 13,10 is not 13,1; 10,9 right.
-                ("mixed".into(), "0.50".into(), "1.50".into(), "0.50".into(), "2.50".into()),
+                (
+                    "mixed".into(),
+                    "0.50".into(),
+                    "1.50".into(),
+                    "0.50".into(),
+                    "2.50".into()
+                ),
             ]
         );
     }
@@ -237,10 +318,22 @@ mod tests {
     #[test]
     fn malformed_files_are_named() {
         let cases = [
-            (r#"{"subject": "dia_li", "part1": "1B 3A"}"#, "should be question 2"),
-            (r#"{"subject": "dia_li", "part1": ["E"]}"#, "not A, B, C or D"),
-            (r#"{"subject": "dia_li", "part2": "SĐS"}"#, "four Đ/S letters"),
-            (r#"{"subject": "dia_li", "part3": "12345"}"#, "short_answer_too_long"),
+            (
+                r#"{"subject": "dia_li", "part1": "1B 3A"}"#,
+                "should be question 2",
+            ),
+            (
+                r#"{"subject": "dia_li", "part1": ["E"]}"#,
+                "not A, B, C or D",
+            ),
+            (
+                r#"{"subject": "dia_li", "part2": "SĐS"}"#,
+                "four Đ/S letters",
+            ),
+            (
+                r#"{"subject": "dia_li", "part3": "12345"}"#,
+                "short_answer_too_long",
+            ),
             (r#"{"subject": "toan", "part1": ["A"]}"#, "needs 12 / 4 / 6"),
             (r#"{"subject": "hoa"}"#, "unknown variant"),
         ];
@@ -248,7 +341,9 @@ mod tests {
             let err = grade(key, "[]").map(|_| ()).unwrap_err();
             assert!(err.contains(words), "{key}: {err}");
         }
-        let err = grade(GEOGRAPHY_0926, r#"[{"candidate": "x", "part2": ["ĐĐ"]}]"#).map(|_| ()).unwrap_err();
+        let err = grade(GEOGRAPHY_0926, r#"[{"candidate": "x", "part2": ["ĐĐ"]}]"#)
+            .map(|_| ())
+            .unwrap_err();
         assert!(err.contains("four marks"), "{err}");
     }
 }

@@ -24,11 +24,23 @@ impl Points {
     pub fn parse(text: &str) -> Option<Points> {
         let text = text.trim().replace(',', ".");
         let (whole, frac) = text.split_once('.').unwrap_or((&text, ""));
-        if whole.is_empty() || frac.len() > 2 || !whole.chars().chain(frac.chars()).all(|c| c.is_ascii_digit()) {
+        if whole.is_empty()
+            || frac.len() > 2
+            || !whole
+                .chars()
+                .chain(frac.chars())
+                .all(|c| c.is_ascii_digit())
+        {
             return None;
         }
         let frac = format!("{frac:0<2}");
-        Some(Points(whole.parse::<u32>().ok()?.checked_mul(100)?.checked_add(frac.parse::<u32>().ok()?)?))
+        Some(Points(
+            whole
+                .parse::<u32>()
+                .ok()?
+                .checked_mul(100)?
+                .checked_add(frac.parse::<u32>().ok()?)?,
+        ))
     }
 }
 
@@ -61,7 +73,8 @@ impl Serialize for Points {
 impl<'de> Deserialize<'de> for Points {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        Points::parse(&text).ok_or_else(|| serde::de::Error::custom(format!("`{text}` is not a score like 8.75")))
+        Points::parse(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("`{text}` is not a score like 8.75")))
     }
 }
 
@@ -145,14 +158,40 @@ pub fn format_of(subject: Subject) -> Format {
         unconfirmed: false,
     };
     match subject {
-        Subject::Toan => Format { minutes: 90, part1_questions: 12, part2_questions: 4, part3_questions: 6, part3_each: Points(50), ..base },
-        Subject::VatLi | Subject::HoaHoc | Subject::SinhHoc | Subject::DiaLi => {
-            Format { part1_questions: 18, part2_questions: 4, part3_questions: 6, ..base }
-        }
-        Subject::LichSu | Subject::GdktPl | Subject::TinHoc => Format { part1_questions: 24, part2_questions: 4, ..base },
-        Subject::CongNghe => Format { part1_questions: 24, part2_questions: 4, unconfirmed: true, ..base },
-        Subject::TiengAnh => Format { part1_questions: 40, ..base },
-        Subject::NguVan => Format { minutes: 120, essay_only: true, ..base },
+        Subject::Toan => Format {
+            minutes: 90,
+            part1_questions: 12,
+            part2_questions: 4,
+            part3_questions: 6,
+            part3_each: Points(50),
+            ..base
+        },
+        Subject::VatLi | Subject::HoaHoc | Subject::SinhHoc | Subject::DiaLi => Format {
+            part1_questions: 18,
+            part2_questions: 4,
+            part3_questions: 6,
+            ..base
+        },
+        Subject::LichSu | Subject::GdktPl | Subject::TinHoc => Format {
+            part1_questions: 24,
+            part2_questions: 4,
+            ..base
+        },
+        Subject::CongNghe => Format {
+            part1_questions: 24,
+            part2_questions: 4,
+            unconfirmed: true,
+            ..base
+        },
+        Subject::TiengAnh => Format {
+            part1_questions: 40,
+            ..base
+        },
+        Subject::NguVan => Format {
+            minutes: 120,
+            essay_only: true,
+            ..base
+        },
     }
 }
 
@@ -210,14 +249,20 @@ pub fn parse_true_false_letter(c: char) -> Option<bool> {
 
 impl TrueFalseKey {
     pub fn parse(text: &str) -> Option<TrueFalseKey> {
-        let marks: Vec<bool> = text.trim().chars().map(parse_true_false_letter).collect::<Option<_>>()?;
+        let marks: Vec<bool> = text
+            .trim()
+            .chars()
+            .map(parse_true_false_letter)
+            .collect::<Option<_>>()?;
         Some(TrueFalseKey(marks.try_into().ok()?))
     }
 }
 
 impl fmt::Display for TrueFalseKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.iter().try_for_each(|t| f.write_str(if *t { "Đ" } else { "S" }))
+        self.0
+            .iter()
+            .try_for_each(|t| f.write_str(if *t { "Đ" } else { "S" }))
     }
 }
 
@@ -231,14 +276,21 @@ impl ShortAnswer {
     /// surrounding spaces are dropped and a decimal point `.` is read as the comma `,`.
     /// Nothing else is changed: "0,50" and "0,5" stay different unless both are accepted.
     pub fn parse(raw: &str) -> Result<ShortAnswer, &'static str> {
-        let text: String = raw.trim().chars().map(|c| if c == '.' { ',' } else { c }).collect();
+        let text: String = raw
+            .trim()
+            .chars()
+            .map(|c| if c == '.' { ',' } else { c })
+            .collect();
         if text.is_empty() {
             return Err("required");
         }
         if text.chars().count() > 4 {
             return Err("short_answer_too_long");
         }
-        if !text.chars().all(|c| c.is_ascii_digit() || c == '-' || c == ',') {
+        if !text
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '-' || c == ',')
+        {
             return Err("short_answer_invalid");
         }
         Ok(ShortAnswer(text))
@@ -267,12 +319,21 @@ impl From<ShortAnswer> for String {
 
 /// Part I: 0.25 for the right letter; nothing taken off for a wrong one.
 pub fn score_multiple_choice(key: Choice, answer: Option<Choice>) -> Points {
-    if answer == Some(key) { PART1_EACH } else { Points::ZERO }
+    if answer == Some(key) {
+        PART1_EACH
+    } else {
+        Points::ZERO
+    }
 }
 
 /// Part II, by how many of the four statements are marked correctly; a blank is not correct.
 pub fn score_true_false(key: TrueFalseKey, answer: &TrueFalseAnswer) -> Points {
-    let correct = key.0.iter().zip(answer).filter(|(k, a)| a.as_ref() == Some(k)).count();
+    let correct = key
+        .0
+        .iter()
+        .zip(answer)
+        .filter(|(k, a)| a.as_ref() == Some(k))
+        .count();
     Points(match correct {
         0 => 0,
         1 => 10,
@@ -317,7 +378,12 @@ pub struct PaperScore {
 
 pub fn score_paper(key: &PaperKey, responses: &Responses) -> PaperScore {
     let format = format_of(key.subject);
-    let part1 = key.part1.iter().enumerate().map(|(i, k)| score_multiple_choice(*k, responses.part1.get(i).copied().flatten())).sum();
+    let part1 = key
+        .part1
+        .iter()
+        .enumerate()
+        .map(|(i, k)| score_multiple_choice(*k, responses.part1.get(i).copied().flatten()))
+        .sum();
     let part2 = key
         .part2
         .iter()
@@ -328,9 +394,20 @@ pub fn score_paper(key: &PaperKey, responses: &Responses) -> PaperScore {
         .part3
         .iter()
         .enumerate()
-        .map(|(i, accepted)| score_short_answer(accepted, responses.part3.get(i).and_then(|a| a.as_deref()), format.part3_each))
+        .map(|(i, accepted)| {
+            score_short_answer(
+                accepted,
+                responses.part3.get(i).and_then(|a| a.as_deref()),
+                format.part3_each,
+            )
+        })
         .sum();
-    PaperScore { part1, part2, part3, total: part1 + part2 + part3 }
+    PaperScore {
+        part1,
+        part2,
+        part3,
+        total: part1 + part2 + part3,
+    }
 }
 
 #[cfg(test)]
@@ -340,7 +417,9 @@ mod tests {
     use super::*;
 
     fn sa(list: &[&str]) -> Vec<ShortAnswer> {
-        list.iter().map(|a| ShortAnswer::parse(a).unwrap()).collect()
+        list.iter()
+            .map(|a| ShortAnswer::parse(a).unwrap())
+            .collect()
     }
 
     #[test]
@@ -378,16 +457,43 @@ mod tests {
     #[test]
     fn part_three_is_half_a_point_in_maths_and_a_quarter_elsewhere() {
         assert_eq!(format_of(Subject::Toan).part3_each, Points(50));
-        for subject in [Subject::VatLi, Subject::HoaHoc, Subject::SinhHoc, Subject::DiaLi] {
+        for subject in [
+            Subject::VatLi,
+            Subject::HoaHoc,
+            Subject::SinhHoc,
+            Subject::DiaLi,
+        ] {
             assert_eq!(format_of(subject).part3_each, Points(25), "{subject:?}");
         }
         let accepted = sa(&["-1,5"]);
-        assert_eq!(score_short_answer(&accepted, Some("-1,5"), Points(50)), Points(50));
-        assert_eq!(score_short_answer(&accepted, Some(" -1.5 "), Points(50)), Points(50), "a point is read as the comma");
-        assert_eq!(score_short_answer(&accepted, Some("-1,50"), Points(50)), Points::ZERO, "0,50 is not 0,5 unless accepted");
-        assert_eq!(score_short_answer(&sa(&["0,5", "0,50"]), Some("0,50"), Points(25)), Points(25), "both accepted");
-        assert_eq!(score_short_answer(&accepted, None, Points(50)), Points::ZERO);
-        assert_eq!(score_short_answer(&sa(&["8000"]), Some("08000"), Points(25)), Points::ZERO, "five characters never score");
+        assert_eq!(
+            score_short_answer(&accepted, Some("-1,5"), Points(50)),
+            Points(50)
+        );
+        assert_eq!(
+            score_short_answer(&accepted, Some(" -1.5 "), Points(50)),
+            Points(50),
+            "a point is read as the comma"
+        );
+        assert_eq!(
+            score_short_answer(&accepted, Some("-1,50"), Points(50)),
+            Points::ZERO,
+            "0,50 is not 0,5 unless accepted"
+        );
+        assert_eq!(
+            score_short_answer(&sa(&["0,5", "0,50"]), Some("0,50"), Points(25)),
+            Points(25),
+            "both accepted"
+        );
+        assert_eq!(
+            score_short_answer(&accepted, None, Points(50)),
+            Points::ZERO
+        );
+        assert_eq!(
+            score_short_answer(&sa(&["8000"]), Some("08000"), Points(25)),
+            Points::ZERO,
+            "five characters never score"
+        );
     }
 
     #[test]
@@ -395,7 +501,12 @@ mod tests {
         for ok in ["-1,5", "3,25", "8000", "0", "1.5"] {
             assert!(ShortAnswer::parse(ok).is_ok(), "{ok}");
         }
-        let cases = [("12345", "short_answer_too_long"), ("1/2", "short_answer_invalid"), ("1e3", "short_answer_invalid"), ("  ", "required")];
+        let cases = [
+            ("12345", "short_answer_too_long"),
+            ("1/2", "short_answer_invalid"),
+            ("1e3", "short_answer_invalid"),
+            ("  ", "required"),
+        ];
         for (bad, code) in cases {
             assert_eq!(ShortAnswer::parse(bad), Err(code), "{bad}");
         }
@@ -426,7 +537,16 @@ mod tests {
         ];
         for (subject, minutes, p1, p2, p3) in cases {
             let f = format_of(subject);
-            assert_eq!((f.minutes, f.part1_questions, f.part2_questions, f.part3_questions), (minutes, p1, p2, p3), "{subject:?}");
+            assert_eq!(
+                (
+                    f.minutes,
+                    f.part1_questions,
+                    f.part2_questions,
+                    f.part3_questions
+                ),
+                (minutes, p1, p2, p3),
+                "{subject:?}"
+            );
         }
         assert!(format_of(Subject::CongNghe).unconfirmed);
     }
@@ -447,21 +567,31 @@ mod tests {
         PaperKey {
             subject: Subject::Toan,
             part1: (0..12).map(|i| Choice::ALL[i % 4]).collect(),
-            part2: (0..4).map(|i| TrueFalseKey([i % 2 == 0, true, false, i % 3 == 0])).collect(),
-            part3: (0..6).map(|i| sa(&[["1,5", "-2", "8000", "0,25", "12", "3"][i]])).collect(),
+            part2: (0..4)
+                .map(|i| TrueFalseKey([i % 2 == 0, true, false, i % 3 == 0]))
+                .collect(),
+            part3: (0..6)
+                .map(|i| sa(&[["1,5", "-2", "8000", "0,25", "12", "3"][i]]))
+                .collect(),
         }
     }
 
     fn answers() -> impl Strategy<Value = Responses> {
         let choice = prop::option::of(prop::sample::select(Choice::ALL.to_vec()));
         let mark = prop::option::of(any::<bool>());
-        let short = prop::option::of(prop::sample::select(vec!["1,5", "-2", "8000", "0,25", "12", "3", "7", "abc", "12345"]));
+        let short = prop::option::of(prop::sample::select(vec![
+            "1,5", "-2", "8000", "0,25", "12", "3", "7", "abc", "12345",
+        ]));
         (
             prop::collection::vec(choice, 0..=12),
             prop::collection::vec(prop::array::uniform4(mark), 0..=4),
             prop::collection::vec(short.prop_map(|s| s.map(str::to_owned)), 0..=6),
         )
-            .prop_map(|(part1, part2, part3)| Responses { part1, part2, part3 })
+            .prop_map(|(part1, part2, part3)| Responses {
+                part1,
+                part2,
+                part3,
+            })
     }
 
     proptest! {
@@ -506,9 +636,16 @@ mod tests {
         let responses = Responses {
             part1: key.part1.iter().map(|c| Some(*c)).collect(),
             part2: key.part2.iter().map(|k| k.0.map(Some)).collect(),
-            part3: key.part3.iter().map(|a| Some(a[0].as_str().to_owned())).collect(),
+            part3: key
+                .part3
+                .iter()
+                .map(|a| Some(a[0].as_str().to_owned()))
+                .collect(),
         };
         let score = score_paper(&key, &responses);
-        assert_eq!((score.part1, score.part2, score.part3, score.total), (Points(300), Points(400), Points(300), Points(1000)));
+        assert_eq!(
+            (score.part1, score.part2, score.part3, score.total),
+            (Points(300), Points(400), Points(300), Points(1000))
+        );
     }
 }

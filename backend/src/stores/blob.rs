@@ -38,7 +38,10 @@ pub struct Validity {
 
 impl Validity {
     pub fn for_next(lasts: Duration) -> Self {
-        Self { from: SystemTime::now(), lasts }
+        Self {
+            from: SystemTime::now(),
+            lasts,
+        }
     }
 }
 
@@ -50,11 +53,26 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn delete(&self, key: &str) -> anyhow::Result<()>;
     async fn signed_get_url(&self, key: &str, validity: Validity) -> anyhow::Result<String>;
     /// A PUT URL bound to one content type: the uploader must send that `Content-Type`.
-    async fn signed_put_url(&self, key: &str, content_type: &str, validity: Validity) -> anyhow::Result<String>;
+    async fn signed_put_url(
+        &self,
+        key: &str,
+        content_type: &str,
+        validity: Validity,
+    ) -> anyhow::Result<String>;
     async fn create_multipart(&self, key: &str, content_type: &str) -> anyhow::Result<String>;
-    async fn signed_part_url(&self, key: &str, upload_id: &str, part_number: i32, validity: Validity)
-    -> anyhow::Result<String>;
-    async fn complete_multipart(&self, key: &str, upload_id: &str, parts: &[UploadedPart]) -> anyhow::Result<()>;
+    async fn signed_part_url(
+        &self,
+        key: &str,
+        upload_id: &str,
+        part_number: i32,
+        validity: Validity,
+    ) -> anyhow::Result<String>;
+    async fn complete_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[UploadedPart],
+    ) -> anyhow::Result<()>;
     async fn abort_multipart(&self, key: &str, upload_id: &str) -> anyhow::Result<()>;
     async fn ping(&self) -> anyhow::Result<()>;
     fn kind(&self) -> &'static str;
@@ -67,8 +85,12 @@ pub fn check_key(key: &str) -> anyhow::Result<()> {
     let ok = !key.is_empty()
         && key.len() <= 512
         && !key.starts_with('/')
-        && key.split('/').all(|seg| !seg.is_empty() && seg != "." && seg != "..")
-        && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | '.'));
+        && key
+            .split('/')
+            .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | '.'));
     if !ok {
         bail!("invalid blob key `{key}`");
     }
@@ -109,7 +131,11 @@ impl LocalBlobStore {
             std::fs::create_dir_all(root.join(sub))
                 .with_context(|| format!("cannot create the blob folder {}", root.display()))?;
         }
-        Ok(Self { root, public_base, signing_key })
+        Ok(Self {
+            root,
+            public_base,
+            signing_key,
+        })
     }
 
     fn object_path(&self, key: &str) -> PathBuf {
@@ -131,36 +157,66 @@ impl LocalBlobStore {
         let grant_text = match grant {
             LocalGrant::Get => "get".to_owned(),
             LocalGrant::Put { content_type } => format!("put\n{content_type}"),
-            LocalGrant::Part { upload_id, part_number } => format!("part\n{upload_id}\n{part_number}"),
+            LocalGrant::Part {
+                upload_id,
+                part_number,
+            } => format!("part\n{upload_id}\n{part_number}"),
         };
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.signing_key).expect("any key length works for HMAC");
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.signing_key)
+            .expect("any key length works for HMAC");
         mac.update(format!("{key}\n{expires}\n{grant_text}").as_bytes());
         hex::encode(mac.finalize().into_bytes())
     }
 
-    fn signed_url(&self, key: &str, grant: LocalGrant, validity: Validity) -> anyhow::Result<String> {
+    fn signed_url(
+        &self,
+        key: &str,
+        grant: LocalGrant,
+        validity: Validity,
+    ) -> anyhow::Result<String> {
         check_key(key)?;
-        let expires = (validity.from + validity.lasts).duration_since(UNIX_EPOCH)?.as_secs();
+        let expires = (validity.from + validity.lasts)
+            .duration_since(UNIX_EPOCH)?
+            .as_secs();
         let sig = self.signature(key, &grant, expires);
         let extra = match &grant {
             LocalGrant::Get | LocalGrant::Put { .. } => String::new(),
-            LocalGrant::Part { upload_id, part_number } => format!("&upload={upload_id}&part={part_number}"),
+            LocalGrant::Part {
+                upload_id,
+                part_number,
+            } => format!("&upload={upload_id}&part={part_number}"),
         };
-        Ok(format!("{}/blobs/{key}?expires={expires}&sig={sig}{extra}", self.public_base))
+        Ok(format!(
+            "{}/blobs/{key}?expires={expires}&sig={sig}{extra}",
+            self.public_base
+        ))
     }
 
     /// Checks a signed URL's parameters; the caller answers 403 on `false`.
     pub fn verify(&self, key: &str, grant: &LocalGrant, expires: u64, sig: &str) -> bool {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(u64::MAX);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(u64::MAX);
         if check_key(key).is_err() || expires < now {
             return false;
         }
         let want = self.signature(key, grant, expires);
         // Constant-time comparison of the two hex strings.
-        want.len() == sig.len() && want.bytes().zip(sig.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+        want.len() == sig.len()
+            && want
+                .bytes()
+                .zip(sig.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
     }
 
-    pub async fn put_part(&self, upload_id: &str, part_number: i32, body: Bytes) -> anyhow::Result<String> {
+    pub async fn put_part(
+        &self,
+        upload_id: &str,
+        part_number: i32,
+        body: Bytes,
+    ) -> anyhow::Result<String> {
         let dir = self.upload_dir(upload_id)?;
         if !(1..=10_000).contains(&part_number) {
             bail!("part number out of range");
@@ -192,7 +248,11 @@ fn not_found(err: &std::io::Error) -> bool {
 impl BlobStore for LocalBlobStore {
     async fn put(&self, key: &str, body: Bytes, content_type: &str) -> anyhow::Result<()> {
         check_key(key)?;
-        let meta = BlobMeta { size: body.len() as u64, content_type: content_type.to_owned(), etag: quoted_sha256(&body) };
+        let meta = BlobMeta {
+            size: body.len() as u64,
+            content_type: content_type.to_owned(),
+            etag: quoted_sha256(&body),
+        };
         write_atomically(&self.object_path(key), &body).await?;
         write_atomically(&self.meta_path(key), &serde_json::to_vec(&meta)?).await
     }
@@ -230,15 +290,33 @@ impl BlobStore for LocalBlobStore {
         self.signed_url(key, LocalGrant::Get, validity)
     }
 
-    async fn signed_put_url(&self, key: &str, content_type: &str, validity: Validity) -> anyhow::Result<String> {
-        self.signed_url(key, LocalGrant::Put { content_type: content_type.to_owned() }, validity)
+    async fn signed_put_url(
+        &self,
+        key: &str,
+        content_type: &str,
+        validity: Validity,
+    ) -> anyhow::Result<String> {
+        self.signed_url(
+            key,
+            LocalGrant::Put {
+                content_type: content_type.to_owned(),
+            },
+            validity,
+        )
     }
 
     async fn create_multipart(&self, key: &str, content_type: &str) -> anyhow::Result<String> {
         check_key(key)?;
         let upload_id = uuid::Uuid::new_v4().simple().to_string();
-        let info = UploadInfo { key: key.to_owned(), content_type: content_type.to_owned() };
-        write_atomically(&self.upload_dir(&upload_id)?.join("upload.json"), &serde_json::to_vec(&info)?).await?;
+        let info = UploadInfo {
+            key: key.to_owned(),
+            content_type: content_type.to_owned(),
+        };
+        write_atomically(
+            &self.upload_dir(&upload_id)?.join("upload.json"),
+            &serde_json::to_vec(&info)?,
+        )
+        .await?;
         Ok(upload_id)
     }
 
@@ -250,16 +328,36 @@ impl BlobStore for LocalBlobStore {
         validity: Validity,
     ) -> anyhow::Result<String> {
         self.upload_dir(upload_id)?;
-        self.signed_url(key, LocalGrant::Part { upload_id: upload_id.to_owned(), part_number }, validity)
+        self.signed_url(
+            key,
+            LocalGrant::Part {
+                upload_id: upload_id.to_owned(),
+                part_number,
+            },
+            validity,
+        )
     }
 
-    async fn complete_multipart(&self, key: &str, upload_id: &str, parts: &[UploadedPart]) -> anyhow::Result<()> {
+    async fn complete_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[UploadedPart],
+    ) -> anyhow::Result<()> {
         let dir = self.upload_dir(upload_id)?;
-        let info: UploadInfo = serde_json::from_slice(&tokio::fs::read(dir.join("upload.json")).await.context("no such upload")?)?;
+        let info: UploadInfo = serde_json::from_slice(
+            &tokio::fs::read(dir.join("upload.json"))
+                .await
+                .context("no such upload")?,
+        )?;
         if info.key != key {
             bail!("the upload belongs to another key");
         }
-        if parts.is_empty() || parts.windows(2).any(|w| w[0].part_number >= w[1].part_number) {
+        if parts.is_empty()
+            || parts
+                .windows(2)
+                .any(|w| w[0].part_number >= w[1].part_number)
+        {
             bail!("parts must be listed in ascending order");
         }
         let mut body = Vec::new();
@@ -307,7 +405,8 @@ pub struct S3BlobStore {
 
 fn s3_client(settings: &S3Settings, endpoint: Option<&String>) -> aws_sdk_s3::Client {
     use aws_sdk_s3::config::{
-        BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+        BehaviorVersion, Credentials, Region, RequestChecksumCalculation,
+        ResponseChecksumValidation,
     };
     let credentials = Credentials::new(
         settings.access_key_id.clone(),
@@ -377,18 +476,41 @@ impl BlobStore for S3BlobStore {
     }
 
     async fn get(&self, key: &str) -> anyhow::Result<Option<Bytes>> {
-        match self.client.get_object().bucket(&self.bucket).key(self.key(key)?).send().await {
-            Ok(out) => Ok(Some(out.body.collect().await.context("S3 get_object body")?.into_bytes())),
+        match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(self.key(key)?)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(
+                out.body
+                    .collect()
+                    .await
+                    .context("S3 get_object body")?
+                    .into_bytes(),
+            )),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
             Err(e) => Err(anyhow::Error::new(e).context("S3 get_object")),
         }
     }
 
     async fn head(&self, key: &str) -> anyhow::Result<Option<BlobMeta>> {
-        match self.client.head_object().bucket(&self.bucket).key(self.key(key)?).send().await {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(self.key(key)?)
+            .send()
+            .await
+        {
             Ok(out) => Ok(Some(BlobMeta {
                 size: out.content_length().unwrap_or(0).max(0) as u64,
-                content_type: out.content_type().unwrap_or("application/octet-stream").to_owned(),
+                content_type: out
+                    .content_type()
+                    .unwrap_or("application/octet-stream")
+                    .to_owned(),
                 etag: out.e_tag().unwrap_or_default().to_owned(),
             })),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
@@ -397,7 +519,13 @@ impl BlobStore for S3BlobStore {
     }
 
     async fn delete(&self, key: &str) -> anyhow::Result<()> {
-        self.client.delete_object().bucket(&self.bucket).key(self.key(key)?).send().await.context("S3 delete_object")?;
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(self.key(key)?)
+            .send()
+            .await
+            .context("S3 delete_object")?;
         Ok(())
     }
 
@@ -412,7 +540,12 @@ impl BlobStore for S3BlobStore {
         Ok(request.uri().to_owned())
     }
 
-    async fn signed_put_url(&self, key: &str, content_type: &str, validity: Validity) -> anyhow::Result<String> {
+    async fn signed_put_url(
+        &self,
+        key: &str,
+        content_type: &str,
+        validity: Validity,
+    ) -> anyhow::Result<String> {
         let request = self
             .presigner
             .put_object()
@@ -434,7 +567,9 @@ impl BlobStore for S3BlobStore {
             .send()
             .await
             .context("S3 create_multipart_upload")?;
-        out.upload_id().map(str::to_owned).context("S3 gave no upload id")
+        out.upload_id()
+            .map(str::to_owned)
+            .context("S3 gave no upload id")
     }
 
     async fn signed_part_url(
@@ -456,13 +591,23 @@ impl BlobStore for S3BlobStore {
         Ok(request.uri().to_owned())
     }
 
-    async fn complete_multipart(&self, key: &str, upload_id: &str, parts: &[UploadedPart]) -> anyhow::Result<()> {
+    async fn complete_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[UploadedPart],
+    ) -> anyhow::Result<()> {
         use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
         let upload = CompletedMultipartUpload::builder()
             .set_parts(Some(
                 parts
                     .iter()
-                    .map(|p| CompletedPart::builder().part_number(p.part_number).e_tag(&p.etag).build())
+                    .map(|p| {
+                        CompletedPart::builder()
+                            .part_number(p.part_number)
+                            .e_tag(&p.etag)
+                            .build()
+                    })
                     .collect(),
             ))
             .build();
@@ -491,7 +636,11 @@ impl BlobStore for S3BlobStore {
     }
 
     async fn ping(&self) -> anyhow::Result<()> {
-        self.client.head_bucket().bucket(&self.bucket).send().await?;
+        self.client
+            .head_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await?;
         Ok(())
     }
 

@@ -26,14 +26,30 @@ fn refused() -> ApiError {
 }
 
 #[get("/blobs/{key:.*}")]
-async fn get_blob(state: web::Data<AppState>, key: web::Path<String>, q: web::Query<Signed>) -> Result<HttpResponse, ApiError> {
-    let store = state.local_blobs.as_ref().ok_or(ApiError::NotFound("route_not_found"))?;
+async fn get_blob(
+    state: web::Data<AppState>,
+    key: web::Path<String>,
+    q: web::Query<Signed>,
+) -> Result<HttpResponse, ApiError> {
+    let store = state
+        .local_blobs
+        .as_ref()
+        .ok_or(ApiError::NotFound("route_not_found"))?;
     if !store.verify(&key, &LocalGrant::Get, q.expires, &q.sig) {
         return Err(refused());
     }
-    let meta = store.head(&key).await?.ok_or(ApiError::NotFound("not_found"))?;
-    let body = store.get(&key).await?.ok_or(ApiError::NotFound("not_found"))?;
-    Ok(HttpResponse::Ok().content_type(meta.content_type).insert_header(("ETag", meta.etag)).body(body))
+    let meta = store
+        .head(&key)
+        .await?
+        .ok_or(ApiError::NotFound("not_found"))?;
+    let body = store
+        .get(&key)
+        .await?
+        .ok_or(ApiError::NotFound("not_found"))?;
+    Ok(HttpResponse::Ok()
+        .content_type(meta.content_type)
+        .insert_header(("ETag", meta.etag))
+        .body(body))
 }
 
 #[put("/blobs/{key:.*}")]
@@ -44,11 +60,24 @@ async fn put_blob(
     req: HttpRequest,
     mut payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let store = state.local_blobs.as_ref().ok_or(ApiError::NotFound("route_not_found"))?;
-    let content_type = req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let store = state
+        .local_blobs
+        .as_ref()
+        .ok_or(ApiError::NotFound("route_not_found"))?;
+    let content_type = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
     let grant = match (&q.upload, q.part) {
-        (Some(upload_id), Some(part_number)) => LocalGrant::Part { upload_id: upload_id.clone(), part_number },
-        (None, None) => LocalGrant::Put { content_type: content_type.clone() },
+        (Some(upload_id), Some(part_number)) => LocalGrant::Part {
+            upload_id: upload_id.clone(),
+            part_number,
+        },
+        (None, None) => LocalGrant::Put {
+            content_type: content_type.clone(),
+        },
         _ => return Err(refused()),
     };
     if !store.verify(&key, &grant, q.expires, &q.sig) {
@@ -63,9 +92,13 @@ async fn put_blob(
         body.extend_from_slice(&chunk);
     }
     let etag = match grant {
-        LocalGrant::Part { upload_id, part_number } => {
-            store.put_part(&upload_id, part_number, body.freeze()).await.map_err(|_| ApiError::NotFound("not_found"))?
-        }
+        LocalGrant::Part {
+            upload_id,
+            part_number,
+        } => store
+            .put_part(&upload_id, part_number, body.freeze())
+            .await
+            .map_err(|_| ApiError::NotFound("not_found"))?,
         _ => {
             store.put(&key, body.freeze(), &content_type).await?;
             store.head(&key).await?.map(|m| m.etag).unwrap_or_default()

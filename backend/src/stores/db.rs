@@ -2,8 +2,8 @@
 use std::{path::Path, time::Duration};
 
 use anyhow::Context;
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
 use migration::MigratorTrait;
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
 
 use super::hot::redact_url;
 
@@ -13,7 +13,10 @@ pub fn sqlite_url(data_dir: &Path) -> String {
 
 pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
     let mut options = ConnectOptions::new(url.to_owned());
-    options.sqlx_logging(false).acquire_timeout(Duration::from_secs(5)).connect_timeout(Duration::from_secs(5));
+    options
+        .sqlx_logging(false)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_timeout(Duration::from_secs(5));
     if url.starts_with("sqlite:") {
         // SQLite allows one writer; one connection means no SQLITE_BUSY between our own
         // transactions. The embedded mode serves one school, not a province.
@@ -21,15 +24,21 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
     } else {
         options.max_connections(20).min_connections(2);
     }
-    let db = Database::connect(options).await.with_context(|| format!("cannot open the database {}", redact_url(url)))?;
+    let db = Database::connect(options)
+        .await
+        .with_context(|| format!("cannot open the database {}", redact_url(url)))?;
     if db.get_database_backend() == DbBackend::Sqlite {
-        db.execute_unprepared("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
-            .await
-            .context("cannot switch SQLite to WAL")?;
+        db.execute_unprepared(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+        )
+        .await
+        .context("cannot switch SQLite to WAL")?;
     }
     Ok(db)
 }
 
 pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
-    migration::Migrator::up(db, None).await.context("database migration failed")
+    migration::Migrator::up(db, None)
+        .await
+        .context("database migration failed")
 }

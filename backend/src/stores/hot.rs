@@ -50,7 +50,11 @@ impl MemoryHotStore {
         Self::default()
     }
 
-    fn live<'a>(map: &'a mut HashMap<String, Entry>, key: &str, now: Instant) -> Option<&'a mut Entry> {
+    fn live<'a>(
+        map: &'a mut HashMap<String, Entry>,
+        key: &str,
+        now: Instant,
+    ) -> Option<&'a mut Entry> {
         if map.get(key).is_some_and(|e| e.expires <= now) {
             map.remove(key);
         }
@@ -76,13 +80,22 @@ impl HotStore for MemoryHotStore {
         let now = Instant::now();
         let mut map = self.entries.lock().expect("hot store lock");
         Self::sweep(&mut map, now);
-        map.insert(key.to_owned(), Entry { value: value.to_vec(), expires: now + ttl });
+        map.insert(
+            key.to_owned(),
+            Entry {
+                value: value.to_vec(),
+                expires: now + ttl,
+            },
+        );
         Ok(())
     }
 
     async fn take(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
         let mut map = self.entries.lock().expect("hot store lock");
-        Ok(map.remove(key).filter(|e| e.expires > Instant::now()).map(|e| e.value))
+        Ok(map
+            .remove(key)
+            .filter(|e| e.expires > Instant::now())
+            .map(|e| e.value))
     }
 
     async fn delete(&self, key: &str) -> anyhow::Result<()> {
@@ -102,14 +115,21 @@ impl HotStore for MemoryHotStore {
             None => by,
         };
         Self::sweep(&mut map, now);
-        map.insert(key.to_owned(), Entry { value: current.to_string().into_bytes(), expires: now + ttl });
+        map.insert(
+            key.to_owned(),
+            Entry {
+                value: current.to_string().into_bytes(),
+                expires: now + ttl,
+            },
+        );
         Ok(current)
     }
 
     async fn ttl(&self, key: &str) -> anyhow::Result<Option<u64>> {
         let now = Instant::now();
         let mut map = self.entries.lock().expect("hot store lock");
-        Ok(Self::live(&mut map, key, now).map(|e| e.expires.saturating_duration_since(now).as_secs().max(1)))
+        Ok(Self::live(&mut map, key, now)
+            .map(|e| e.expires.saturating_duration_since(now).as_secs().max(1)))
     }
 
     async fn publish(&self, channel: &str, message: &[u8]) -> anyhow::Result<()> {
@@ -124,7 +144,10 @@ impl HotStore for MemoryHotStore {
         let receiver = {
             let mut channels = self.channels.lock().expect("hot store lock");
             channels.retain(|_, s| s.receiver_count() > 0);
-            channels.entry(channel.to_owned()).or_insert_with(|| broadcast::channel(1024).0).subscribe()
+            channels
+                .entry(channel.to_owned())
+                .or_insert_with(|| broadcast::channel(1024).0)
+                .subscribe()
         };
         let stream = futures_util::stream::unfold(receiver, |mut rx| async move {
             loop {
@@ -163,7 +186,11 @@ impl RedisHotStore {
         let manager = redis::aio::ConnectionManager::new(client.clone())
             .await
             .with_context(|| format!("cannot connect to Redis at {}", redact_url(url)))?;
-        Ok(Self { client, manager, prefix: prefix.to_owned() })
+        Ok(Self {
+            client,
+            manager,
+            prefix: prefix.to_owned(),
+        })
     }
 
     fn key(&self, key: &str) -> String {
@@ -174,7 +201,9 @@ impl RedisHotStore {
 /// Hides a password in a URL before it goes into a message or a log.
 pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => format!("{}://***@{}", &url[..scheme], &url[at + 1..]),
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***@{}", &url[..scheme], &url[at + 1..])
+        }
         _ => url.to_owned(),
     }
 }
@@ -187,23 +216,38 @@ fn millis(ttl: Duration) -> u64 {
 impl HotStore for RedisHotStore {
     async fn get(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
         let mut conn = self.manager.clone();
-        Ok(redis::cmd("GET").arg(self.key(key)).query_async(&mut conn).await?)
+        Ok(redis::cmd("GET")
+            .arg(self.key(key))
+            .query_async(&mut conn)
+            .await?)
     }
 
     async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> anyhow::Result<()> {
         let mut conn = self.manager.clone();
-        let _: () = redis::cmd("SET").arg(self.key(key)).arg(value).arg("PX").arg(millis(ttl)).query_async(&mut conn).await?;
+        let _: () = redis::cmd("SET")
+            .arg(self.key(key))
+            .arg(value)
+            .arg("PX")
+            .arg(millis(ttl))
+            .query_async(&mut conn)
+            .await?;
         Ok(())
     }
 
     async fn take(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
         let mut conn = self.manager.clone();
-        Ok(redis::cmd("GETDEL").arg(self.key(key)).query_async(&mut conn).await?)
+        Ok(redis::cmd("GETDEL")
+            .arg(self.key(key))
+            .query_async(&mut conn)
+            .await?)
     }
 
     async fn delete(&self, key: &str) -> anyhow::Result<()> {
         let mut conn = self.manager.clone();
-        let _: () = redis::cmd("DEL").arg(self.key(key)).query_async(&mut conn).await?;
+        let _: () = redis::cmd("DEL")
+            .arg(self.key(key))
+            .query_async(&mut conn)
+            .await?;
         Ok(())
     }
 
@@ -227,13 +271,20 @@ impl HotStore for RedisHotStore {
 
     async fn ttl(&self, key: &str) -> anyhow::Result<Option<u64>> {
         let mut conn = self.manager.clone();
-        let ms: i64 = redis::cmd("PTTL").arg(self.key(key)).query_async(&mut conn).await?;
+        let ms: i64 = redis::cmd("PTTL")
+            .arg(self.key(key))
+            .query_async(&mut conn)
+            .await?;
         Ok((ms > 0).then(|| (ms as u64).div_ceil(1000)))
     }
 
     async fn publish(&self, channel: &str, message: &[u8]) -> anyhow::Result<()> {
         let mut conn = self.manager.clone();
-        let _: i64 = redis::cmd("PUBLISH").arg(self.key(channel)).arg(message).query_async(&mut conn).await?;
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg(self.key(channel))
+            .arg(message)
+            .query_async(&mut conn)
+            .await?;
         Ok(())
     }
 
@@ -241,7 +292,10 @@ impl HotStore for RedisHotStore {
         // Pub/sub needs a connection of its own; the shared manager keeps serving commands.
         let mut pubsub = self.client.get_async_pubsub().await?;
         pubsub.subscribe(self.key(channel)).await?;
-        Ok(pubsub.into_on_message().map(|msg| msg.get_payload_bytes().to_vec()).boxed())
+        Ok(pubsub
+            .into_on_message()
+            .map(|msg| msg.get_payload_bytes().to_vec())
+            .boxed())
     }
 
     async fn ping(&self) -> anyhow::Result<()> {

@@ -51,7 +51,13 @@ fn summary(name: &str, mut ms: Vec<f64>) -> serde_json::Value {
     line
 }
 
-async fn probe_until(client: &reqwest::Client, url: &str, token: &str, interval: Duration, stop: impl Fn() -> bool) -> anyhow::Result<Vec<f64>> {
+async fn probe_until(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    interval: Duration,
+    stop: impl Fn() -> bool,
+) -> anyhow::Result<Vec<f64>> {
     let mut latencies = Vec::new();
     while !stop() {
         let started = Instant::now();
@@ -70,24 +76,46 @@ async fn probe_until(client: &reqwest::Client, url: &str, token: &str, interval:
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let client = reqwest::Client::builder().pool_max_idle_per_host(args.burst + 8).build()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.burst + 8)
+        .build()?;
     let login_url = format!("{}/api/v1/auth/login", args.base_url);
     let probe_url = format!("{}/api/v1/me", args.base_url);
     let body = json!({ "login": args.login, "password": args.password });
-    let token = client.post(&login_url).json(&body).send().await?.error_for_status().context("the first sign-in")?.json::<serde_json::Value>().await?
-        ["access_token"]
+    let token = client
+        .post(&login_url)
+        .json(&body)
+        .send()
+        .await?
+        .error_for_status()
+        .context("the first sign-in")?
+        .json::<serde_json::Value>()
+        .await?["access_token"]
         .as_str()
         .context("no access token")?
         .to_owned();
 
     let interval = Duration::from_millis(args.probe_interval_ms);
     let baseline_end = Instant::now() + Duration::from_secs(args.baseline_secs);
-    let baseline = probe_until(&client, &probe_url, &token, interval, || Instant::now() >= baseline_end).await?;
+    let baseline = probe_until(&client, &probe_url, &token, interval, || {
+        Instant::now() >= baseline_end
+    })
+    .await?;
 
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let probe = {
-        let (client, probe_url, token, done) = (client.clone(), probe_url.clone(), token.clone(), done.clone());
-        tokio::spawn(async move { probe_until(&client, &probe_url, &token, interval, || done.load(std::sync::atomic::Ordering::Relaxed)).await })
+        let (client, probe_url, token, done) = (
+            client.clone(),
+            probe_url.clone(),
+            token.clone(),
+            done.clone(),
+        );
+        tokio::spawn(async move {
+            probe_until(&client, &probe_url, &token, interval, || {
+                done.load(std::sync::atomic::Ordering::Relaxed)
+            })
+            .await
+        })
     };
     let burst_started = Instant::now();
     let mut logins = tokio::task::JoinSet::new();
@@ -95,7 +123,13 @@ async fn main() -> anyhow::Result<()> {
         let (client, url, body) = (client.clone(), login_url.clone(), body.clone());
         logins.spawn(async move {
             let started = Instant::now();
-            let status = client.post(&url).json(&body).send().await.map(|r| r.status().as_u16()).unwrap_or(0);
+            let status = client
+                .post(&url)
+                .json(&body)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0);
             (status, started.elapsed().as_secs_f64() * 1000.0)
         });
     }

@@ -28,7 +28,12 @@ async fn sign_in_then_me(app: TestApp) {
     assert_eq!(me.body["full_name"], "Quản trị Sở GD&ĐT");
     assert!(me.body.get("password_hash").is_none());
     // Logins are case-insensitive.
-    assert_eq!(app.login(&ADMIN_LOGIN.to_uppercase(), ADMIN_PASSWORD).await.status, 200);
+    assert_eq!(
+        app.login(&ADMIN_LOGIN.to_uppercase(), ADMIN_PASSWORD)
+            .await
+            .status,
+        200
+    );
 }
 
 async fn wrong_password_is_refused_alike_for_unknown_logins(app: TestApp) {
@@ -43,7 +48,13 @@ async fn wrong_password_is_refused_alike_for_unknown_logins(app: TestApp) {
 async fn refresh_rotates_and_reuse_revokes_the_family(app: TestApp) {
     let first = app.login(ADMIN_LOGIN, ADMIN_PASSWORD).await.body;
     let refresh_1 = first["refresh_token"].as_str().unwrap();
-    let second = app.post("/api/v1/auth/refresh", None, json!({ "refresh_token": refresh_1 })).await;
+    let second = app
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({ "refresh_token": refresh_1 }),
+        )
+        .await;
     assert_eq!(second.status, 200, "{}", second.text);
     let refresh_2 = second.body["refresh_token"].as_str().unwrap();
     let access_2 = second.body["access_token"].as_str().unwrap();
@@ -51,31 +62,73 @@ async fn refresh_rotates_and_reuse_revokes_the_family(app: TestApp) {
     assert_eq!(app.get("/api/v1/me", Some(access_2)).await.status, 200);
 
     // The first token again: a replay. The whole family dies, the newest tokens included.
-    let replay = app.post("/api/v1/auth/refresh", None, json!({ "refresh_token": refresh_1 })).await;
+    let replay = app
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({ "refresh_token": refresh_1 }),
+        )
+        .await;
     assert_eq!(replay.status, 401);
     assert_eq!(replay.body["code"], "refresh_token_reused");
-    let after = app.post("/api/v1/auth/refresh", None, json!({ "refresh_token": refresh_2 })).await;
-    assert_eq!(after.status, 401, "the newest refresh token is revoked with its family");
+    let after = app
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({ "refresh_token": refresh_2 }),
+        )
+        .await;
+    assert_eq!(
+        after.status, 401,
+        "the newest refresh token is revoked with its family"
+    );
     let me = app.get("/api/v1/me", Some(access_2)).await;
     assert_eq!(me.status, 401);
     assert_eq!(me.body["code"], "token_revoked");
 
     // Another session of the same user is untouched.
     let other = app.login(ADMIN_LOGIN, ADMIN_PASSWORD).await.body;
-    let again = app.post("/api/v1/auth/refresh", None, json!({ "refresh_token": other["refresh_token"] })).await;
+    let again = app
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({ "refresh_token": other["refresh_token"] }),
+        )
+        .await;
     assert_eq!(again.status, 200);
 
-    let junk = app.post("/api/v1/auth/refresh", None, json!({ "refresh_token": "made-up" })).await;
+    let junk = app
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({ "refresh_token": "made-up" }),
+        )
+        .await;
     assert_eq!(junk.body["code"], "refresh_token_invalid");
 }
 
 async fn logout_ends_the_session(app: TestApp) {
     let tokens = app.login(ADMIN_LOGIN, ADMIN_PASSWORD).await.body;
     let access = tokens["access_token"].as_str().unwrap();
-    let out = app.send(app.client.post(app.url("/api/v1/auth/logout")).bearer_auth(access)).await;
+    let out = app
+        .send(
+            app.client
+                .post(app.url("/api/v1/auth/logout"))
+                .bearer_auth(access),
+        )
+        .await;
     assert_eq!(out.status, 204, "{}", out.text);
-    assert_eq!(app.get("/api/v1/me", Some(access)).await.body["code"], "token_revoked");
-    let refresh = app.post("/api/v1/auth/refresh", None, json!({ "refresh_token": tokens["refresh_token"] })).await;
+    assert_eq!(
+        app.get("/api/v1/me", Some(access)).await.body["code"],
+        "token_revoked"
+    );
+    let refresh = app
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({ "refresh_token": tokens["refresh_token"] }),
+        )
+        .await;
     assert_eq!(refresh.status, 401);
 }
 
@@ -87,10 +140,20 @@ async fn expired_and_tampered_tokens_are_refused(app: TestApp) {
 
     let an_hour_ago = chrono::Utc::now() - chrono::Duration::hours(1);
     let expired = keys
-        .issue(&KeySet::claims_for(user_id, uuid::Uuid::now_v7(), vec![hocthi::auth::roles::Role::ProvinceAdmin], None, an_hour_ago, Duration::from_secs(900)))
+        .issue(&KeySet::claims_for(
+            user_id,
+            uuid::Uuid::now_v7(),
+            vec![hocthi::auth::roles::Role::ProvinceAdmin],
+            None,
+            an_hour_ago,
+            Duration::from_secs(900),
+        ))
         .unwrap();
     let reply = app.get("/api/v1/me", Some(&expired)).await;
-    assert_eq!((reply.status, reply.body["code"].as_str()), (401, Some("token_expired")));
+    assert_eq!(
+        (reply.status, reply.body["code"].as_str()),
+        (401, Some("token_expired"))
+    );
 
     // Flip one character of the payload: the signature no longer matches.
     let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
@@ -100,30 +163,51 @@ async fn expired_and_tampered_tokens_are_refused(app: TestApp) {
     let tampered = parts.join(".");
 
     // A token signed with a key the service never published.
-    let stranger = KeySet::from_pkcs8(&hocthi::auth::tokens::generate_pkcs8().unwrap(), &[]).unwrap();
+    let stranger =
+        KeySet::from_pkcs8(&hocthi::auth::tokens::generate_pkcs8().unwrap(), &[]).unwrap();
     let forged = stranger
-        .issue(&KeySet::claims_for(user_id, uuid::Uuid::now_v7(), vec![hocthi::auth::roles::Role::ProvinceAdmin], None, chrono::Utc::now(), Duration::from_secs(900)))
+        .issue(&KeySet::claims_for(
+            user_id,
+            uuid::Uuid::now_v7(),
+            vec![hocthi::auth::roles::Role::ProvinceAdmin],
+            None,
+            chrono::Utc::now(),
+            Duration::from_secs(900),
+        ))
         .unwrap();
 
     // "alg": "none" with no signature.
     use base64::Engine;
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let unsigned = format!("{}.{}.", b64.encode(br#"{"alg":"none","typ":"JWT"}"#), token.split('.').nth(1).unwrap());
+    let unsigned = format!(
+        "{}.{}.",
+        b64.encode(br#"{"alg":"none","typ":"JWT"}"#),
+        token.split('.').nth(1).unwrap()
+    );
 
-    for (what, bad) in [("tampered", tampered.as_str()), ("forged", forged.as_str()), ("unsigned", unsigned.as_str()), ("garbage", "abc")] {
+    for (what, bad) in [
+        ("tampered", tampered.as_str()),
+        ("forged", forged.as_str()),
+        ("unsigned", unsigned.as_str()),
+        ("garbage", "abc"),
+    ] {
         let reply = app.get("/api/v1/me", Some(bad)).await;
         assert_eq!(reply.status, 401, "{what}");
         assert_eq!(reply.body["code"], "token_invalid", "{what}");
     }
     let no_token = app.get("/api/v1/me", None).await;
-    assert_eq!((no_token.status, no_token.body["code"].as_str()), (401, Some("unauthenticated")));
+    assert_eq!(
+        (no_token.status, no_token.body["code"].as_str()),
+        (401, Some("unauthenticated"))
+    );
     assert_eq!(no_token.headers["www-authenticate"], "Bearer");
 }
 
 async fn failed_sign_ins_are_limited_per_account_and_address(app: TestApp) {
     let token = app.admin_token().await;
     let school = app.create_school(&token, "THPT-A", "Trường THPT A").await;
-    app.create_user(&token, "hs.an", &["student"], Some(school)).await;
+    app.create_user(&token, "hs.an", &["student"], Some(school))
+        .await;
     let from = |ip: &'static str, login: &str, password: &str| {
         app.client
             .post(app.url("/api/v1/auth/login"))
@@ -138,38 +222,90 @@ async fn failed_sign_ins_are_limited_per_account_and_address(app: TestApp) {
     let locked = app.send(school_nat("hs.an", USER_PASSWORD)).await;
     assert_eq!(locked.status, 429, "{}", locked.text);
     assert_eq!(locked.body["code"], "too_many_login_attempts");
-    let retry_after: u64 = locked.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry_after: u64 = locked.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=900).contains(&retry_after));
 
     // The same account from elsewhere, and other accounts behind the same NAT, still work.
-    assert_eq!(app.send(from("198.51.100.9", "hs.an", USER_PASSWORD)).await.status, 200);
-    assert_eq!(app.send(school_nat(ADMIN_LOGIN, ADMIN_PASSWORD)).await.status, 200);
+    assert_eq!(
+        app.send(from("198.51.100.9", "hs.an", USER_PASSWORD))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        app.send(school_nat(ADMIN_LOGIN, ADMIN_PASSWORD))
+            .await
+            .status,
+        200
+    );
 }
 
 async fn password_change_and_admin_reset(app: TestApp) {
     let admin = app.admin_token().await;
     let school = app.create_school(&admin, "THPT-B", "Trường THPT B").await;
-    let teacher_id = app.create_user(&admin, "gv.binh", &["teacher"], Some(school)).await;
+    let teacher_id = app
+        .create_user(&admin, "gv.binh", &["teacher"], Some(school))
+        .await;
     let old_session = app.token("gv.binh", USER_PASSWORD).await;
     let current = app.token("gv.binh", USER_PASSWORD).await;
 
-    let short = app.post("/api/v1/me/password", Some(&current), json!({ "current_password": USER_PASSWORD, "new_password": "ngắn" })).await;
+    let short = app
+        .post(
+            "/api/v1/me/password",
+            Some(&current),
+            json!({ "current_password": USER_PASSWORD, "new_password": "ngắn" }),
+        )
+        .await;
     assert_eq!(short.status, 422);
     assert_eq!(short.body["errors"][0]["code"], "password_too_short");
-    let wrong = app.post("/api/v1/me/password", Some(&current), json!({ "current_password": "sai", "new_password": "mật khẩu mới dài" })).await;
+    let wrong = app
+        .post(
+            "/api/v1/me/password",
+            Some(&current),
+            json!({ "current_password": "sai", "new_password": "mật khẩu mới dài" }),
+        )
+        .await;
     assert_eq!(wrong.body["errors"][0]["code"], "wrong_current_password");
 
-    let ok = app.post("/api/v1/me/password", Some(&current), json!({ "current_password": USER_PASSWORD, "new_password": "mật khẩu mới dài" })).await;
+    let ok = app
+        .post(
+            "/api/v1/me/password",
+            Some(&current),
+            json!({ "current_password": USER_PASSWORD, "new_password": "mật khẩu mới dài" }),
+        )
+        .await;
     assert_eq!(ok.status, 204, "{}", ok.text);
-    assert_eq!(app.get("/api/v1/me", Some(&current)).await.status, 200, "the session that changed it stays");
-    assert_eq!(app.get("/api/v1/me", Some(&old_session)).await.status, 401, "other sessions end");
+    assert_eq!(
+        app.get("/api/v1/me", Some(&current)).await.status,
+        200,
+        "the session that changed it stays"
+    );
+    assert_eq!(
+        app.get("/api/v1/me", Some(&old_session)).await.status,
+        401,
+        "other sessions end"
+    );
     assert_eq!(app.login("gv.binh", USER_PASSWORD).await.status, 401);
     assert_eq!(app.login("gv.binh", "mật khẩu mới dài").await.status, 200);
 
-    let reset = app.post(&format!("/api/v1/users/{teacher_id}/password-reset"), Some(&admin), json!({})).await;
+    let reset = app
+        .post(
+            &format!("/api/v1/users/{teacher_id}/password-reset"),
+            Some(&admin),
+            json!({}),
+        )
+        .await;
     assert_eq!(reset.status, 200, "{}", reset.text);
     let generated = reset.body["initial_password"].as_str().unwrap();
-    assert_eq!(app.get("/api/v1/me", Some(&current)).await.status, 401, "a reset signs the user out everywhere");
+    assert_eq!(
+        app.get("/api/v1/me", Some(&current)).await.status,
+        401,
+        "a reset signs the user out everywhere"
+    );
     assert_eq!(app.login("gv.binh", generated).await.status, 200);
 }
 
@@ -177,14 +313,30 @@ async fn jwks_publishes_the_signing_key(app: TestApp) {
     let jwks = app.get("/.well-known/jwks.json", None).await;
     assert_eq!(jwks.status, 200);
     let key = &jwks.body["keys"][0];
-    assert_eq!((key["kty"].as_str(), key["crv"].as_str(), key["alg"].as_str()), (Some("OKP"), Some("Ed25519"), Some("EdDSA")));
+    assert_eq!(
+        (
+            key["kty"].as_str(),
+            key["crv"].as_str(),
+            key["alg"].as_str()
+        ),
+        (Some("OKP"), Some("Ed25519"), Some("EdDSA"))
+    );
     let token = app.admin_token().await;
     let header = jsonwebtoken_header_kid(&token);
-    assert_eq!(key["kid"].as_str(), Some(header.as_str()), "tokens name the published key");
+    assert_eq!(
+        key["kid"].as_str(),
+        Some(header.as_str()),
+        "tokens name the published key"
+    );
 }
 
 fn jsonwebtoken_header_kid(token: &str) -> String {
     use base64::Engine;
-    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap();
-    serde_json::from_slice::<serde_json::Value>(&header).unwrap()["kid"].as_str().unwrap().to_owned()
+    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token.split('.').next().unwrap())
+        .unwrap();
+    serde_json::from_slice::<serde_json::Value>(&header).unwrap()["kid"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }

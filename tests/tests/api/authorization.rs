@@ -19,13 +19,33 @@ const OPEN_TO_EVERY_USER: &[(&str, &str)] = &[
 const FORBIDDEN: &[(&str, &str, &[&str])] = &[
     ("post", "/api/v1/schools", &["school_admin_a", "teacher_a"]),
     ("get", "/api/v1/schools/{school_id}", &["school_admin_b"]),
-    ("post", "/api/v1/schools/{school_id}/classes", &["teacher_a", "school_admin_b"]),
-    ("get", "/api/v1/schools/{school_id}/classes", &["student_a", "school_admin_b"]),
-    ("post", "/api/v1/schools/{school_id}/users/import", &["teacher_a", "school_admin_b"]),
+    (
+        "post",
+        "/api/v1/schools/{school_id}/classes",
+        &["teacher_a", "school_admin_b"],
+    ),
+    (
+        "get",
+        "/api/v1/schools/{school_id}/classes",
+        &["student_a", "school_admin_b"],
+    ),
+    (
+        "post",
+        "/api/v1/schools/{school_id}/users/import",
+        &["teacher_a", "school_admin_b"],
+    ),
     ("post", "/api/v1/users", &["teacher_a", "school_admin_b"]),
     ("get", "/api/v1/users", &["teacher_a", "student_a"]),
-    ("get", "/api/v1/users/{user_id}", &["school_admin_b", "student_a"]),
-    ("post", "/api/v1/users/{user_id}/password-reset", &["school_admin_b", "teacher_a"]),
+    (
+        "get",
+        "/api/v1/users/{user_id}",
+        &["school_admin_b", "student_a"],
+    ),
+    (
+        "post",
+        "/api/v1/users/{user_id}/password-reset",
+        &["school_admin_b", "teacher_a"],
+    ),
     ("get", "/api/v1/audit/events", &["school_admin_a"]),
     ("get", "/api/v1/audit/verify", &["school_admin_a"]),
 ];
@@ -33,8 +53,12 @@ const FORBIDDEN: &[(&str, &str, &[&str])] = &[
 fn body_for(path: &str, school: &str) -> Value {
     match path {
         "/api/v1/schools" => json!({ "code": "THPT-X", "name": "Trường X", "level": "THPT" }),
-        "/api/v1/schools/{school_id}/classes" => json!({ "name": "10A9", "grade": 10, "school_year": "2025-2026" }),
-        "/api/v1/users" => json!({ "login": "moi.gv", "full_name": "Giáo viên Mới", "roles": ["teacher"], "school_id": school }),
+        "/api/v1/schools/{school_id}/classes" => {
+            json!({ "name": "10A9", "grade": 10, "school_year": "2025-2026" })
+        }
+        "/api/v1/users" => {
+            json!({ "login": "moi.gv", "full_name": "Giáo viên Mới", "roles": ["teacher"], "school_id": school })
+        }
         "/api/v1/me/password" => json!({ "current_password": "x", "new_password": "yyyyyyyyyy" }),
         _ => json!({}),
     }
@@ -44,10 +68,14 @@ async fn every_endpoint_refuses_strangers(app: TestApp) {
     let admin = app.admin_token().await;
     let school_a = app.create_school(&admin, "THPT-A", "Trường THPT A").await;
     let school_b = app.create_school(&admin, "THPT-B", "Trường THPT B").await;
-    let teacher_id = app.create_user(&admin, "teacher_a", &["teacher"], Some(school_a)).await;
-    for (login, role, school) in
-        [("school_admin_a", "school_admin", school_a), ("student_a", "student", school_a), ("school_admin_b", "school_admin", school_b)]
-    {
+    let teacher_id = app
+        .create_user(&admin, "teacher_a", &["teacher"], Some(school_a))
+        .await;
+    for (login, role, school) in [
+        ("school_admin_a", "school_admin", school_a),
+        ("student_a", "student", school_a),
+        ("school_admin_b", "school_admin", school_b),
+    ] {
         app.create_user(&admin, login, &[role], Some(school)).await;
     }
     let spec = app.get("/openapi.json", None).await.body;
@@ -62,20 +90,35 @@ async fn every_endpoint_refuses_strangers(app: TestApp) {
     let covered: BTreeSet<(String, String)> = FORBIDDEN
         .iter()
         .map(|(m, p, _)| (m.to_string(), p.to_string()))
-        .chain(OPEN_TO_EVERY_USER.iter().map(|(m, p)| (m.to_string(), p.to_string())))
+        .chain(
+            OPEN_TO_EVERY_USER
+                .iter()
+                .map(|(m, p)| (m.to_string(), p.to_string())),
+        )
         .collect();
-    assert_eq!(secured, covered, "every secured operation needs a row in this test's tables");
+    assert_eq!(
+        secured, covered,
+        "every secured operation needs a row in this test's tables"
+    );
 
-    let concrete = |path: &str| path.replace("{school_id}", &school_a.to_string()).replace("{user_id}", &teacher_id.to_string());
+    let concrete = |path: &str| {
+        path.replace("{school_id}", &school_a.to_string())
+            .replace("{user_id}", &teacher_id.to_string())
+    };
     let request = |method: &str, path: &str, token: Option<&str>| {
         let url = app.url(&concrete(path));
         let mut request = match method {
             "get" => app.client.get(url),
-            "post" => app.client.post(url).json(&body_for(path, &school_a.to_string())),
+            "post" => app
+                .client
+                .post(url)
+                .json(&body_for(path, &school_a.to_string())),
             other => panic!("no case for {other}"),
         };
         if path.ends_with("/import") {
-            request = request.header("content-type", "text/csv").body("login,full_name,role\nhs.x,Học Sinh,student\n");
+            request = request
+                .header("content-type", "text/csv")
+                .body("login,full_name,role\nhs.x,Học Sinh,student\n");
         }
         if let Some(t) = token {
             request = request.bearer_auth(t);
@@ -85,7 +128,11 @@ async fn every_endpoint_refuses_strangers(app: TestApp) {
 
     for (method, path) in &secured {
         let reply = app.send(request(method, path, None)).await;
-        assert_eq!(reply.status, 401, "anonymous {method} {path}: {}", reply.text);
+        assert_eq!(
+            reply.status, 401,
+            "anonymous {method} {path}: {}",
+            reply.text
+        );
         assert_eq!(reply.body["code"], "unauthenticated");
     }
     let mut tokens = std::collections::HashMap::new();
@@ -95,18 +142,56 @@ async fn every_endpoint_refuses_strangers(app: TestApp) {
     for (method, path, callers) in FORBIDDEN {
         for caller in *callers {
             let reply = app.send(request(method, path, Some(&tokens[caller]))).await;
-            assert_eq!(reply.status, 403, "{caller} on {method} {path}: {}", reply.text);
+            assert_eq!(
+                reply.status, 403,
+                "{caller} on {method} {path}: {}",
+                reply.text
+            );
             assert_eq!(reply.body["code"], "forbidden");
         }
     }
     // And the rightful caller is let through (the positive side of a few rows).
-    assert_eq!(app.send(request("get", "/api/v1/schools/{school_id}/classes", Some(&tokens["teacher_a"]))).await.status, 200);
-    assert_eq!(app.send(request("get", "/api/v1/users/{user_id}", Some(&tokens["school_admin_a"]))).await.status, 200);
-    let listed = app.get("/api/v1/schools", Some(&tokens["school_admin_b"])).await;
-    assert_eq!(listed.body["items"].as_array().unwrap().len(), 1, "school staff see only their school");
-    let users = app.get(&format!("/api/v1/users?school_id={school_a}"), Some(&tokens["school_admin_b"])).await;
+    assert_eq!(
+        app.send(request(
+            "get",
+            "/api/v1/schools/{school_id}/classes",
+            Some(&tokens["teacher_a"])
+        ))
+        .await
+        .status,
+        200
+    );
+    assert_eq!(
+        app.send(request(
+            "get",
+            "/api/v1/users/{user_id}",
+            Some(&tokens["school_admin_a"])
+        ))
+        .await
+        .status,
+        200
+    );
+    let listed = app
+        .get("/api/v1/schools", Some(&tokens["school_admin_b"]))
+        .await;
+    assert_eq!(
+        listed.body["items"].as_array().unwrap().len(),
+        1,
+        "school staff see only their school"
+    );
+    let users = app
+        .get(
+            &format!("/api/v1/users?school_id={school_a}"),
+            Some(&tokens["school_admin_b"]),
+        )
+        .await;
     assert!(
-        users.status == 403 || users.body["items"].as_array().unwrap().iter().all(|u| u["school_id"] == json!(school_b)),
+        users.status == 403
+            || users.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|u| u["school_id"] == json!(school_b)),
         "a school admin never lists another school's people"
     );
 }

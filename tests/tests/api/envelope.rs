@@ -2,11 +2,20 @@
 use hocthi_tests::{TestApp, on_every_store};
 use serde_json::json;
 
-on_every_store!(bad_input_gets_the_envelope, language_follows_accept_language, request_ids_are_kept_or_made, openapi_and_docs_are_served);
+on_every_store!(
+    bad_input_gets_the_envelope,
+    language_follows_accept_language,
+    request_ids_are_kept_or_made,
+    openapi_and_docs_are_served
+);
 
 fn assert_problem(reply: &hocthi_tests::Reply, status: u16, code: &str) {
     assert_eq!(reply.status, status, "{}", reply.text);
-    assert_eq!(reply.headers["content-type"], "application/problem+json", "{}", reply.text);
+    assert_eq!(
+        reply.headers["content-type"], "application/problem+json",
+        "{}",
+        reply.text
+    );
     assert_eq!(reply.body["code"], code, "{}", reply.text);
     assert_eq!(reply.body["status"], status);
     assert_eq!(reply.body["type"], format!("/problems/{code}"));
@@ -19,32 +28,68 @@ async fn bad_input_gets_the_envelope(app: TestApp) {
     let cases: Vec<(&str, reqwest::RequestBuilder, u16, &str)> = vec![
         (
             "malformed JSON",
-            app.client.post(app.url("/api/v1/auth/login")).header("content-type", "application/json").body("{\"login\": "),
+            app.client
+                .post(app.url("/api/v1/auth/login"))
+                .header("content-type", "application/json")
+                .body("{\"login\": "),
             400,
             "malformed_json",
         ),
         (
             "JSON of the wrong type",
-            app.client.post(app.url("/api/v1/auth/login")).json(&json!({ "login": 42, "password": [] })),
+            app.client
+                .post(app.url("/api/v1/auth/login"))
+                .json(&json!({ "login": 42, "password": [] })),
             400,
             "json_wrong_type",
         ),
-        ("JSON without its content type", app.client.post(app.url("/api/v1/auth/login")).body("{}"), 400, "missing_content_type"),
+        (
+            "JSON without its content type",
+            app.client.post(app.url("/api/v1/auth/login")).body("{}"),
+            400,
+            "missing_content_type",
+        ),
         (
             "an oversize JSON body",
-            app.client.post(app.url("/api/v1/schools")).bearer_auth(&token).header("content-type", "application/json").body(format!(
-                "{{\"code\":\"X\",\"name\":\"{}\",\"level\":\"THPT\"}}",
-                "a".repeat(300 * 1024)
-            )),
+            app.client
+                .post(app.url("/api/v1/schools"))
+                .bearer_auth(&token)
+                .header("content-type", "application/json")
+                .body(format!(
+                    "{{\"code\":\"X\",\"name\":\"{}\",\"level\":\"THPT\"}}",
+                    "a".repeat(300 * 1024)
+                )),
             413,
             "payload_too_large",
         ),
-        ("an unknown route", app.client.get(app.url("/api/v1/no-such-thing")), 404, "route_not_found"),
-        ("a path id that is not a UUID", app.client.get(app.url("/api/v1/schools/42")).bearer_auth(&token), 404, "malformed_path"),
-        ("a malformed query", app.client.get(app.url("/api/v1/users?limit=many")).bearer_auth(&token), 400, "malformed_query"),
+        (
+            "an unknown route",
+            app.client.get(app.url("/api/v1/no-such-thing")),
+            404,
+            "route_not_found",
+        ),
+        (
+            "a path id that is not a UUID",
+            app.client
+                .get(app.url("/api/v1/schools/42"))
+                .bearer_auth(&token),
+            404,
+            "malformed_path",
+        ),
+        (
+            "a malformed query",
+            app.client
+                .get(app.url("/api/v1/users?limit=many"))
+                .bearer_auth(&token),
+            400,
+            "malformed_query",
+        ),
         (
             "an invalid field",
-            app.client.post(app.url("/api/v1/schools")).bearer_auth(&token).json(&json!({ "code": "bad code", "name": "", "level": "ĐH" })),
+            app.client
+                .post(app.url("/api/v1/schools"))
+                .bearer_auth(&token)
+                .json(&json!({ "code": "bad code", "name": "", "level": "ĐH" })),
             422,
             "validation_failed",
         ),
@@ -55,28 +100,66 @@ async fn bad_input_gets_the_envelope(app: TestApp) {
         assert_problem(&reply, status, code);
     }
     let reply = app
-        .send(app.client.post(app.url("/api/v1/schools")).bearer_auth(&token).json(&json!({ "code": "bad code", "name": "", "level": "ĐH" })))
+        .send(
+            app.client
+                .post(app.url("/api/v1/schools"))
+                .bearer_auth(&token)
+                .json(&json!({ "code": "bad code", "name": "", "level": "ĐH" })),
+        )
         .await;
-    let fields: Vec<&str> = reply.body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
-    assert_eq!(fields, ["code", "name", "level"], "every bad field is reported at once");
+    let fields: Vec<&str> = reply.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        ["code", "name", "level"],
+        "every bad field is reported at once"
+    );
 }
 
 async fn language_follows_accept_language(app: TestApp) {
     let vi = app.send(app.client.get(app.url("/api/v1/me"))).await;
     assert_eq!(vi.body["title"], "Bạn cần đăng nhập.");
-    let en = app.send(app.client.get(app.url("/api/v1/me")).header("accept-language", "en-GB,en;q=0.9,vi;q=0.5")).await;
+    let en = app
+        .send(
+            app.client
+                .get(app.url("/api/v1/me"))
+                .header("accept-language", "en-GB,en;q=0.9,vi;q=0.5"),
+        )
+        .await;
     assert_eq!(en.body["title"], "You need to sign in.");
-    assert_eq!(en.body["code"], vi.body["code"], "the code does not depend on the language");
+    assert_eq!(
+        en.body["code"], vi.body["code"],
+        "the code does not depend on the language"
+    );
 }
 
 async fn request_ids_are_kept_or_made(app: TestApp) {
-    let kept = app.send(app.client.get(app.url("/api/v1/me")).header("x-request-id", "so-gd-123")).await;
+    let kept = app
+        .send(
+            app.client
+                .get(app.url("/api/v1/me"))
+                .header("x-request-id", "so-gd-123"),
+        )
+        .await;
     assert_eq!(kept.headers["x-request-id"], "so-gd-123");
     assert_eq!(kept.body["request_id"], "so-gd-123");
     let made = app.send(app.client.get(app.url("/health/live"))).await;
     assert!(made.headers["x-request-id"].to_str().unwrap().len() >= 32);
-    let unsafe_id = app.send(app.client.get(app.url("/health/live")).header("x-request-id", "<script>")).await;
-    assert_ne!(unsafe_id.headers["x-request-id"], "<script>", "unsafe ids are replaced");
+    let unsafe_id = app
+        .send(
+            app.client
+                .get(app.url("/health/live"))
+                .header("x-request-id", "<script>"),
+        )
+        .await;
+    assert_ne!(
+        unsafe_id.headers["x-request-id"], "<script>",
+        "unsafe ids are replaced"
+    );
 }
 
 async fn openapi_and_docs_are_served(app: TestApp) {
@@ -86,7 +169,10 @@ async fn openapi_and_docs_are_served(app: TestApp) {
     assert!(spec.body["paths"]["/api/v1/auth/login"]["post"].is_object());
     let docs = app.get("/docs/", None).await;
     assert_eq!(docs.status, 200, "{}", docs.text);
-    assert!(docs.text.contains("swagger"), "the vendored Swagger UI is served");
+    assert!(
+        docs.text.contains("swagger"),
+        "the vendored Swagger UI is served"
+    );
 }
 
 #[tokio::test]
@@ -103,11 +189,30 @@ async fn cors_allows_only_listed_origins() {
             .header("access-control-request-headers", "content-type")
     };
     let allowed = app.send(preflight("https://k12.so.edu.vn")).await;
-    assert_eq!(allowed.headers.get("access-control-allow-origin").map(|v| v.to_str().unwrap()), Some("https://k12.so.edu.vn"));
+    assert_eq!(
+        allowed
+            .headers
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap()),
+        Some("https://k12.so.edu.vn")
+    );
     let other = app.send(preflight("https://evil.example")).await;
-    assert!(other.headers.get("access-control-allow-origin").is_none(), "an unlisted origin gets no CORS grant");
+    assert!(
+        other.headers.get("access-control-allow-origin").is_none(),
+        "an unlisted origin gets no CORS grant"
+    );
 
     let plain = hocthi_tests::spawn_app(hocthi_tests::Stores::Embedded).await;
-    let reply = plain.send(plain.client.get(plain.url("/health/live")).header("origin", "https://k12.so.edu.vn")).await;
-    assert!(reply.headers.get("access-control-allow-origin").is_none(), "no origins listed: no CORS headers");
+    let reply = plain
+        .send(
+            plain
+                .client
+                .get(plain.url("/health/live"))
+                .header("origin", "https://k12.so.edu.vn"),
+        )
+        .await;
+    assert!(
+        reply.headers.get("access-control-allow-origin").is_none(),
+        "no origins listed: no CORS headers"
+    );
 }

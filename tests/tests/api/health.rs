@@ -22,7 +22,10 @@ async fn metrics_count_requests(app: TestApp) {
     let metrics = app.get("/metrics", None).await;
     assert_eq!(metrics.status, 200);
     assert!(
-        metrics.text.contains("http_request_duration_seconds_bucket") && metrics.text.contains("route=\"/health/live\""),
+        metrics
+            .text
+            .contains("http_request_duration_seconds_bucket")
+            && metrics.text.contains("route=\"/health/live\""),
         "metrics lack the request histogram: {}",
         &metrics.text[..metrics.text.len().min(500)]
     );
@@ -34,7 +37,11 @@ async fn unreachable_stores_stop_start_up() {
     let dir = std::env::temp_dir().join(format!("hocthi-bad-{}", uuid::Uuid::new_v4()));
     let cases = [
         ("REDIS_URL", "redis://127.0.0.1:1", "Redis"),
-        ("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none", "database"),
+        (
+            "DATABASE_URL",
+            "postgres://nobody@127.0.0.1:1/none",
+            "database",
+        ),
     ];
     for (name, value, words) in cases {
         let vars = std::collections::HashMap::from([
@@ -48,7 +55,10 @@ async fn unreachable_stores_stop_start_up() {
             Err(e) => format!("{e:#}"),
         };
         assert!(err.contains(words), "{name}: {err}");
-        assert!(!err.contains("nobody@"), "credentials are not echoed: {err}");
+        assert!(
+            !err.contains("nobody@"),
+            "credentials are not echoed: {err}"
+        );
     }
     std::fs::remove_dir_all(dir).ok();
 }
