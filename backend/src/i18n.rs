@@ -219,6 +219,14 @@ pub fn text(code: &str) -> (&'static str, &'static str) {
             "The file lacks required columns.",
         ),
         "unreadable_file" => ("Không đọc được tệp.", "The file cannot be read."),
+        "archive_too_large" => (
+            "Tệp nén quá lớn sau khi giải nén hoặc có quá nhiều tệp con.",
+            "The archive is too large once unpacked, or has too many entries.",
+        ),
+        "unsafe_path" => (
+            "Tệp nén chứa đường dẫn không an toàn.",
+            "The archive contains an unsafe path.",
+        ),
         "empty_file" => (
             "Tệp không có dòng dữ liệu nào.",
             "The file has no data rows.",

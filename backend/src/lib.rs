@@ -5,6 +5,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod entities;
 pub mod error;
+pub mod files;
 pub mod health;
 pub mod i18n;
 pub mod org;

@@ -154,6 +154,7 @@ fn cell_text(cell: &Data) -> String {
 }
 
 fn read_xlsx(bytes: &[u8]) -> Result<Table, &'static str> {
+    crate::files::check_zip(bytes, &crate::files::OFFICE)?;
     let mut workbook: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(|_| "unreadable_file")?;
     let range = workbook
         .worksheet_range_at(0)

@@ -306,6 +306,13 @@ async fn broken_files_are_refused_cleanly(app: TestApp) {
             "validation_failed",
         ),
         (
+            "a zip bomb posing as a workbook",
+            XLSX,
+            zip_bomb(),
+            422,
+            "validation_failed",
+        ),
+        (
             "more than 10 MiB",
             "text/csv",
             vec![b'a'; 11 * 1024 * 1024],
@@ -376,4 +383,21 @@ fn urlencode(text: &str) -> String {
             }
         })
         .collect()
+}
+
+/// 200 MiB of zeros in a few hundred KiB: refused before any parser unpacks it.
+fn zip_bomb() -> Vec<u8> {
+    use std::io::Write;
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    writer
+        .start_file(
+            "xl/worksheets/sheet1.xml",
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+    let chunk = vec![0u8; 1024 * 1024];
+    for _ in 0..200 {
+        writer.write_all(&chunk).unwrap();
+    }
+    writer.finish().unwrap().into_inner()
 }
