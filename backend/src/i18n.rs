@@ -205,6 +205,55 @@ pub fn text(code: &str) -> (&'static str, &'static str) {
             "Mã chỉ gồm chữ không dấu, số, - và _ (tối đa 32 ký tự).",
             "A code uses unaccented letters, digits, - and _ (32 characters at most).",
         ),
+        "needs_four_options" => (
+            "Câu trắc nghiệm cần đúng 4 phương án A-D.",
+            "A multiple-choice item needs exactly four options A-D.",
+        ),
+        "duplicate_options" => ("Hai phương án trùng nhau.", "Two options are the same."),
+        "needs_four_statements" => (
+            "Câu đúng/sai cần đúng 4 ý a-d.",
+            "A true/false item needs exactly four statements a-d.",
+        ),
+        "invalid_series" => (
+            "Bộ sách phải là ket_noi, chan_troi hoặc canh_dieu.",
+            "The series must be ket_noi, chan_troi or canh_dieu.",
+        ),
+        "item_not_found" => ("Không tìm thấy câu hỏi.", "Item not found."),
+        "item_not_editable" => (
+            "Câu hỏi đang chờ duyệt nên chưa sửa được.",
+            "The item is waiting for review and cannot be edited now.",
+        ),
+        "item_not_submittable" => (
+            "Chỉ gửi duyệt được bản nháp hoặc bản bị trả lại.",
+            "Only a draft or a returned item can be submitted.",
+        ),
+        "item_not_submitted" => (
+            "Câu hỏi không ở trạng thái chờ duyệt.",
+            "The item is not waiting for review.",
+        ),
+        "item_not_approved" => (
+            "Câu hỏi chưa được duyệt.",
+            "The item has not been approved.",
+        ),
+        "item_retired" => ("Câu hỏi đã ngừng sử dụng.", "The item is retired."),
+        "own_item_review" => (
+            "Không được tự duyệt câu hỏi của mình.",
+            "You cannot review your own item.",
+        ),
+        "comment_required" => (
+            "Cần ghi nhận xét khi trả lại.",
+            "A comment is required when returning an item.",
+        ),
+        "paper_not_found" => ("Không tìm thấy đề.", "Paper not found."),
+        "matrix_not_satisfied" => (
+            "Ngân hàng thiếu câu hỏi đã duyệt cho một số ô của ma trận.",
+            "The bank lacks approved items for some cells of the matrix.",
+        ),
+        "matrix_shape" => (
+            "Ma trận không khớp cấu trúc đề của môn.",
+            "The matrix does not match the subject's paper format.",
+        ),
+        "invalid_subject" => ("Môn học không hợp lệ.", "Unknown subject."),
         "unknown_class" => (
             "Không có lớp này trong trường.",
             "No such class in this school.",

@@ -143,6 +143,14 @@ pub async fn seed(state: &AppState, dir: &Path) -> anyhow::Result<SeedReport> {
             school_id: Some(school_id),
             class_id,
             birth_date,
+            subjects: row
+                .get("subjects")
+                .map(|list| {
+                    list.split('+')
+                        .filter_map(crate::questions::scoring::Subject::parse)
+                        .collect()
+                })
+                .unwrap_or_default(),
         });
         match new {
             Ok(new) => pending.push(new),

@@ -194,7 +194,8 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                 scope("/api/v1")
                     .configure(auth::configure)
                     .configure(org::configure)
-                    .configure(audit::configure),
+                    .configure(audit::configure)
+                    .configure(crate::questions::configure),
             )
             .service(auth::routes::jwks)
             .configure(health::configure)

@@ -6,6 +6,9 @@ mod m20261124_000001_create_schools_and_classes;
 mod m20261124_000002_create_users;
 mod m20261124_000003_create_refresh_tokens;
 mod m20261124_000004_create_audit_events;
+mod m20261124_000005_create_items;
+mod m20261124_000006_add_user_subjects;
+mod m20261124_000007_create_papers;
 
 pub struct Migrator;
 
@@ -17,6 +20,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000002_create_users::Migration),
             Box::new(m20261124_000003_create_refresh_tokens::Migration),
             Box::new(m20261124_000004_create_audit_events::Migration),
+            Box::new(m20261124_000005_create_items::Migration),
+            Box::new(m20261124_000006_add_user_subjects::Migration),
+            Box::new(m20261124_000007_create_papers::Migration),
         ]
     }
 }

@@ -15,6 +15,7 @@ pub struct Model {
     pub school_id: Option<Uuid>,
     pub class_id: Option<Uuid>,
     pub birth_date: Option<Date>,
+    pub subjects: String,
     pub disabled: bool,
     pub password_changed_at: DateTimeUtc,
     pub created_at: DateTimeUtc,

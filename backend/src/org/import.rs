@@ -46,6 +46,7 @@ pub enum Column {
     BirthDate,
     Email,
     Password,
+    Subjects,
 }
 
 fn column_of(header: &str) -> Option<Column> {
@@ -57,6 +58,7 @@ fn column_of(header: &str) -> Option<Column> {
         "birth date" | "date of birth" | "ngay sinh" => Column::BirthDate,
         "email" | "thu dien tu" => Column::Email,
         "password" | "mat khau" => Column::Password,
+        "subjects" | "subject" | "mon" | "mon hoc" => Column::Subjects,
         _ => return None,
     })
 }

@@ -14,7 +14,20 @@ pub use routes::configure;
 use crate::{
     auth::roles::{self, Role},
     entities::user,
+    questions::scoring::Subject,
 };
+
+/// Space-padded subject codes (" toan vat_li "), so one LIKE finds a subject on any database.
+pub fn subjects_to_db(subjects: &[Subject]) -> String {
+    let mut codes: Vec<&str> = subjects.iter().map(|s| s.code()).collect();
+    codes.sort_unstable();
+    codes.dedup();
+    format!(" {} ", codes.join(" "))
+}
+
+pub fn subjects_from_db(text: &str) -> Vec<Subject> {
+    text.split_whitespace().filter_map(Subject::parse).collect()
+}
 
 #[derive(Serialize, ToSchema)]
 pub struct UserResponse {
@@ -26,6 +39,8 @@ pub struct UserResponse {
     pub school_id: Option<Uuid>,
     pub class_id: Option<Uuid>,
     pub birth_date: Option<NaiveDate>,
+    /// The subjects a teacher or reviewer works in.
+    pub subjects: Vec<Subject>,
     pub disabled: bool,
     pub created_at: DateTime<Utc>,
 }
@@ -41,6 +56,7 @@ impl From<user::Model> for UserResponse {
             school_id: m.school_id,
             class_id: m.class_id,
             birth_date: m.birth_date,
+            subjects: subjects_from_db(&m.subjects),
             disabled: m.disabled,
             created_at: m.created_at,
         }
@@ -57,6 +73,7 @@ pub struct NewUser {
     pub school_id: Option<Uuid>,
     pub class_id: Option<Uuid>,
     pub birth_date: Option<NaiveDate>,
+    pub subjects: Vec<Subject>,
 }
 
 /// Raw fields as they arrive from JSON or a spreadsheet row.
@@ -69,6 +86,7 @@ pub struct UserFields<'a> {
     pub school_id: Option<Uuid>,
     pub class_id: Option<Uuid>,
     pub birth_date: Option<NaiveDate>,
+    pub subjects: Vec<Subject>,
 }
 
 /// Checks every field and returns all problems at once, as (field, code) pairs.
@@ -102,6 +120,7 @@ pub fn validate_user(fields: UserFields<'_>) -> Result<NewUser, Vec<(&'static st
             school_id: fields.school_id,
             class_id: fields.class_id,
             birth_date: fields.birth_date,
+            subjects: fields.subjects,
         })
     } else {
         Err(problems)

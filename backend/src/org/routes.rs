@@ -324,6 +324,9 @@ pub struct CreateUserRequest {
     pub class_id: Option<Uuid>,
     /// ISO date, e.g. "2009-03-07".
     pub birth_date: Option<chrono::NaiveDate>,
+    /// The subjects a teacher or reviewer works in (e.g. ["toan", "vat_li"]).
+    #[serde(default)]
+    pub subjects: Vec<crate::questions::scoring::Subject>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -393,6 +396,7 @@ async fn create_user(
         school_id: body.school_id,
         class_id: body.class_id,
         birth_date: body.birth_date,
+        subjects: body.subjects.clone(),
     })
     .map_err(to_fields)?;
     if let Some(p) = &body.password {
@@ -729,6 +733,18 @@ async fn import_users(
                 continue;
             }
         };
+        let subjects = match table.get(cells, Column::Subjects).map(|list| {
+            list.split([',', '+', ';'])
+                .map(crate::questions::scoring::Subject::parse)
+                .collect::<Option<Vec<_>>>()
+        }) {
+            None => Vec::new(),
+            Some(Some(subjects)) => subjects,
+            Some(None) => {
+                planned.push(skipped(row, login, "subjects", "invalid_subject"));
+                continue;
+            }
+        };
         let password = table.get(cells, Column::Password).map(str::to_owned);
         if let Some(Err(code)) = password.as_deref().map(password::check_strength) {
             planned.push(skipped(row, login, "password", code));
@@ -742,6 +758,7 @@ async fn import_users(
             school_id: Some(school_id),
             class_id,
             birth_date,
+            subjects,
         };
         let new = match validate_user(fields) {
             Ok(new) => new,

@@ -110,6 +110,42 @@ impl Subject {
         Subject::NguVan,
     ];
 
+    /// The API code ("vat_li") or the Vietnamese name, with or without diacritics ("Vật lí").
+    pub fn parse(text: &str) -> Option<Subject> {
+        let folded = crate::org::domain::fold(text).replace(['_', '-', '&'], " ");
+        let folded = folded.split_whitespace().collect::<Vec<_>>().join(" ");
+        Subject::ALL
+            .into_iter()
+            .find(|s| {
+                let code = s.code().replace('_', " ");
+                folded == code
+                    || folded == crate::org::domain::fold(s.name_vi())
+                    || (*s == Subject::VatLi && folded == "vat ly")
+            })
+            .or(match folded.as_str() {
+                "gdkt pl" | "gdktpl" => Some(Subject::GdktPl),
+                "hoa" => Some(Subject::HoaHoc),
+                "sinh" => Some(Subject::SinhHoc),
+                _ => None,
+            })
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Subject::Toan => "toan",
+            Subject::VatLi => "vat_li",
+            Subject::HoaHoc => "hoa_hoc",
+            Subject::SinhHoc => "sinh_hoc",
+            Subject::DiaLi => "dia_li",
+            Subject::LichSu => "lich_su",
+            Subject::GdktPl => "gdkt_pl",
+            Subject::TinHoc => "tin_hoc",
+            Subject::CongNghe => "cong_nghe",
+            Subject::TiengAnh => "tieng_anh",
+            Subject::NguVan => "ngu_van",
+        }
+    }
+
     pub fn name_vi(self) -> &'static str {
         match self {
             Subject::Toan => "Toán",

@@ -48,6 +48,35 @@ const FORBIDDEN: &[(&str, &str, &[&str])] = &[
     ),
     ("get", "/api/v1/audit/events", &["school_admin_a"]),
     ("get", "/api/v1/audit/verify", &["school_admin_a"]),
+    ("post", "/api/v1/items", &["student_a"]),
+    ("get", "/api/v1/items", &["student_a"]),
+    (
+        "get",
+        "/api/v1/items/review-queue",
+        &["teacher_a", "student_a"],
+    ),
+    ("get", "/api/v1/items/{item_id}", &["student_a"]),
+    (
+        "put",
+        "/api/v1/items/{item_id}",
+        &["school_admin_b", "student_a"],
+    ),
+    (
+        "post",
+        "/api/v1/items/{item_id}/submit",
+        &["school_admin_b"],
+    ),
+    (
+        "post",
+        "/api/v1/items/{item_id}/review",
+        &["teacher_a", "school_admin_b"],
+    ),
+    ("post", "/api/v1/items/{item_id}/share", &["school_admin_b"]),
+    (
+        "post",
+        "/api/v1/items/{item_id}/retire",
+        &["school_admin_b"],
+    ),
 ];
 
 fn body_for(path: &str, school: &str) -> Value {
@@ -60,6 +89,11 @@ fn body_for(path: &str, school: &str) -> Value {
             json!({ "login": "moi.gv", "full_name": "Giáo viên Mới", "roles": ["teacher"], "school_id": school })
         }
         "/api/v1/me/password" => json!({ "current_password": "x", "new_password": "yyyyyyyyyy" }),
+        "/api/v1/items" | "/api/v1/items/{item_id}" => {
+            super::items::mc_item("Câu hỏi", "Chương 1", "biet")
+        }
+        "/api/v1/items/{item_id}/review" => json!({ "decision": "approve" }),
+        "/api/v1/items/{item_id}/share" => json!({ "scope": "school" }),
         _ => json!({}),
     }
 }
@@ -101,9 +135,22 @@ async fn every_endpoint_refuses_strangers(app: TestApp) {
         "every secured operation needs a row in this test's tables"
     );
 
+    let teacher_token = app.token("teacher_a", USER_PASSWORD).await;
+    let item = app
+        .post(
+            "/api/v1/items",
+            Some(&teacher_token),
+            super::items::mc_item("Câu hỏi", "Chương 1", "biet"),
+        )
+        .await;
+    let item_id = item.body["id"]
+        .as_str()
+        .expect("an item to aim at")
+        .to_owned();
     let concrete = |path: &str| {
         path.replace("{school_id}", &school_a.to_string())
             .replace("{user_id}", &teacher_id.to_string())
+            .replace("{item_id}", &item_id)
     };
     let request = |method: &str, path: &str, token: Option<&str>| {
         let url = app.url(&concrete(path));
@@ -112,6 +159,10 @@ async fn every_endpoint_refuses_strangers(app: TestApp) {
             "post" => app
                 .client
                 .post(url)
+                .json(&body_for(path, &school_a.to_string())),
+            "put" => app
+                .client
+                .put(url)
                 .json(&body_for(path, &school_a.to_string())),
             other => panic!("no case for {other}"),
         };

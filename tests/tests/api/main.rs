@@ -6,4 +6,5 @@ mod blobs;
 mod envelope;
 mod health;
 mod hot_store;
+mod items;
 mod roster;
