@@ -253,6 +253,10 @@ pub fn text(code: &str) -> (&'static str, &'static str) {
             "Ma trận không khớp cấu trúc đề của môn.",
             "The matrix does not match the subject's paper format.",
         ),
+        "invalid_code_count" => (
+            "Số mã đề phải từ 1 đến 99.",
+            "The number of codes must be 1 to 99.",
+        ),
         "invalid_subject" => ("Môn học không hợp lệ.", "Unknown subject."),
         "unknown_class" => (
             "Không có lớp này trong trường.",

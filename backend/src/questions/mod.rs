@@ -3,7 +3,12 @@
 pub mod db;
 pub mod domain;
 pub mod key_file;
+pub mod paper_routes;
+pub mod papers;
 pub mod routes;
 pub mod scoring;
 
-pub use routes::configure;
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    routes::configure(cfg);
+    paper_routes::configure(cfg);
+}

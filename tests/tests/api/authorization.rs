@@ -77,6 +77,14 @@ const FORBIDDEN: &[(&str, &str, &[&str])] = &[
         "/api/v1/items/{item_id}/retire",
         &["school_admin_b"],
     ),
+    ("post", "/api/v1/matrices/check", &["student_a"]),
+    ("post", "/api/v1/papers", &["student_a"]),
+    ("get", "/api/v1/papers/{paper_id}", &["student_a"]),
+    (
+        "get",
+        "/api/v1/papers/{paper_id}/codes/{code}",
+        &["student_a"],
+    ),
 ];
 
 fn body_for(path: &str, school: &str) -> Value {
@@ -93,6 +101,8 @@ fn body_for(path: &str, school: &str) -> Value {
             super::items::mc_item("Câu hỏi", "Chương 1", "biet")
         }
         "/api/v1/items/{item_id}/review" => json!({ "decision": "approve" }),
+        "/api/v1/matrices/check" => json!({ "matrix": super::papers::maths_matrix() }),
+        "/api/v1/papers" => json!({ "matrix": super::papers::maths_matrix(), "codes": 2 }),
         "/api/v1/items/{item_id}/share" => json!({ "scope": "school" }),
         _ => json!({}),
     }
@@ -151,6 +161,8 @@ async fn every_endpoint_refuses_strangers(app: TestApp) {
         path.replace("{school_id}", &school_a.to_string())
             .replace("{user_id}", &teacher_id.to_string())
             .replace("{item_id}", &item_id)
+            .replace("{paper_id}", &uuid::Uuid::now_v7().to_string())
+            .replace("{code}", "0101")
     };
     let request = |method: &str, path: &str, token: Option<&str>| {
         let url = app.url(&concrete(path));

@@ -7,4 +7,5 @@ mod envelope;
 mod health;
 mod hot_store;
 mod items;
+mod papers;
 mod roster;

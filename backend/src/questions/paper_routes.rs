@@ -1,0 +1,451 @@
+use std::collections::HashSet;
+
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, ExprTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait, sea_query::Expr,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+use uuid::Uuid;
+
+use super::{
+    db::{self, ItemFilter, StoredBody},
+    domain::Body,
+    papers::{self, Candidate, CellReport, CodeKey, Guidance, Matrix, PaperOptions, Slot},
+    routes::{AUTHORS, viewer},
+    scoring::{Subject, format_of},
+};
+use crate::{
+    audit::{self, Event},
+    auth::{CurrentUser, Scope, roles::Role},
+    entities::{item, item_version, paper, paper_code},
+    error::{ApiError, Problem},
+    request::RequestMeta,
+    state::AppState,
+};
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(check_matrix)
+        .service(create_paper)
+        .service(get_paper)
+        .service(get_paper_code);
+}
+
+fn home_scope(user: &CurrentUser) -> Scope {
+    user.school.map(Scope::School).unwrap_or(Scope::Province)
+}
+
+/// Approved items visible to the caller, per cell of the matrix, in matrix order.
+async fn candidates(
+    state: &AppState,
+    user: &CurrentUser,
+    matrix: &Matrix,
+) -> Result<Vec<Vec<Candidate>>, ApiError> {
+    let mut pools = Vec::new();
+    for row in &matrix.rows {
+        for cell in &row.cells {
+            let filter = ItemFilter {
+                subject: Some(matrix.subject.code().to_owned()),
+                kind: Some(cell.kind),
+                level: Some(cell.level),
+                topic: Some(row.topic.clone()),
+                approved_only: true,
+                limit: 100_000,
+                ..Default::default()
+            };
+            let rows = db::search(&state.db, &viewer(user), &filter).await?;
+            let pool = rows
+                .into_iter()
+                .map(|(v, _)| {
+                    let stored: StoredBody = serde_json::from_str(&v.body)
+                        .map_err(|e| ApiError::Unexpected(e.into()))?;
+                    Ok(Candidate {
+                        item_id: v.item_id,
+                        version: v.version,
+                        body: stored.body,
+                    })
+                })
+                .collect::<Result<Vec<_>, ApiError>>()?;
+            pools.push(pool);
+        }
+    }
+    Ok(pools)
+}
+
+fn checked(matrix: &Matrix) -> Result<(), ApiError> {
+    matrix.check_shape().map_err(|problem| {
+        tracing::info!(%problem, "matrix does not fit its format");
+        ApiError::field("matrix", "matrix_shape")
+    })
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct MatrixRequest {
+    pub matrix: Matrix,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MatrixCheck {
+    /// True when every cell has enough approved items.
+    pub satisfied: bool,
+    /// Every cell with how many approved items could fill it.
+    pub cells: Vec<CellReport>,
+    pub guidance: Guidance,
+}
+
+/// Checks a matrix against the bank: every cell with the approved items available to the caller.
+#[utoipa::path(tag = "papers", security(("bearer" = [])), request_body = MatrixRequest, responses(
+    (status = 200, body = MatrixCheck), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
+#[post("/matrices/check")]
+async fn check_matrix(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: web::Json<MatrixRequest>,
+) -> Result<web::Json<MatrixCheck>, ApiError> {
+    user.require(AUTHORS, home_scope(&user))?;
+    let matrix = &body.matrix;
+    checked(matrix)?;
+    let pools = candidates(&state, &user, matrix).await?;
+    let cells: Vec<CellReport> = matrix
+        .rows
+        .iter()
+        .flat_map(|r| r.cells.iter().map(move |c| (r, c)))
+        .zip(&pools)
+        .map(|((row, cell), pool)| CellReport {
+            topic: row.topic.clone(),
+            kind: cell.kind,
+            level: cell.level,
+            required: cell.count,
+            available: pool.len(),
+        })
+        .collect();
+    Ok(web::Json(MatrixCheck {
+        satisfied: cells.iter().all(|c| c.available >= c.required as usize),
+        cells,
+        guidance: matrix.guidance(),
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct CreatePaperRequest {
+    pub matrix: Matrix,
+    /// Reuse a seed to rebuild the same paper; one is chosen when left out.
+    pub seed: Option<i64>,
+    #[serde(flatten)]
+    pub options: PaperOptions,
+    /// Prefer items not used by this school's last five papers of the subject (default true).
+    pub avoid_recent: Option<bool>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PaperResponse {
+    pub id: Uuid,
+    pub name: String,
+    pub subject: Subject,
+    pub minutes: u16,
+    pub seed: i64,
+    pub codes: Vec<String>,
+    pub items: Vec<FrozenItem>,
+    pub created_by: Uuid,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+pub struct FrozenItem {
+    pub item_id: Uuid,
+    pub version: i32,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UnsatisfiedMatrix {
+    pub code: &'static str,
+    pub cells: Vec<CellReport>,
+}
+
+async fn recently_used(
+    state: &AppState,
+    user: &CurrentUser,
+    subject: Subject,
+) -> Result<HashSet<Uuid>, ApiError> {
+    let mut select = paper::Entity::find().filter(paper::Column::Subject.eq(subject.code()));
+    select = match user.school {
+        Some(school) => select.filter(paper::Column::SchoolId.eq(school)),
+        None => select.filter(paper::Column::CreatedBy.eq(user.id)),
+    };
+    let recent = select
+        .order_by_desc(paper::Column::CreatedAt)
+        .limit(5)
+        .all(&state.db)
+        .await?;
+    let mut used = HashSet::new();
+    for p in recent {
+        let items: Vec<FrozenItem> =
+            serde_json::from_str(&p.items).map_err(|e| ApiError::Unexpected(e.into()))?;
+        used.extend(items.into_iter().map(|i| i.item_id));
+    }
+    Ok(used)
+}
+
+/// Draws a paper from a matrix and makes its codes (mã đề). The paper is frozen: exact item
+/// versions, each code's order and permutations, and one answer key per code.
+#[utoipa::path(tag = "papers", security(("bearer" = [])), request_body = CreatePaperRequest, responses(
+    (status = 201, body = PaperResponse), (status = 401, body = Problem), (status = 403, body = Problem),
+    (status = 422, description = "a matrix that does not fit, or cells the bank cannot fill", body = UnsatisfiedMatrix)))]
+#[post("/papers")]
+async fn create_paper(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    user: CurrentUser,
+    body: web::Json<CreatePaperRequest>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(AUTHORS, home_scope(&user))?;
+    let request = body.into_inner();
+    checked(&request.matrix)?;
+    if !(1..=99).contains(&request.options.codes) {
+        return Err(ApiError::field("codes", "invalid_code_count"));
+    }
+    if let Some(prefix) = &request.options.code_prefix
+        && (prefix.len() != 2 || !prefix.chars().all(|c| c.is_ascii_digit()))
+    {
+        return Err(ApiError::field("code_prefix", "invalid_code"));
+    }
+    let seed = request
+        .seed
+        .unwrap_or_else(|| (rand::random::<u64>() >> 12) as i64);
+    let recent = if request.avoid_recent.unwrap_or(true) {
+        recently_used(&state, &user, request.matrix.subject).await?
+    } else {
+        HashSet::new()
+    };
+    let pools = candidates(&state, &user, &request.matrix).await?;
+    let items = match papers::draw(&request.matrix, &pools, &recent, seed) {
+        Ok(items) => items,
+        Err(cells) => {
+            let body = serde_json::json!({
+                "type": "/problems/matrix_not_satisfied", "status": 422, "code": "matrix_not_satisfied",
+                "title": crate::i18n::message("matrix_not_satisfied"), "cells": cells,
+            });
+            return Ok(HttpResponse::UnprocessableEntity()
+                .content_type("application/problem+json")
+                .json(body));
+        }
+    };
+    let codes = papers::make_codes(request.matrix.subject, &items, seed, &request.options);
+    let frozen: Vec<FrozenItem> = items
+        .iter()
+        .map(|c| FrozenItem {
+            item_id: c.item_id,
+            version: c.version,
+        })
+        .collect();
+    let id = Uuid::now_v7();
+    let now = Utc::now();
+    let txn = state.db.begin().await?;
+    paper::Entity::insert(paper::ActiveModel {
+        id: Set(id),
+        name: Set(request.matrix.name.clone()),
+        subject: Set(request.matrix.subject.code().to_owned()),
+        seed: Set(seed),
+        matrix: Set(json(&request.matrix)?),
+        items: Set(json(&frozen)?),
+        created_by: Set(user.id),
+        school_id: Set(user.school),
+        created_at: Set(now),
+    })
+    .exec_without_returning(&txn)
+    .await?;
+    for code in &codes {
+        paper_code::Entity::insert(paper_code::ActiveModel {
+            paper_id: Set(id),
+            code: Set(code.code.clone()),
+            layout: Set(json(&code.slots)?),
+            answer_key: Set(json(&code.key)?),
+        })
+        .exec_without_returning(&txn)
+        .await?;
+    }
+    item::Entity::update_many()
+        .col_expr(
+            item::Column::TimesUsed,
+            Expr::col(item::Column::TimesUsed).add(1),
+        )
+        .filter(item::Column::Id.is_in(frozen.iter().map(|f| f.item_id)))
+        .exec(&txn)
+        .await?;
+    audit::record(
+        &txn,
+        &meta,
+        Event::by(
+            user.id,
+            "paper.created",
+            "paper",
+            id,
+            serde_json::json!({ "seed": seed, "codes": codes.len() }),
+        ),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(HttpResponse::Created().json(PaperResponse {
+        id,
+        name: request.matrix.name,
+        subject: request.matrix.subject,
+        minutes: format_of(request.matrix.subject).minutes,
+        seed,
+        codes: codes.into_iter().map(|c| c.code).collect(),
+        items: frozen,
+        created_by: user.id,
+        created_at: now,
+    }))
+}
+
+fn json<T: Serialize>(value: &T) -> Result<String, ApiError> {
+    serde_json::to_string(value).map_err(|e| ApiError::Unexpected(e.into()))
+}
+
+async fn paper_in_reach(
+    state: &AppState,
+    user: &CurrentUser,
+    id: Uuid,
+) -> Result<paper::Model, ApiError> {
+    user.require(AUTHORS, home_scope(user))?;
+    let paper = paper::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or(ApiError::NotFound("paper_not_found"))?;
+    let allowed = paper.created_by == user.id
+        || user.has(Role::ProvinceAdmin)
+        || (paper.school_id.is_some()
+            && paper.school_id == user.school
+            && (user.has(Role::Teacher) || user.has(Role::SchoolAdmin)));
+    if !allowed {
+        return Err(ApiError::NotFound("paper_not_found"));
+    }
+    Ok(paper)
+}
+
+/// A paper's summary: its seed, codes and frozen item versions.
+#[utoipa::path(tag = "papers", security(("bearer" = [])), params(("paper_id" = Uuid, Path)), responses(
+    (status = 200, body = PaperResponse), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[get("/papers/{paper_id}")]
+async fn get_paper(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<Uuid>,
+) -> Result<web::Json<PaperResponse>, ApiError> {
+    let paper = paper_in_reach(&state, &user, path.into_inner()).await?;
+    let subject = Subject::parse(&paper.subject)
+        .ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("stored subject")))?;
+    let codes: Vec<String> = paper_code::Entity::find()
+        .select_only()
+        .column(paper_code::Column::Code)
+        .filter(paper_code::Column::PaperId.eq(paper.id))
+        .order_by_asc(paper_code::Column::Code)
+        .into_tuple()
+        .all(&state.db)
+        .await?;
+    Ok(web::Json(PaperResponse {
+        id: paper.id,
+        name: paper.name,
+        subject,
+        minutes: format_of(subject).minutes,
+        seed: paper.seed,
+        codes,
+        items: serde_json::from_str(&paper.items).map_err(|e| ApiError::Unexpected(e.into()))?,
+        created_by: paper.created_by,
+        created_at: paper.created_at,
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PrintedQuestion {
+    /// 1, 2 or 3.
+    pub part: u8,
+    /// Numbered from 1 within each part, as printed ("Câu 1").
+    pub number: usize,
+    pub item_id: Uuid,
+    pub version: i32,
+    /// Stem and options or statements in this code's order, without any key.
+    pub content: serde_json::Value,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PaperCodeResponse {
+    pub paper_id: Uuid,
+    pub code: String,
+    pub subject: Subject,
+    pub minutes: u16,
+    pub questions: Vec<PrintedQuestion>,
+    /// This code's answer key, in the `hocthi grade` key-file format.
+    pub key: CodeKey,
+}
+
+/// One code as printed, with its answer key (the paper's authors and their school's staff).
+#[utoipa::path(tag = "papers", security(("bearer" = [])), params(("paper_id" = Uuid, Path), ("code" = String, Path)), responses(
+    (status = 200, body = PaperCodeResponse), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[get("/papers/{paper_id}/codes/{code}")]
+async fn get_paper_code(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(Uuid, String)>,
+) -> Result<web::Json<PaperCodeResponse>, ApiError> {
+    let (paper_id, code) = path.into_inner();
+    let paper = paper_in_reach(&state, &user, paper_id).await?;
+    let row = paper_code::Entity::find_by_id((paper.id, code.clone()))
+        .one(&state.db)
+        .await?
+        .ok_or(ApiError::NotFound("paper_not_found"))?;
+    let slots: Vec<Slot> =
+        serde_json::from_str(&row.layout).map_err(|e| ApiError::Unexpected(e.into()))?;
+    let key: CodeKey =
+        serde_json::from_str(&row.answer_key).map_err(|e| ApiError::Unexpected(e.into()))?;
+    let versions = item_version::Entity::find()
+        .filter(item_version::Column::ItemId.is_in(slots.iter().map(|s| s.item_id)))
+        .all(&state.db)
+        .await?;
+    let mut numbers = [0usize; 5];
+    let mut questions = Vec::new();
+    for slot in &slots {
+        let version = versions
+            .iter()
+            .find(|v| v.item_id == slot.item_id && v.version == slot.version)
+            .ok_or_else(|| {
+                ApiError::Unexpected(anyhow::anyhow!("a frozen item version is missing"))
+            })?;
+        let stored: StoredBody =
+            serde_json::from_str(&version.body).map_err(|e| ApiError::Unexpected(e.into()))?;
+        numbers[slot.part as usize] += 1;
+        questions.push(PrintedQuestion {
+            part: slot.part,
+            number: numbers[slot.part as usize],
+            item_id: slot.item_id,
+            version: slot.version,
+            content: printed(&stored.body, &slot.order),
+        });
+    }
+    let subject = key.subject;
+    Ok(web::Json(PaperCodeResponse {
+        paper_id: paper.id,
+        code,
+        subject,
+        minutes: format_of(subject).minutes,
+        questions,
+        key,
+    }))
+}
+
+/// The content in this code's order, with no key.
+pub fn printed(body: &Body, order: &[u8]) -> serde_json::Value {
+    let mut content = body.without_key();
+    for field in ["options", "statements"] {
+        if let Some(list) = content.get(field).and_then(|l| l.as_array()).cloned()
+            && order.len() == list.len()
+        {
+            content[field] =
+                serde_json::Value::Array(order.iter().map(|o| list[*o as usize].clone()).collect());
+        }
+    }
+    content
+}
