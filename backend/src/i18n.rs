@@ -280,6 +280,11 @@ pub fn text(code: &str) -> (&'static str, &'static str) {
             "Tệp nén chứa đường dẫn không an toàn.",
             "The archive contains an unsafe path.",
         ),
+        "malformed_xml" => ("Tệp XML bị lỗi cấu trúc.", "The XML is malformed."),
+        "xml_entity" => (
+            "Tệp XML khai báo thực thể (DOCTYPE/ENTITY), không được chấp nhận.",
+            "The XML declares entities (DOCTYPE/ENTITY), which are not accepted.",
+        ),
         "empty_file" => (
             "Tệp không có dòng dữ liệu nào.",
             "The file has no data rows.",

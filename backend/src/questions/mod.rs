@@ -1,6 +1,8 @@
 //! Question banks in the national exam format: items and their review, the scoring engine,
 //! offline grading files, exam matrices and paper codes.
+pub mod convention;
 pub mod db;
+pub mod docx;
 pub mod domain;
 pub mod key_file;
 pub mod paper_routes;
