@@ -253,6 +253,27 @@ pub fn text(code: &str) -> (&'static str, &'static str) {
             "Ma trận không khớp cấu trúc đề của môn.",
             "The matrix does not match the subject's paper format.",
         ),
+        "missing_stem" => ("Câu hỏi không có nội dung.", "The item has no stem."),
+        "missing_answer" => (
+            "Không tìm thấy đáp án (gạch chân, in đậm, tô đỏ, dấu * hoặc dòng Đáp án:).",
+            "No answer is marked (underline, bold, red, a leading * or an Đáp án: line).",
+        ),
+        "several_answers" => (
+            "Có nhiều hơn một phương án được đánh dấu đúng.",
+            "More than one option is marked correct.",
+        ),
+        "short_answer_too_long" => (
+            "Đáp án trả lời ngắn tối đa 4 ký tự.",
+            "A short answer has at most 4 characters.",
+        ),
+        "short_answer_invalid" => (
+            "Đáp án trả lời ngắn chỉ gồm chữ số, dấu - và dấu phẩy.",
+            "A short answer uses only digits, - and the comma.",
+        ),
+        "invalid_level" => (
+            "Mức độ phải là Biết, Hiểu hoặc Vận dụng.",
+            "The level must be Biết, Hiểu or Vận dụng.",
+        ),
         "invalid_code_count" => (
             "Số mã đề phải từ 1 đến 99.",
             "The number of codes must be 1 to 99.",

@@ -4,6 +4,7 @@ pub mod convention;
 pub mod db;
 pub mod docx;
 pub mod domain;
+pub mod import;
 pub mod key_file;
 pub mod paper_routes;
 pub mod papers;
@@ -11,6 +12,7 @@ pub mod routes;
 pub mod scoring;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(import::import_items);
     routes::configure(cfg);
     paper_routes::configure(cfg);
 }

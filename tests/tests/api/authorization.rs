@@ -77,6 +77,7 @@ const FORBIDDEN: &[(&str, &str, &[&str])] = &[
         "/api/v1/items/{item_id}/retire",
         &["school_admin_b"],
     ),
+    ("post", "/api/v1/items/import", &["student_a"]),
     ("post", "/api/v1/matrices/check", &["student_a"]),
     ("post", "/api/v1/papers", &["student_a"]),
     ("get", "/api/v1/papers/{paper_id}", &["student_a"]),
@@ -165,7 +166,10 @@ async fn every_endpoint_refuses_strangers(app: TestApp) {
             .replace("{code}", "0101")
     };
     let request = |method: &str, path: &str, token: Option<&str>| {
-        let url = app.url(&concrete(path));
+        let mut url = app.url(&concrete(path));
+        if path.ends_with("/items/import") {
+            url.push_str("?subject=toan&grade=12&topic=x");
+        }
         let mut request = match method {
             "get" => app.client.get(url),
             "post" => app

@@ -6,6 +6,7 @@ mod blobs;
 mod envelope;
 mod health;
 mod hot_store;
+mod item_import;
 mod items;
 mod papers;
 mod roster;

@@ -386,7 +386,7 @@ fn urlencode(text: &str) -> String {
 }
 
 /// 200 MiB of zeros in a few hundred KiB: refused before any parser unpacks it.
-fn zip_bomb() -> Vec<u8> {
+pub fn zip_bomb() -> Vec<u8> {
     use std::io::Write;
     let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     writer

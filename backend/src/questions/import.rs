@@ -1,0 +1,245 @@
+//! `POST /items/import`: a question bank file in the teachers' convention, as .docx or plain
+//! text, checked item by item; written whole or not at all unless the caller keeps the valid
+//! items. Images go to the blob store, stored once per content.
+use actix_web::{HttpResponse, post, web};
+use sea_orm::TransactionTrait;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::{
+    convention::{self, Parsed},
+    db::{self, NewVersion},
+    docx,
+    domain::{Body, Level, Metadata},
+    routes::AUTHORS,
+    scoring::Subject,
+};
+use crate::{
+    audit::{self, Event},
+    auth::{CurrentUser, Scope},
+    error::{ApiError, Problem},
+    i18n,
+    request::RequestMeta,
+    state::AppState,
+};
+
+#[derive(Deserialize, IntoParams)]
+pub struct ImportQuery {
+    pub subject: Subject,
+    pub grade: i16,
+    /// Topic for items without a `Chủ đề:` line.
+    pub topic: String,
+    /// Level for items without a `Mức độ:` line (default: biet).
+    pub level: Option<Level>,
+    pub series: Option<String>,
+    #[serde(default)]
+    pub dry_run: bool,
+    #[serde(default)]
+    pub keep_valid: bool,
+}
+
+#[derive(Serialize, ToSchema, Clone)]
+pub struct ItemReport {
+    /// The line (text) or paragraph (.docx) where the item starts.
+    pub at: usize,
+    /// Its number as written ("Câu 3").
+    pub number: String,
+    /// created, would_create or rejected.
+    pub status: &'static str,
+    pub reason_code: Option<&'static str>,
+    pub reason: Option<&'static str>,
+    pub item_id: Option<Uuid>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ImportReport {
+    pub format: &'static str,
+    pub dry_run: bool,
+    pub committed: bool,
+    pub created: usize,
+    pub rejected: usize,
+    pub images: usize,
+    pub items: Vec<ItemReport>,
+}
+
+fn image_type(bytes: &[u8]) -> Option<(&'static str, &'static str)> {
+    Some(match bytes {
+        [0x89, b'P', b'N', b'G', ..] => ("image/png", "png"),
+        [0xFF, 0xD8, 0xFF, ..] => ("image/jpeg", "jpg"),
+        [b'G', b'I', b'F', b'8', ..] => ("image/gif", "gif"),
+        [0xD7, 0xCD, 0xC6, 0x9A, ..] => ("image/wmf", "wmf"),
+        [0x01, 0x00, 0x00, 0x00, ..] => ("image/emf", "emf"),
+        _ => return None,
+    })
+}
+
+fn swap_images(body: &mut Body, keys: &[(String, String)]) {
+    let fix = |text: &mut String| {
+        for (id, key) in keys {
+            *text = text.replace(&format!("(embedded:{id})"), &format!("(blob:{key})"));
+        }
+    };
+    match body {
+        Body::MultipleChoice { stem, options, .. } => {
+            fix(stem);
+            options.iter_mut().for_each(fix);
+        }
+        Body::TrueFalse { stem, statements } => {
+            fix(stem);
+            statements.iter_mut().for_each(|s| fix(&mut s.text));
+        }
+        Body::ShortAnswer { stem, .. } | Body::Essay { stem, .. } => fix(stem),
+    }
+}
+
+/// Imports a question bank file (.docx or UTF-8 text in the Word convention).
+#[utoipa::path(tag = "questions", security(("bearer" = [])), params(ImportQuery),
+    request_body(content = Vec<u8>, description = "The file: a .docx or UTF-8 text", content_type = "application/octet-stream"),
+    responses(
+        (status = 200, body = ImportReport), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 413, body = Problem), (status = 415, body = Problem),
+        (status = 422, description = "rejected items; nothing written; the body is the report", body = ImportReport)))]
+#[post("/items/import")]
+pub async fn import_items(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    user: CurrentUser,
+    query: web::Query<ImportQuery>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    user.require(
+        AUTHORS,
+        user.school.map(Scope::School).unwrap_or(Scope::Province),
+    )?;
+    let query = query.into_inner();
+    let (format, paragraphs, images) = if body.starts_with(b"PK\x03\x04") {
+        let doc = docx::read(&body).map_err(|code| ApiError::field("file", code))?;
+        ("docx", doc.paragraphs, doc.images)
+    } else {
+        let text = std::str::from_utf8(body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&body))
+            .map_err(|_| ApiError::UnsupportedMediaType)?;
+        ("text", convention::paragraphs_of_text(text), Vec::new())
+    };
+    let parsed = convention::parse(&paragraphs);
+    if parsed.is_empty() {
+        return Err(ApiError::field("file", "empty_file"));
+    }
+
+    let mut reports = Vec::new();
+    let mut ready = Vec::new();
+    for Parsed { at, number, result } in parsed {
+        let outcome = result.and_then(|item| {
+            let metadata = Metadata {
+                subject: query.subject,
+                grade: query.grade,
+                series: query.series.clone(),
+                topic: vec![item.topic.clone().unwrap_or_else(|| query.topic.clone())],
+                level: item.level.or(query.level).unwrap_or(Level::Biet),
+                competency: item.competency.clone(),
+                tags: item.tags.clone(),
+                source: item.source.clone(),
+                solution: item.solution.clone(),
+            };
+            let body = item.body.validate().map_err(|e| e[0].code)?;
+            let metadata = metadata.validate().map_err(|e| e[0].code)?;
+            Ok((body, metadata))
+        });
+        match outcome {
+            Ok(pair) => {
+                reports.push(ItemReport {
+                    at,
+                    number,
+                    status: "would_create",
+                    reason_code: None,
+                    reason: None,
+                    item_id: None,
+                });
+                ready.push((reports.len() - 1, pair));
+            }
+            Err(code) => reports.push(ItemReport {
+                at,
+                number,
+                status: "rejected",
+                reason_code: Some(code),
+                reason: Some(i18n::message(code)),
+                item_id: None,
+            }),
+        }
+    }
+    let rejected = reports.iter().filter(|r| r.status == "rejected").count();
+    let mut report = ImportReport {
+        format,
+        dry_run: query.dry_run,
+        committed: false,
+        created: 0,
+        rejected,
+        images: 0,
+        items: reports,
+    };
+    if query.dry_run || (rejected > 0 && !query.keep_valid) {
+        if rejected > 0 && !query.keep_valid {
+            let mut value =
+                serde_json::to_value(&report).map_err(|e| ApiError::Unexpected(e.into()))?;
+            value["type"] = "/problems/import_rejected".into();
+            value["code"] = "import_rejected".into();
+            value["status"] = 422.into();
+            value["title"] = i18n::message("import_rejected").into();
+            return Ok(HttpResponse::UnprocessableEntity()
+                .content_type("application/problem+json")
+                .json(value));
+        }
+        return Ok(HttpResponse::Ok().json(report));
+    }
+
+    // Images first (content-addressed, so a retry or a second file stores nothing twice).
+    let mut keys = Vec::new();
+    for image in &images {
+        let Some((content_type, ext)) = image_type(&image.bytes) else {
+            continue;
+        };
+        let key = format!(
+            "items/media/{}.{ext}",
+            hex::encode(Sha256::digest(&image.bytes))
+        );
+        if state.blobs.head(&key).await?.is_none() {
+            state
+                .blobs
+                .put(&key, image.bytes.clone().into(), content_type)
+                .await?;
+        }
+        keys.push((image.id.clone(), key));
+    }
+    report.images = keys.len();
+
+    let txn = state.db.begin().await?;
+    for (index, (mut body, metadata)) in ready {
+        swap_images(&mut body, &keys);
+        let id = Uuid::now_v7();
+        db::insert_item(&txn, id, user.id, user.school, &metadata).await?;
+        db::insert_version(
+            &txn,
+            NewVersion {
+                item_id: id,
+                version: 1,
+                body: &body,
+                metadata: &metadata,
+                author: user.id,
+            },
+        )
+        .await?;
+        report.items[index].status = "created";
+        report.items[index].item_id = Some(id);
+        report.created += 1;
+    }
+    audit::record(
+        &txn,
+        &meta,
+        Event::by(user.id, "items.imported", "user", user.id, serde_json::json!({ "format": format, "created": report.created, "rejected": rejected })),
+    )
+    .await?;
+    txn.commit().await?;
+    report.committed = true;
+    Ok(HttpResponse::Ok().json(report))
+}

@@ -1,0 +1,327 @@
+//! Importing question banks in the teachers' Word convention, from .docx and text.
+use std::io::Write;
+
+use hocthi_tests::{TestApp, on_every_store};
+use serde_json::Value;
+
+use super::items::bank;
+
+on_every_store!(
+    a_docx_bank_imports_with_equations_and_images,
+    broken_banks_import_nothing,
+    a_text_bank_imports
+);
+
+const PNG: &[u8] = &[
+    0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, b'I', b'H', b'D', b'R', 0, 0, 0,
+    1, 0, 0, 0, 1, 8, 6, 0, 0, 0,
+];
+
+/// A run: (text, bold, underline, red).
+fn run(text: &str, bold: bool, underline: bool, red: bool) -> String {
+    let mut props = String::new();
+    if bold {
+        props.push_str("<w:b/>");
+    }
+    if underline {
+        props.push_str(r#"<w:u w:val="single"/>"#);
+    }
+    if red {
+        props.push_str(r#"<w:color w:val="FF0000"/>"#);
+    }
+    format!(r#"<w:r><w:rPr>{props}</w:rPr><w:t xml:space="preserve">{text}</w:t></w:r>"#)
+}
+
+fn p(inner: &str) -> String {
+    format!("<w:p>{inner}</w:p>")
+}
+
+pub fn docx(paragraphs: &[String], document_prefix: &str) -> Vec<u8> {
+    let body = paragraphs.concat();
+    let document = format!(
+        r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>{document_prefix}<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" xmlns:m="http://schemas.openxmlformats.org/officeDocument/2006/math" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships" xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main"><w:body>{body}</w:body></w:document>"#
+    );
+    let rels = r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId9" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/image" Target="media/image1.png"/></Relationships>"#;
+    let types = r#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="png" ContentType="image/png"/><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>"#;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default();
+    for (name, bytes) in [
+        ("[Content_Types].xml", types.as_bytes()),
+        ("word/document.xml", document.as_bytes()),
+        ("word/_rels/document.xml.rels", rels.as_bytes()),
+        ("word/media/image1.png", PNG),
+    ] {
+        zip.start_file(name, options).unwrap();
+        zip.write_all(bytes).unwrap();
+    }
+    zip.finish().unwrap().into_inner()
+}
+
+fn good_bank() -> Vec<String> {
+    let fraction = r#"<m:oMath><m:f><m:num><m:r><m:t>1</m:t></m:r></m:num><m:den><m:r><m:t>x</m:t></m:r></m:den></m:f></m:oMath>"#;
+    let image = r#"<w:r><w:drawing><a:graphic><a:graphicData><a:blip r:embed="rId9"/></a:graphicData></a:graphic></w:drawing></w:r>"#;
+    vec![
+        p(&run(
+            "PHẦN I. Câu trắc nghiệm nhiều phương án lựa chọn",
+            true,
+            false,
+            false,
+        )),
+        p(&format!(
+            "{}{}{}",
+            run("Câu 1. Đạo hàm của hàm số ", true, false, false),
+            fraction,
+            run(" là", false, false, false)
+        )),
+        p(&format!(
+            "{}{}",
+            run("A.", true, false, false),
+            run(" 1/x", false, false, false)
+        )),
+        p(&format!(
+            "{}{}",
+            run("B.", true, true, false),
+            run(" -1/x²", false, false, false)
+        )),
+        p(&format!(
+            "{}{}",
+            run("C.", true, false, false),
+            run(" ln x", false, false, false)
+        )),
+        p(&format!(
+            "{}{}",
+            run("D.", true, false, false),
+            run(" x", false, false, false)
+        )),
+        p(&run("Mức độ: Hiểu", false, false, false)),
+        p(&run(
+            "PHẦN II. Câu trắc nghiệm đúng sai",
+            true,
+            false,
+            false,
+        )),
+        p(&format!(
+            "{}{}",
+            run("Câu 1. Quan sát đồ thị: ", true, false, false),
+            image
+        )),
+        p(&format!(
+            "{}{}",
+            run("a)", false, false, true),
+            run(" Hàm số có hai cực trị", false, false, false)
+        )),
+        p(&format!(
+            "{}{}",
+            run("b)", false, false, false),
+            run(" Đồ thị đi qua gốc tọa độ", false, false, false)
+        )),
+        p(&format!(
+            "{}{}",
+            run("c)", false, false, true),
+            run(" Hàm số đồng biến trên (1; 2)", false, false, false)
+        )),
+        p(&format!(
+            "{}{}",
+            run("d)", false, false, false),
+            run(" Giá trị lớn nhất bằng 3", false, false, false)
+        )),
+        p(&run(
+            "PHẦN III. Câu trắc nghiệm trả lời ngắn",
+            true,
+            false,
+            false,
+        )),
+        p(&run(
+            "Câu 1. Tính giới hạn khi x tiến tới 0 của sin(2x)/x.",
+            false,
+            false,
+            false,
+        )),
+        p(&run("Đáp án: 2", false, false, false)),
+        p(&run("Lời giải: Dùng giới hạn cơ bản.", false, false, false)),
+    ]
+}
+
+async fn import(app: &TestApp, token: &str, query: &str, file: Vec<u8>) -> hocthi_tests::Reply {
+    app.send(
+        app.client
+            .post(app.url(&format!(
+                "/api/v1/items/import?subject=toan&grade=12&topic=Ch%C6%B0%C6%A1ng%201{query}"
+            )))
+            .bearer_auth(token)
+            .header("content-type", "application/octet-stream")
+            .body(file),
+    )
+    .await
+}
+
+async fn mine(app: &TestApp, token: &str) -> Vec<Value> {
+    app.get("/api/v1/items?mine=true", Some(token)).await.body["items"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+async fn a_docx_bank_imports_with_equations_and_images(app: TestApp) {
+    let b = bank(&app).await;
+    let reply = import(&app, &b.author, "", docx(&good_bank(), "")).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(
+        (
+            reply.body["created"].as_u64(),
+            reply.body["images"].as_u64()
+        ),
+        (Some(3), Some(1))
+    );
+    let items = mine(&app, &b.author).await;
+    let mc = items
+        .iter()
+        .find(|i| i["kind"] == "multiple_choice")
+        .unwrap();
+    assert_eq!(
+        mc["body"]["stem"], "Đạo hàm của hàm số $\\frac{1}{x}$ là",
+        "the equation became LaTeX"
+    );
+    assert_eq!(
+        mc["body"]["correct"], "B",
+        "underline decides when every label is bold"
+    );
+    assert_eq!(mc["metadata"]["level"], "hieu");
+    let tf = items.iter().find(|i| i["kind"] == "true_false").unwrap();
+    let marks: Vec<bool> = tf["body"]["statements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["correct"].as_bool().unwrap())
+        .collect();
+    assert_eq!(
+        marks,
+        [true, false, true, false],
+        "red marks the true statements"
+    );
+    let stem = tf["body"]["stem"].as_str().unwrap();
+    let key = stem
+        .split("(blob:")
+        .nth(1)
+        .and_then(|s| s.strip_suffix(')'))
+        .expect("the image is linked from the stem");
+    let stored = app
+        .state
+        .blobs
+        .get(key)
+        .await
+        .unwrap()
+        .expect("the image is in the blob store");
+    assert_eq!(stored.as_ref(), PNG);
+    let sa = items.iter().find(|i| i["kind"] == "short_answer").unwrap();
+    assert_eq!(sa["body"]["accepted"], serde_json::json!(["2"]));
+    assert_eq!(sa["metadata"]["solution"], "Dùng giới hạn cơ bản.");
+}
+
+async fn broken_banks_import_nothing(app: TestApp) {
+    let b = bank(&app).await;
+    let mut missing = good_bank();
+    missing[3] = p(&format!(
+        "{}{}",
+        run("B.", true, false, false),
+        run(" -1/x²", false, false, false)
+    ));
+    let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
+        (
+            "a corrupt zip",
+            b"PK\x03\x04this is not a zip".to_vec(),
+            422,
+            "unreadable_file",
+        ),
+        (
+            "an external entity",
+            docx(
+                &good_bank(),
+                r#"<!DOCTYPE w [<!ENTITY x SYSTEM "file:///etc/passwd">]>"#,
+            ),
+            422,
+            "xml_entity",
+        ),
+        (
+            "a zip bomb",
+            super::roster::zip_bomb(),
+            422,
+            "archive_too_large",
+        ),
+        (
+            "a missing answer",
+            docx(&missing, ""),
+            422,
+            "import_rejected",
+        ),
+        (
+            "not UTF-8 text",
+            b"C\xe2u 1. \xff\xfe".to_vec(),
+            415,
+            "unsupported_media_type",
+        ),
+    ];
+    for (what, file, status, code) in cases {
+        let reply = import(&app, &b.author, "", file).await;
+        assert_eq!(
+            reply.status,
+            status,
+            "{what}: {}",
+            &reply.text[..reply.text.len().min(300)]
+        );
+        let got = reply.body["errors"][0]["code"]
+            .as_str()
+            .or(reply.body["code"].as_str());
+        assert_eq!(
+            got,
+            Some(code),
+            "{what}: {}",
+            &reply.text[..reply.text.len().min(300)]
+        );
+    }
+    assert!(
+        mine(&app, &b.author).await.is_empty(),
+        "nothing half-imported"
+    );
+    let rejected = import(&app, &b.author, "", docx(&missing, "")).await;
+    let first = &rejected.body["items"][0];
+    assert_eq!(
+        (
+            first["at"].as_u64(),
+            first["status"].as_str(),
+            first["reason_code"].as_str()
+        ),
+        (Some(2), Some("rejected"), Some("missing_answer"))
+    );
+    let kept = import(&app, &b.author, "&keep_valid=true", docx(&missing, "")).await;
+    assert_eq!(
+        (
+            kept.status,
+            kept.body["created"].as_u64(),
+            kept.body["rejected"].as_u64()
+        ),
+        (200, Some(2), Some(1))
+    );
+}
+
+async fn a_text_bank_imports(app: TestApp) {
+    let b = bank(&app).await;
+    let text = "PHẦN I\nCâu 1: Số nghiệm của phương trình $x^2 = 4$ là\nA. 0\nB. 1\n*C. 2\nD. 3\nPHẦN III\nCâu 1. Tính $\\sqrt{2{,}25}$.\nĐáp án: 1,5\n";
+    let dry = import(&app, &b.author, "&dry_run=true", text.into()).await;
+    assert_eq!(
+        (
+            dry.status,
+            dry.body["format"].as_str(),
+            dry.body["items"][0]["status"].as_str()
+        ),
+        (200, Some("text"), Some("would_create"))
+    );
+    assert!(
+        mine(&app, &b.author).await.is_empty(),
+        "a dry run writes nothing"
+    );
+    let done = import(&app, &b.author, "", text.into()).await;
+    assert_eq!(done.body["created"], 2, "{}", done.text);
+    let items = mine(&app, &b.author).await;
+    assert!(items.iter().any(|i| i["body"]["correct"] == "C"));
+}
