@@ -10,3 +10,4 @@ mod item_import;
 mod items;
 mod papers;
 mod roster;
+mod samples;

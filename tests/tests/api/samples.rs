@@ -1,0 +1,33 @@
+//! The sample banks in content-samples/ import whole, equations and figure included.
+use hocthi_tests::{TestApp, on_every_store};
+
+use super::items::bank;
+
+on_every_store!(sample_docx_banks_import_intact);
+
+async fn sample_docx_banks_import_intact(app: TestApp) {
+    let b = bank(&app).await;
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../content-samples/questions/");
+    for (file, subject) in [("toan-12.docx", "toan"), ("vat-li-12.docx", "vat_li"), ("toan-12.txt", "toan")] {
+        let bytes = std::fs::read(format!("{dir}{file}")).unwrap();
+        let reply = app
+            .send(
+                app.client
+                    .post(app.url(&format!("/api/v1/items/import?subject={subject}&grade=12&topic=M%E1%BA%ABu")))
+                    .bearer_auth(&b.author)
+                    .body(bytes),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{file}: {}", &reply.text[..reply.text.len().min(600)]);
+        assert_eq!((reply.body["created"].as_u64(), reply.body["rejected"].as_u64()), (Some(60), Some(0)), "{file}");
+    }
+    let with_math = app.get("/api/v1/items?mine=true&q=dao%20ham&limit=500", Some(&b.author)).await;
+    let stems: Vec<&str> = with_math.body["items"].as_array().unwrap().iter().map(|i| i["body"]["stem"].as_str().unwrap()).collect();
+    assert!(stems.iter().any(|s| s.contains("{x}^{") && s.contains('$')), "OMML equations arrive as LaTeX: {stems:?}");
+    let figures = app.get("/api/v1/items?mine=true&kind=true_false&limit=500", Some(&b.author)).await;
+    let linked: Vec<&str> =
+        figures.body["items"].as_array().unwrap().iter().filter_map(|i| i["body"]["stem"].as_str()).filter(|s| s.contains("(blob:items/media/")).collect();
+    assert_eq!(linked.len(), 1, "the docx figure is stored and linked once");
+    let key = linked[0].split("(blob:").nth(1).unwrap().trim_end_matches(')');
+    assert!(app.state.blobs.get(key).await.unwrap().unwrap().starts_with(b"\x89PNG"));
+}
