@@ -55,7 +55,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Seed => {
-            let samples = settings.samples_dir.join("organisation");
+            let samples = settings.samples_dir.clone();
             let app = Application::build(Settings {
                 listen: "127.0.0.1:0".into(),
                 seed_on_first_start: false,

@@ -18,16 +18,19 @@ use crate::{
 pub struct SeedReport {
     pub schools: usize,
     pub classes: usize,
+    /// Sample question-bank items, approved and shared with the province.
+    pub items: usize,
+    /// Sample exam matrices checked against their subject's format.
+    pub matrices: usize,
     /// (login, generated password) of each account created.
     pub users: Vec<(String, String)>,
 }
 
 pub async fn seed_if_present(state: &AppState) -> anyhow::Result<Option<SeedReport>> {
-    let dir = state.settings.samples_dir.join("organisation");
-    if !dir.is_dir() {
+    if !state.settings.samples_dir.join("organisation").is_dir() {
         return Ok(None);
     }
-    Ok(Some(seed(state, &dir).await?))
+    Ok(Some(seed(state, &state.settings.samples_dir).await?))
 }
 
 pub fn print_report(report: &SeedReport) {
@@ -65,7 +68,107 @@ fn field<'a>(row: &'a HashMap<String, String>, name: &str, file: &str) -> anyhow
         .with_context(|| format!("{file}: a row lacks `{name}`"))
 }
 
-pub async fn seed(state: &AppState, dir: &Path) -> anyhow::Result<SeedReport> {
+/// Loads everything in the samples folder: the organisation, then question banks and matrices.
+pub async fn seed(state: &AppState, samples: &Path) -> anyhow::Result<SeedReport> {
+    let mut report = seed_organisation(state, &samples.join("organisation")).await?;
+    report.items = seed_questions(state, &samples.join("questions")).await?;
+    report.matrices = check_matrices(&samples.join("matrices"))?;
+    Ok(report)
+}
+
+fn files_with(dir: &Path, extension: &str) -> anyhow::Result<Vec<std::path::PathBuf>> {
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut files: Vec<_> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == extension))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Each `<subject>-<grade>.docx` is imported as the first sample teacher of that subject, then
+/// approved and shared with the province. A teacher who already has items is left alone.
+async fn seed_questions(state: &AppState, dir: &Path) -> anyhow::Result<usize> {
+    use crate::questions::{db as qdb, import, scoring::Subject};
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let mut created = 0;
+    for file in files_with(dir, "docx")? {
+        let stem = file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        let (subject, grade) = stem
+            .rsplit_once('-')
+            .context("sample banks are named <subject>-<grade>.docx")?;
+        let subject =
+            Subject::parse(subject).with_context(|| format!("{stem}: unknown subject"))?;
+        let grade: i16 = grade
+            .parse()
+            .with_context(|| format!("{stem}: the grade is not a number"))?;
+        let author = crate::entities::user::Entity::find()
+            .filter(
+                crate::entities::user::Column::Subjects.contains(format!(" {} ", subject.code())),
+            )
+            .one(&state.db)
+            .await?
+            .with_context(|| format!("{stem}: no sample teacher of {}", subject.name_vi()))?;
+        let existing = crate::entities::item::Entity::find()
+            .filter(crate::entities::item::Column::AuthorId.eq(author.id))
+            .count(&state.db)
+            .await?;
+        if existing > 0 {
+            continue;
+        }
+        let query = import::ImportQuery {
+            subject,
+            grade,
+            topic: "Mẫu".into(),
+            level: None,
+            series: Some("ket_noi".into()),
+            dry_run: false,
+            keep_valid: false,
+        };
+        let bytes = std::fs::read(&file)?;
+        let (report, rejected) = import::import_file(
+            state,
+            &RequestMeta::default(),
+            author.id,
+            author.school_id,
+            &query,
+            &bytes,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{stem}: {e}"))?;
+        if rejected {
+            bail!("{stem}: {} items were rejected", report.rejected);
+        }
+        let txn = state.db.begin().await?;
+        for id in report.items.iter().filter_map(|i| i.item_id) {
+            qdb::publish(&txn, id, 1).await?;
+            qdb::set_scope(&txn, id, "province").await?;
+        }
+        txn.commit().await?;
+        created += report.created;
+    }
+    Ok(created)
+}
+
+fn check_matrices(dir: &Path) -> anyhow::Result<usize> {
+    let files = files_with(dir, "json")?;
+    for file in &files {
+        let matrix: crate::questions::papers::Matrix =
+            serde_json::from_slice(&std::fs::read(file)?)
+                .with_context(|| format!("{} is not a matrix", file.display()))?;
+        matrix
+            .check_shape()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    }
+    Ok(files.len())
+}
+
+async fn seed_organisation(state: &AppState, dir: &Path) -> anyhow::Result<SeedReport> {
     let mut report = SeedReport::default();
     let txn = state.db.begin().await?;
     let mut schools: HashMap<String, Uuid> = HashMap::new();

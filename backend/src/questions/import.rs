@@ -113,12 +113,37 @@ pub async fn import_items(
         AUTHORS,
         user.school.map(Scope::School).unwrap_or(Scope::Province),
     )?;
-    let query = query.into_inner();
+    let (report, rejected) =
+        import_file(&state, &meta, user.id, user.school, &query, &body).await?;
+    if rejected {
+        let mut value =
+            serde_json::to_value(&report).map_err(|e| ApiError::Unexpected(e.into()))?;
+        value["type"] = "/problems/import_rejected".into();
+        value["code"] = "import_rejected".into();
+        value["status"] = 422.into();
+        value["title"] = i18n::message("import_rejected").into();
+        return Ok(HttpResponse::UnprocessableEntity()
+            .content_type("application/problem+json")
+            .json(value));
+    }
+    Ok(HttpResponse::Ok().json(report))
+}
+
+/// Reads and checks one file, and (unless a dry run, or rejected) writes its items as drafts of
+/// `author` in one transaction. The flag is true when the file was rejected whole.
+pub async fn import_file(
+    state: &AppState,
+    meta: &RequestMeta,
+    author: Uuid,
+    school: Option<Uuid>,
+    query: &ImportQuery,
+    body: &[u8],
+) -> Result<(ImportReport, bool), ApiError> {
     let (format, paragraphs, images) = if body.starts_with(b"PK\x03\x04") {
-        let doc = docx::read(&body).map_err(|code| ApiError::field("file", code))?;
+        let doc = docx::read(body).map_err(|code| ApiError::field("file", code))?;
         ("docx", doc.paragraphs, doc.images)
     } else {
-        let text = std::str::from_utf8(body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&body))
+        let text = std::str::from_utf8(body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body))
             .map_err(|_| ApiError::UnsupportedMediaType)?;
         ("text", convention::paragraphs_of_text(text), Vec::new())
     };
@@ -178,22 +203,14 @@ pub async fn import_items(
         images: 0,
         items: reports,
     };
-    if query.dry_run || (rejected > 0 && !query.keep_valid) {
-        if rejected > 0 && !query.keep_valid {
-            let mut value =
-                serde_json::to_value(&report).map_err(|e| ApiError::Unexpected(e.into()))?;
-            value["type"] = "/problems/import_rejected".into();
-            value["code"] = "import_rejected".into();
-            value["status"] = 422.into();
-            value["title"] = i18n::message("import_rejected").into();
-            return Ok(HttpResponse::UnprocessableEntity()
-                .content_type("application/problem+json")
-                .json(value));
-        }
-        return Ok(HttpResponse::Ok().json(report));
+    if rejected > 0 && !query.keep_valid {
+        return Ok((report, true));
+    }
+    if query.dry_run {
+        return Ok((report, false));
     }
 
-    // Images first (content-addressed, so a retry or a second file stores nothing twice).
+    // Images first, content-addressed: a retry or a second file stores nothing twice.
     let mut keys = Vec::new();
     for image in &images {
         let Some((content_type, ext)) = image_type(&image.bytes) else {
@@ -217,7 +234,7 @@ pub async fn import_items(
     for (index, (mut body, metadata)) in ready {
         swap_images(&mut body, &keys);
         let id = Uuid::now_v7();
-        db::insert_item(&txn, id, user.id, user.school, &metadata).await?;
+        db::insert_item(&txn, id, author, school, &metadata).await?;
         db::insert_version(
             &txn,
             NewVersion {
@@ -225,7 +242,7 @@ pub async fn import_items(
                 version: 1,
                 body: &body,
                 metadata: &metadata,
-                author: user.id,
+                author,
             },
         )
         .await?;
@@ -233,13 +250,15 @@ pub async fn import_items(
         report.items[index].item_id = Some(id);
         report.created += 1;
     }
+    let details =
+        serde_json::json!({ "format": format, "created": report.created, "rejected": rejected });
     audit::record(
         &txn,
-        &meta,
-        Event::by(user.id, "items.imported", "user", user.id, serde_json::json!({ "format": format, "created": report.created, "rejected": rejected })),
+        meta,
+        Event::by(author, "items.imported", "user", author, details),
     )
     .await?;
     txn.commit().await?;
     report.committed = true;
-    Ok(HttpResponse::Ok().json(report))
+    Ok((report, false))
 }

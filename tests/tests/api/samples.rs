@@ -8,26 +8,125 @@ on_every_store!(sample_docx_banks_import_intact);
 async fn sample_docx_banks_import_intact(app: TestApp) {
     let b = bank(&app).await;
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../content-samples/questions/");
-    for (file, subject) in [("toan-12.docx", "toan"), ("vat-li-12.docx", "vat_li"), ("toan-12.txt", "toan")] {
+    for (file, subject) in [
+        ("toan-12.docx", "toan"),
+        ("vat-li-12.docx", "vat_li"),
+        ("toan-12.txt", "toan"),
+    ] {
         let bytes = std::fs::read(format!("{dir}{file}")).unwrap();
         let reply = app
             .send(
                 app.client
-                    .post(app.url(&format!("/api/v1/items/import?subject={subject}&grade=12&topic=M%E1%BA%ABu")))
+                    .post(app.url(&format!(
+                        "/api/v1/items/import?subject={subject}&grade=12&topic=M%E1%BA%ABu"
+                    )))
                     .bearer_auth(&b.author)
                     .body(bytes),
             )
             .await;
-        assert_eq!(reply.status, 200, "{file}: {}", &reply.text[..reply.text.len().min(600)]);
-        assert_eq!((reply.body["created"].as_u64(), reply.body["rejected"].as_u64()), (Some(60), Some(0)), "{file}");
+        assert_eq!(
+            reply.status,
+            200,
+            "{file}: {}",
+            &reply.text[..reply.text.len().min(600)]
+        );
+        assert_eq!(
+            (
+                reply.body["created"].as_u64(),
+                reply.body["rejected"].as_u64()
+            ),
+            (Some(60), Some(0)),
+            "{file}"
+        );
     }
-    let with_math = app.get("/api/v1/items?mine=true&q=dao%20ham&limit=500", Some(&b.author)).await;
-    let stems: Vec<&str> = with_math.body["items"].as_array().unwrap().iter().map(|i| i["body"]["stem"].as_str().unwrap()).collect();
-    assert!(stems.iter().any(|s| s.contains("{x}^{") && s.contains('$')), "OMML equations arrive as LaTeX: {stems:?}");
-    let figures = app.get("/api/v1/items?mine=true&kind=true_false&limit=500", Some(&b.author)).await;
-    let linked: Vec<&str> =
-        figures.body["items"].as_array().unwrap().iter().filter_map(|i| i["body"]["stem"].as_str()).filter(|s| s.contains("(blob:items/media/")).collect();
+    let with_math = app
+        .get(
+            "/api/v1/items?mine=true&q=dao%20ham&limit=500",
+            Some(&b.author),
+        )
+        .await;
+    let stems: Vec<&str> = with_math.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["body"]["stem"].as_str().unwrap())
+        .collect();
+    assert!(
+        stems.iter().any(|s| s.contains("{x}^{") && s.contains('$')),
+        "OMML equations arrive as LaTeX: {stems:?}"
+    );
+    let figures = app
+        .get(
+            "/api/v1/items?mine=true&kind=true_false&limit=500",
+            Some(&b.author),
+        )
+        .await;
+    let linked: Vec<&str> = figures.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["body"]["stem"].as_str())
+        .filter(|s| s.contains("(blob:items/media/"))
+        .collect();
     assert_eq!(linked.len(), 1, "the docx figure is stored and linked once");
-    let key = linked[0].split("(blob:").nth(1).unwrap().trim_end_matches(')');
-    assert!(app.state.blobs.get(key).await.unwrap().unwrap().starts_with(b"\x89PNG"));
+    let key = linked[0]
+        .split("(blob:")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches(')');
+    assert!(
+        app.state
+            .blobs
+            .get(key)
+            .await
+            .unwrap()
+            .unwrap()
+            .starts_with(b"\x89PNG")
+    );
+}
+
+on_every_store!(seeding_loads_samples_and_every_sample_matrix_fits);
+
+async fn seeding_loads_samples_and_every_sample_matrix_fits(app: TestApp) {
+    let samples = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../content-samples"));
+    let report = hocthi::seed::seed(&app.state, samples).await.unwrap();
+    assert_eq!(
+        (
+            report.schools,
+            report.users.len(),
+            report.items,
+            report.matrices
+        ),
+        (3, 12, 120, 10)
+    );
+    let again = hocthi::seed::seed(&app.state, samples).await.unwrap();
+    assert_eq!(
+        (again.schools, again.users.len(), again.items),
+        (0, 0, 0),
+        "seeding twice adds nothing"
+    );
+
+    let admin = app.admin_token().await;
+    for file in ["toan.json", "vat-li.json"] {
+        let matrix: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(samples.join("matrices").join(file)).unwrap())
+                .unwrap();
+        let check = app
+            .post(
+                "/api/v1/matrices/check",
+                Some(&admin),
+                serde_json::json!({ "matrix": matrix }),
+            )
+            .await;
+        assert_eq!(check.body["satisfied"], true, "{file}: {}", check.text);
+        let paper = app
+            .post(
+                "/api/v1/papers",
+                Some(&admin),
+                serde_json::json!({ "matrix": matrix, "codes": 24 }),
+            )
+            .await;
+        assert_eq!(paper.status, 201, "{file}: {}", paper.text);
+        assert_eq!(paper.body["codes"].as_array().unwrap().len(), 24);
+    }
 }
