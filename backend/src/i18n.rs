@@ -274,6 +274,14 @@ pub fn text(code: &str) -> (&'static str, &'static str) {
             "Mức độ phải là Biết, Hiểu hoặc Vận dụng.",
             "The level must be Biết, Hiểu or Vận dụng.",
         ),
+        "single_true_false" => (
+            "Câu đúng/sai đơn của Moodle không tương ứng Phần II (cần 4 ý); hãy gộp thành câu nhiều lựa chọn 4 ý.",
+            "A single Moodle true/false question does not fit Part II (four statements); combine four into one multiple-response question.",
+        ),
+        "unsupported_question_type" => (
+            "Loại câu hỏi này chưa được hỗ trợ.",
+            "This question type is not supported.",
+        ),
         "invalid_code_count" => (
             "Số mã đề phải từ 1 đến 99.",
             "The number of codes must be 1 to 99.",

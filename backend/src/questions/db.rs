@@ -264,6 +264,8 @@ pub struct ItemFilter {
     pub mine: bool,
     /// Only approved versions shared with the viewer (or their own approved ones): what papers draw from.
     pub approved_only: bool,
+    /// Only these items.
+    pub ids: Option<Vec<Uuid>>,
     pub after: Option<Uuid>,
     pub limit: u64,
 }
@@ -335,6 +337,9 @@ pub async fn search(
         for word in fold(q).split_whitespace() {
             condition = condition.add(item_version::Column::SearchText.contains(word));
         }
+    }
+    if let Some(ids) = &filter.ids {
+        condition = condition.add(item_version::Column::ItemId.is_in(ids.iter().copied()));
     }
     if filter.mine {
         condition = condition.add(item::Column::AuthorId.eq(viewer.id));

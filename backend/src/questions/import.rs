@@ -139,7 +139,18 @@ pub async fn import_file(
     query: &ImportQuery,
     body: &[u8],
 ) -> Result<(ImportReport, bool), ApiError> {
-    let (format, paragraphs, images) = if body.starts_with(b"PK\x03\x04") {
+    let looks_like_xml = body
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'<');
+    let moodle_xml = if looks_like_xml {
+        Some(super::moodle::parse(body).map_err(|code| ApiError::field("file", code))?)
+    } else {
+        None
+    };
+    let (format, paragraphs, images) = if looks_like_xml {
+        ("moodle_xml", Vec::new(), Vec::new())
+    } else if body.starts_with(b"PK\x03\x04") {
         let doc = docx::read(body).map_err(|code| ApiError::field("file", code))?;
         ("docx", doc.paragraphs, doc.images)
     } else {
@@ -147,7 +158,10 @@ pub async fn import_file(
             .map_err(|_| ApiError::UnsupportedMediaType)?;
         ("text", convention::paragraphs_of_text(text), Vec::new())
     };
-    let parsed = convention::parse(&paragraphs);
+    let parsed = match moodle_xml {
+        Some(parsed) => parsed,
+        None => convention::parse(&paragraphs),
+    };
     if parsed.is_empty() {
         return Err(ApiError::field("file", "empty_file"));
     }
@@ -160,7 +174,13 @@ pub async fn import_file(
                 subject: query.subject,
                 grade: query.grade,
                 series: query.series.clone(),
-                topic: vec![item.topic.clone().unwrap_or_else(|| query.topic.clone())],
+                topic: item
+                    .topic
+                    .clone()
+                    .unwrap_or_else(|| query.topic.clone())
+                    .split(" / ")
+                    .map(str::to_owned)
+                    .collect(),
                 level: item.level.or(query.level).unwrap_or(Level::Biet),
                 competency: item.competency.clone(),
                 tags: item.tags.clone(),

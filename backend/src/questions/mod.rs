@@ -4,15 +4,18 @@ pub mod convention;
 pub mod db;
 pub mod docx;
 pub mod domain;
+pub mod export;
 pub mod import;
 pub mod key_file;
+pub mod moodle;
 pub mod paper_routes;
 pub mod papers;
 pub mod routes;
 pub mod scoring;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(import::import_items);
+    cfg.service(import::import_items)
+        .service(export::export_items);
     routes::configure(cfg);
     paper_routes::configure(cfg);
 }

@@ -248,6 +248,7 @@ async fn list_items(
         q: query.q,
         mine: query.mine,
         approved_only: query.approved,
+        ids: None,
         after: query.after,
         limit: limit + 1,
     };

@@ -78,6 +78,7 @@ const FORBIDDEN: &[(&str, &str, &[&str])] = &[
         &["school_admin_b"],
     ),
     ("post", "/api/v1/items/import", &["student_a"]),
+    ("post", "/api/v1/items/export", &["student_a"]),
     ("post", "/api/v1/matrices/check", &["student_a"]),
     ("post", "/api/v1/papers", &["student_a"]),
     ("get", "/api/v1/papers/{paper_id}", &["student_a"]),
@@ -102,6 +103,9 @@ fn body_for(path: &str, school: &str) -> Value {
             super::items::mc_item("Câu hỏi", "Chương 1", "biet")
         }
         "/api/v1/items/{item_id}/review" => json!({ "decision": "approve" }),
+        "/api/v1/items/export" => {
+            json!({ "format": "moodle_xml", "item_ids": [uuid::Uuid::nil()] })
+        }
         "/api/v1/matrices/check" => json!({ "matrix": super::papers::maths_matrix() }),
         "/api/v1/papers" => json!({ "matrix": super::papers::maths_matrix(), "codes": 2 }),
         "/api/v1/items/{item_id}/share" => json!({ "scope": "school" }),

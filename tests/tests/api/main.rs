@@ -8,6 +8,7 @@ mod health;
 mod hot_store;
 mod item_import;
 mod items;
+mod moodle;
 mod papers;
 mod roster;
 mod samples;

@@ -1,0 +1,69 @@
+//! `POST /items/export`: any selection of visible items as one file.
+use actix_web::{HttpResponse, post, web};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{
+    db::{self, ItemFilter, StoredBody},
+    routes::{AUTHORS, viewer},
+};
+use crate::{
+    auth::{CurrentUser, Scope},
+    error::{ApiError, Problem},
+    state::AppState,
+};
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportFormat {
+    MoodleXml,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ExportRequest {
+    pub format: ExportFormat,
+    /// At most 5,000 items; items the caller may not see are left out.
+    pub item_ids: Vec<Uuid>,
+}
+
+/// Exports items the caller can see (their own newest versions, others' approved ones).
+#[utoipa::path(tag = "questions", security(("bearer" = [])), request_body = ExportRequest, responses(
+    (status = 200, description = "the file", content_type = "application/xml"),
+    (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
+#[post("/items/export")]
+pub async fn export_items(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: web::Json<ExportRequest>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(
+        AUTHORS,
+        user.school.map(Scope::School).unwrap_or(Scope::Province),
+    )?;
+    if body.item_ids.is_empty() || body.item_ids.len() > 5000 {
+        return Err(ApiError::field("item_ids", "required"));
+    }
+    let filter = ItemFilter {
+        ids: Some(body.item_ids.clone()),
+        limit: 5000,
+        ..Default::default()
+    };
+    let rows = db::search(&state.db, &viewer(&user), &filter).await?;
+    let mut items = Vec::with_capacity(rows.len());
+    for (version, _) in &rows {
+        let stored: StoredBody =
+            serde_json::from_str(&version.body).map_err(|e| ApiError::Unexpected(e.into()))?;
+        items.push((version.item_id.to_string(), stored.body, stored.metadata));
+    }
+    let file = match body.format {
+        ExportFormat::MoodleXml => super::moodle::export(&items),
+    };
+    Ok(HttpResponse::Ok()
+        .content_type("application/xml; charset=utf-8")
+        .insert_header((
+            "Content-Disposition",
+            "attachment; filename=\"hocthi-items.xml\"",
+        ))
+        .body(file))
+}
