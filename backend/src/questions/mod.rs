@@ -10,6 +10,7 @@ pub mod key_file;
 pub mod moodle;
 pub mod paper_routes;
 pub mod papers;
+pub mod print;
 pub mod routes;
 pub mod scoring;
 

@@ -15,6 +15,7 @@ use super::{
     db::{self, ItemFilter, StoredBody},
     domain::Body,
     papers::{self, Candidate, CellReport, CodeKey, Guidance, Matrix, PaperOptions, Slot},
+    print,
     routes::{AUTHORS, viewer},
     scoring::{Subject, format_of},
 };
@@ -31,7 +32,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(check_matrix)
         .service(create_paper)
         .service(get_paper)
-        .service(get_paper_code);
+        .service(get_paper_code)
+        .service(print_paper_code);
 }
 
 fn home_scope(user: &CurrentUser) -> Scope {
@@ -392,7 +394,16 @@ async fn get_paper_code(
     path: web::Path<(Uuid, String)>,
 ) -> Result<web::Json<PaperCodeResponse>, ApiError> {
     let (paper_id, code) = path.into_inner();
-    let paper = paper_in_reach(&state, &user, paper_id).await?;
+    Ok(web::Json(load_code(&state, &user, paper_id, code).await?.1))
+}
+
+async fn load_code(
+    state: &AppState,
+    user: &CurrentUser,
+    paper_id: Uuid,
+    code: String,
+) -> Result<(paper::Model, PaperCodeResponse), ApiError> {
+    let paper = paper_in_reach(state, user, paper_id).await?;
     let row = paper_code::Entity::find_by_id((paper.id, code.clone()))
         .one(&state.db)
         .await?
@@ -426,14 +437,61 @@ async fn get_paper_code(
         });
     }
     let subject = key.subject;
-    Ok(web::Json(PaperCodeResponse {
+    let response = PaperCodeResponse {
         paper_id: paper.id,
         code,
         subject,
         minutes: format_of(subject).minutes,
         questions,
         key,
-    }))
+    };
+    Ok((paper, response))
+}
+
+/// The same code as a printable Word file, answer key on the last page.
+#[utoipa::path(tag = "papers", security(("bearer" = [])), params(("paper_id" = Uuid, Path), ("code" = String, Path)), responses(
+    (status = 200, description = "the .docx", content_type = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+    (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[get("/papers/{paper_id}/codes/{code}/docx")]
+async fn print_paper_code(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(Uuid, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (paper_id, code) = path.into_inner();
+    let (paper, response) = load_code(&state, &user, paper_id, code).await?;
+    let text =
+        serde_json::to_string(&response.questions).map_err(|e| ApiError::Unexpected(e.into()))?;
+    let mut pictures = Vec::new();
+    for piece in text.split("(blob:").skip(1) {
+        let Some(key) = piece.split(')').next() else {
+            continue;
+        };
+        if pictures.iter().any(|p: &print::Picture| p.key == key) {
+            continue;
+        }
+        let extension = match key.rsplit('.').next() {
+            Some("png") => "png",
+            Some("jpg") => "jpg",
+            Some("gif") => "gif",
+            _ => continue,
+        };
+        if let Some(bytes) = state.blobs.get(key).await? {
+            pictures.push(print::Picture {
+                key: key.to_owned(),
+                bytes: bytes.to_vec(),
+                extension,
+            });
+        }
+    }
+    let file = print::docx(&paper.name, &response, &pictures)?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"de-{}.docx\"", response.code),
+        ))
+        .body(file))
 }
 
 /// The content in this code's order, with no key.

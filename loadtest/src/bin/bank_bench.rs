@@ -93,7 +93,7 @@ fn bank_docx(items: usize, salt: usize) -> anyhow::Result<Vec<u8>> {
                     for (k, label) in ["a", "b", "c", "d"].iter().enumerate() {
                         p(format!(
                             "{}{}",
-                            run(&format!("{label})"), (n + k) % 2 == 0),
+                            run(&format!("{label})"), (n + k).is_multiple_of(2)),
                             run(&format!(" Mệnh đề {n}.{k}"), false)
                         ));
                     }

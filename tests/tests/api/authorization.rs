@@ -87,6 +87,11 @@ const FORBIDDEN: &[(&str, &str, &[&str])] = &[
         "/api/v1/papers/{paper_id}/codes/{code}",
         &["student_a"],
     ),
+    (
+        "get",
+        "/api/v1/papers/{paper_id}/codes/{code}/docx",
+        &["student_a"],
+    ),
 ];
 
 fn body_for(path: &str, school: &str) -> Value {
