@@ -278,6 +278,10 @@ pub fn text(code: &str) -> (&'static str, &'static str) {
             "Câu đúng/sai đơn của Moodle không tương ứng Phần II (cần 4 ý); hãy gộp thành câu nhiều lựa chọn 4 ý.",
             "A single Moodle true/false question does not fit Part II (four statements); combine four into one multiple-response question.",
         ),
+        "malformed_gift" => (
+            "Câu hỏi GIFT thiếu dấu đóng ngoặc }.",
+            "A GIFT question lacks its closing }.",
+        ),
         "unsupported_question_type" => (
             "Loại câu hỏi này chưa được hỗ trợ.",
             "This question type is not supported.",

@@ -113,6 +113,14 @@ pub enum Body {
     },
 }
 
+/// The rubric given to an essay imported without one (GIFT, Moodle without grader info).
+pub fn default_rubric(points: Points) -> Vec<Criterion> {
+    vec![Criterion {
+        description: "Chấm theo hướng dẫn chấm của giáo viên".to_owned(),
+        points,
+    }]
+}
+
 impl Body {
     pub fn kind(&self) -> Kind {
         match self {

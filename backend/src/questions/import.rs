@@ -158,9 +158,14 @@ pub async fn import_file(
             .map_err(|_| ApiError::UnsupportedMediaType)?;
         ("text", convention::paragraphs_of_text(text), Vec::new())
     };
-    let parsed = match moodle_xml {
-        Some(parsed) => parsed,
-        None => convention::parse(&paragraphs),
+    let gift = (format == "text")
+        .then(|| std::str::from_utf8(body).ok())
+        .flatten()
+        .filter(|t| super::gift::looks_like_gift(t));
+    let (format, parsed) = match (moodle_xml, gift) {
+        (Some(parsed), _) => (format, parsed),
+        (None, Some(text)) => ("gift", super::gift::parse(text)),
+        (None, None) => (format, convention::parse(&paragraphs)),
     };
     if parsed.is_empty() {
         return Err(ApiError::field("file", "empty_file"));

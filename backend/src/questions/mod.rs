@@ -5,6 +5,7 @@ pub mod db;
 pub mod docx;
 pub mod domain;
 pub mod export;
+pub mod gift;
 pub mod import;
 pub mod key_file;
 pub mod moodle;

@@ -134,7 +134,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Parsed>, &'static str> {
                     .unwrap_or(Points::hundredths(100));
                 let guide = html_text(q.child("graderinfo"));
                 let rubric = if guide.is_empty() {
-                    vec![]
+                    super::domain::default_rubric(points)
                 } else {
                     guide.lines().map(|l| criterion(l, points)).collect()
                 };

@@ -325,3 +325,40 @@ async fn a_text_bank_imports(app: TestApp) {
     let items = mine(&app, &b.author).await;
     assert!(items.iter().any(|i| i["body"]["correct"] == "C"));
 }
+
+on_every_store!(the_gift_sample_imports);
+
+async fn the_gift_sample_imports(app: TestApp) {
+    let b = bank(&app).await;
+    let file = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../content-samples/questions/hoa-hoc-10.gift"
+    ))
+    .unwrap();
+    let reply = app
+        .send(
+            app.client
+                .post(app.url("/api/v1/items/import?subject=hoa_hoc&grade=10&topic=M%E1%BA%ABu"))
+                .bearer_auth(&b.author)
+                .body(file),
+        )
+        .await;
+    assert_eq!(
+        (
+            reply.status,
+            reply.body["format"].as_str(),
+            reply.body["created"].as_u64()
+        ),
+        (200, Some("gift"), Some(7)),
+        "{}",
+        reply.text
+    );
+    let kinds: Vec<String> = mine(&app, &b.author)
+        .await
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap().to_owned())
+        .collect();
+    for kind in ["multiple_choice", "true_false", "short_answer", "essay"] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
+    }
+}
