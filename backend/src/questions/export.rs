@@ -18,6 +18,8 @@ use crate::{
 #[serde(rename_all = "snake_case")]
 pub enum ExportFormat {
     MoodleXml,
+    /// A QTI 3.0 content package (zip).
+    QtiPackage,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -56,14 +58,23 @@ pub async fn export_items(
             serde_json::from_str(&version.body).map_err(|e| ApiError::Unexpected(e.into()))?;
         items.push((version.item_id.to_string(), stored.body, stored.metadata));
     }
-    let file = match body.format {
-        ExportFormat::MoodleXml => super::moodle::export(&items),
+    let (file, content_type, name) = match body.format {
+        ExportFormat::MoodleXml => (
+            super::moodle::export(&items).into_bytes(),
+            "application/xml; charset=utf-8",
+            "hocthi-items.xml",
+        ),
+        ExportFormat::QtiPackage => (
+            super::qti::package(&items)?,
+            "application/zip",
+            "hocthi-items-qti.zip",
+        ),
     };
     Ok(HttpResponse::Ok()
-        .content_type("application/xml; charset=utf-8")
+        .content_type(content_type)
         .insert_header((
             "Content-Disposition",
-            "attachment; filename=\"hocthi-items.xml\"",
+            format!("attachment; filename=\"{name}\""),
         ))
         .body(file))
 }

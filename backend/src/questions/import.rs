@@ -94,6 +94,11 @@ fn swap_images(body: &mut Body, keys: &[(String, String)]) {
     }
 }
 
+fn is_qti_package(body: &[u8]) -> bool {
+    zip::ZipArchive::new(std::io::Cursor::new(body))
+        .is_ok_and(|mut a| a.by_name("imsmanifest.xml").is_ok())
+}
+
 /// Imports a question bank file (.docx or UTF-8 text in the Word convention).
 #[utoipa::path(tag = "questions", security(("bearer" = [])), params(ImportQuery),
     request_body(content = Vec<u8>, description = "The file: a .docx or UTF-8 text", content_type = "application/octet-stream"),
@@ -143,12 +148,40 @@ pub async fn import_file(
         .iter()
         .find(|b| !b.is_ascii_whitespace())
         .is_some_and(|b| *b == b'<');
-    let moodle_xml = if looks_like_xml {
+    let is_package = body.starts_with(b"PK\x03\x04") && is_qti_package(body);
+    let structured = if is_package {
+        crate::files::check_zip(body, &crate::files::OFFICE)
+            .map_err(|code| ApiError::field("file", code))?;
+        Some(super::qti::parse_package(body).map_err(|code| ApiError::field("file", code))?)
+    } else if looks_like_xml && body.windows(19).any(|w| w == b"qti-assessment-item") {
+        let body = super::qti::parse_item(body).map_err(|code| ApiError::field("file", code))?;
+        Some(vec![Parsed {
+            at: 1,
+            number: "1".into(),
+            result: Ok(convention::ParsedItem {
+                body,
+                level: None,
+                topic: None,
+                competency: None,
+                source: None,
+                tags: vec![],
+                solution: None,
+            }),
+        }])
+    } else if looks_like_xml {
         Some(super::moodle::parse(body).map_err(|code| ApiError::field("file", code))?)
     } else {
         None
     };
-    let (format, paragraphs, images) = if looks_like_xml {
+    let (format, paragraphs, images) = if is_package {
+        ("qti", Vec::new(), Vec::new())
+    } else if looks_like_xml
+        && structured
+            .as_ref()
+            .is_some_and(|_| body.windows(19).any(|w| w == b"qti-assessment-item"))
+    {
+        ("qti", Vec::new(), Vec::new())
+    } else if looks_like_xml {
         ("moodle_xml", Vec::new(), Vec::new())
     } else if body.starts_with(b"PK\x03\x04") {
         let doc = docx::read(body).map_err(|code| ApiError::field("file", code))?;
@@ -162,7 +195,7 @@ pub async fn import_file(
         .then(|| std::str::from_utf8(body).ok())
         .flatten()
         .filter(|t| super::gift::looks_like_gift(t));
-    let (format, parsed) = match (moodle_xml, gift) {
+    let (format, parsed) = match (structured, gift) {
         (Some(parsed), _) => (format, parsed),
         (None, Some(text)) => ("gift", super::gift::parse(text)),
         (None, None) => (format, convention::parse(&paragraphs)),

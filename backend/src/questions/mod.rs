@@ -12,6 +12,7 @@ pub mod moodle;
 pub mod paper_routes;
 pub mod papers;
 pub mod print;
+pub mod qti;
 pub mod routes;
 pub mod scoring;
 

@@ -10,5 +10,6 @@ mod item_import;
 mod items;
 mod moodle;
 mod papers;
+mod qti;
 mod roster;
 mod samples;

@@ -1,0 +1,285 @@
+//! IMS QTI 3.0: items (choice, text entry, extended text; Part II as a composite of four
+//! true/false choice interactions) and content packages (imsmanifest.xml + one file per item).
+//! HọcThi metadata travels in the manifest under its own namespace, so a round trip keeps it.
+use std::io::{Cursor, Read, Write};
+
+use super::{
+    convention::{Parsed, ParsedItem},
+    domain::{Body, Criterion, Metadata, Statement, clean_text, default_rubric},
+    scoring::{Choice, Points, ShortAnswer},
+};
+use crate::xml::{self, Element};
+
+const NS: &str = "http://www.imsglobal.org/xsd/imsqtiasi_v3p0";
+
+fn esc(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Our text as XHTML paragraphs (line breaks become paragraphs).
+fn para(text: &str) -> String {
+    text.lines().map(|l| format!("<p>{}</p>", esc(l))).collect()
+}
+
+pub fn item_xml(id: &str, body: &Body) -> String {
+    let mut declarations = String::new();
+    let mut interactions = String::new();
+    match body {
+        Body::MultipleChoice {
+            options, correct, ..
+        } => {
+            declarations.push_str(&format!(
+                r#"<qti-response-declaration identifier="RESPONSE" cardinality="single" base-type="identifier"><qti-correct-response><qti-value>{}</qti-value></qti-correct-response></qti-response-declaration>"#,
+                correct.letter()
+            ));
+            interactions.push_str(r#"<qti-choice-interaction response-identifier="RESPONSE" shuffle="true" max-choices="1">"#);
+            for (i, o) in options.iter().enumerate() {
+                let label = Choice::from_index(i).map(|c| c.letter()).unwrap_or('X');
+                interactions.push_str(&format!(
+                    r#"<qti-simple-choice identifier="{label}">{}</qti-simple-choice>"#,
+                    esc(o)
+                ));
+            }
+            interactions.push_str("</qti-choice-interaction>");
+        }
+        Body::TrueFalse { statements, .. } => {
+            for (i, s) in statements.iter().enumerate() {
+                let label = (b'A' + i as u8) as char;
+                declarations.push_str(&format!(
+                    r#"<qti-response-declaration identifier="RESPONSE_{label}" cardinality="single" base-type="identifier"><qti-correct-response><qti-value>{}</qti-value></qti-correct-response></qti-response-declaration>"#,
+                    if s.correct { "DUNG" } else { "SAI" }
+                ));
+                interactions.push_str(&format!(
+                    r#"<qti-choice-interaction response-identifier="RESPONSE_{label}" shuffle="false" max-choices="1"><qti-prompt>{}</qti-prompt><qti-simple-choice identifier="DUNG">Đúng</qti-simple-choice><qti-simple-choice identifier="SAI">Sai</qti-simple-choice></qti-choice-interaction>"#,
+                    esc(&s.text)
+                ));
+            }
+        }
+        Body::ShortAnswer { accepted, .. } => {
+            let values: String = accepted
+                .iter()
+                .map(|a| format!("<qti-value>{}</qti-value>", esc(a.as_str())))
+                .collect();
+            declarations.push_str(&format!(
+                r#"<qti-response-declaration identifier="RESPONSE" cardinality="single" base-type="string"><qti-correct-response>{values}</qti-correct-response></qti-response-declaration>"#
+            ));
+            interactions.push_str(r#"<qti-text-entry-interaction response-identifier="RESPONSE" expected-length="4"/>"#);
+        }
+        Body::Essay { rubric, .. } => {
+            declarations.push_str(r#"<qti-response-declaration identifier="RESPONSE" cardinality="single" base-type="string"/>"#);
+            interactions
+                .push_str(r#"<qti-extended-text-interaction response-identifier="RESPONSE"/>"#);
+            interactions.push_str(r#"<qti-rubric-block use="scoring" view="scorer">"#);
+            for c in rubric {
+                interactions.push_str(&format!(
+                    r#"<p data-points="{}">{}</p>"#,
+                    c.points,
+                    esc(&c.description)
+                ));
+            }
+            interactions.push_str("</qti-rubric-block>");
+        }
+    }
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><qti-assessment-item xmlns="{NS}" identifier="I{id}" title="{id}" adaptive="false" time-dependent="false">{declarations}<qti-outcome-declaration identifier="SCORE" cardinality="single" base-type="float"/><qti-item-body><div class="stem">{}</div>{interactions}</qti-item-body><qti-response-processing template="https://purl.imsglobal.org/spec/qti/v3p0/rptemplates/match_correct.xml"/></qti-assessment-item>"#,
+        para(body.stem())
+    )
+}
+
+/// A package of items with their metadata.
+pub fn package(items: &[(String, Body, Metadata)]) -> anyhow::Result<Vec<u8>> {
+    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default();
+    let mut resources = String::new();
+    for (id, body, meta) in items {
+        let href = format!("items/{id}.xml");
+        zip.start_file(&href, options)?;
+        zip.write_all(item_xml(id, body).as_bytes())?;
+        resources.push_str(&format!(
+            r#"<resource identifier="R{id}" type="imsqti_item_xmlv3p0" href="{href}"><metadata><hocthi:metadata>{}</hocthi:metadata></metadata><file href="{href}"/></resource>"#,
+            esc(&serde_json::to_string(meta)?)
+        ));
+    }
+    let manifest = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><manifest xmlns="http://www.imsglobal.org/xsd/qti/qtiv3p0/imscp_v1p1" xmlns:hocthi="https://hocthi.vn/xsd/metadata" identifier="HOCTHI-EXPORT"><metadata><schema>QTI Package</schema><schemaversion>3.0.0</schemaversion></metadata><organizations/><resources>{resources}</resources></manifest>"#
+    );
+    zip.start_file("imsmanifest.xml", options)?;
+    zip.write_all(manifest.as_bytes())?;
+    Ok(zip.finish()?.into_inner())
+}
+
+/// Text of an element: paragraphs joined by line breaks, then cleaned like any content.
+fn text_of(el: &Element) -> String {
+    let paragraphs: Vec<String> = el.descendants("p").iter().map(|p| p.text()).collect();
+    if paragraphs.is_empty() {
+        clean_text(&el.text())
+    } else {
+        clean_text(&paragraphs.join("\n"))
+    }
+}
+
+fn correct_values(item: &Element, response: &str) -> Vec<String> {
+    item.children_named("qti-response-declaration")
+        .find(|d| d.attr("identifier") == Some(response))
+        .and_then(|d| d.child("qti-correct-response"))
+        .map(|c| {
+            c.children_named("qti-value")
+                .map(|v| v.text().trim().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn parse_item(bytes: &[u8]) -> Result<Body, &'static str> {
+    let item = xml::parse(bytes)?;
+    if item.name != "qti-assessment-item" {
+        return Err("unsupported_media_type");
+    }
+    let body = item.child("qti-item-body").ok_or("missing_stem")?;
+    let stem = body
+        .elements()
+        .find(|e| e.attr("class") == Some("stem"))
+        .map(text_of)
+        .unwrap_or_else(|| {
+            let paragraphs: Vec<String> = body.children_named("p").map(|p| p.text()).collect();
+            clean_text(&paragraphs.join("\n"))
+        });
+    let choices = body.descendants("qti-choice-interaction");
+    if let [one] = choices.as_slice() {
+        let response = one.attr("response-identifier").unwrap_or("RESPONSE");
+        let right = correct_values(&item, response);
+        let options: Vec<&Element> = one.children_named("qti-simple-choice").collect();
+        if options.len() != 4 {
+            return Err("needs_four_options");
+        }
+        let index = options
+            .iter()
+            .position(|o| right.first().map(String::as_str) == o.attr("identifier"))
+            .ok_or("missing_answer")?;
+        return Ok(Body::MultipleChoice {
+            stem,
+            options: options.iter().map(|o| text_of(o)).collect(),
+            correct: Choice::from_index(index).expect("four"),
+        });
+    }
+    if !choices.is_empty() {
+        if choices.len() != 4 {
+            return Err("needs_four_statements");
+        }
+        let statements = choices
+            .iter()
+            .map(|c| {
+                let response = c.attr("response-identifier").unwrap_or_default();
+                let right = correct_values(&item, response);
+                let first = c
+                    .children_named("qti-simple-choice")
+                    .next()
+                    .and_then(|s| s.attr("identifier"))
+                    .unwrap_or_default();
+                Statement {
+                    text: c.child("qti-prompt").map(text_of).unwrap_or_default(),
+                    correct: right.first().is_some_and(|v| {
+                        v == first || v == "DUNG" || v.eq_ignore_ascii_case("true")
+                    }),
+                }
+            })
+            .collect();
+        return Ok(Body::TrueFalse { stem, statements });
+    }
+    if let Some(entry) = body.descendants("qti-text-entry-interaction").first() {
+        let accepted = correct_values(
+            &item,
+            entry.attr("response-identifier").unwrap_or("RESPONSE"),
+        )
+        .iter()
+        .map(|v| ShortAnswer::parse(v))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| {
+            if e == "short_answer_too_long" {
+                e
+            } else {
+                "short_answer_invalid"
+            }
+        })?;
+        return if accepted.is_empty() {
+            Err("missing_answer")
+        } else {
+            Ok(Body::ShortAnswer { stem, accepted })
+        };
+    }
+    if !body.descendants("qti-extended-text-interaction").is_empty() {
+        let rubric: Vec<Criterion> = body
+            .descendants("qti-rubric-block")
+            .iter()
+            .flat_map(|r| r.children_named("p"))
+            .map(|p| Criterion {
+                description: clean_text(&p.text()),
+                points: p
+                    .attr("data-points")
+                    .and_then(Points::parse)
+                    .unwrap_or(Points::hundredths(100)),
+            })
+            .collect();
+        let rubric = if rubric.is_empty() {
+            default_rubric(Points::hundredths(100))
+        } else {
+            rubric
+        };
+        return Ok(Body::Essay { stem, rubric });
+    }
+    Err("unsupported_question_type")
+}
+
+/// Every item of a package, with the metadata the manifest carries for it.
+pub fn parse_package(bytes: &[u8]) -> Result<Vec<Parsed>, &'static str> {
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|_| "unreadable_file")?;
+    let mut read = |name: &str| -> Result<Vec<u8>, &'static str> {
+        if name.contains("..") || name.starts_with('/') {
+            return Err("unsafe_path");
+        }
+        let mut file = archive.by_name(name).map_err(|_| "unreadable_file")?;
+        let mut out = Vec::new();
+        file.read_to_end(&mut out).map_err(|_| "unreadable_file")?;
+        Ok(out)
+    };
+    let manifest = xml::parse(&read("imsmanifest.xml")?)?;
+    let mut out = Vec::new();
+    let resources = manifest
+        .child("resources")
+        .map(|r| r.children_named("resource").collect::<Vec<_>>())
+        .unwrap_or_default();
+    for (i, resource) in resources.into_iter().enumerate() {
+        if !resource
+            .attr("type")
+            .unwrap_or_default()
+            .starts_with("imsqti_item")
+        {
+            continue;
+        }
+        let href = resource.attr("href").unwrap_or_default();
+        let meta: Option<Metadata> = resource
+            .child("metadata")
+            .and_then(|m| m.child("metadata"))
+            .and_then(|m| serde_json::from_str(&m.text()).ok());
+        let result = read(href)
+            .and_then(|b| parse_item(&b))
+            .map(|body| ParsedItem {
+                body,
+                level: meta.as_ref().map(|m| m.level),
+                topic: meta.as_ref().map(|m| m.topic.join(" / ")),
+                competency: meta.as_ref().and_then(|m| m.competency.clone()),
+                source: meta.as_ref().and_then(|m| m.source.clone()),
+                tags: meta.as_ref().map(|m| m.tags.clone()).unwrap_or_default(),
+                solution: meta.as_ref().and_then(|m| m.solution.clone()),
+            });
+        out.push(Parsed {
+            at: i + 1,
+            number: href.to_owned(),
+            result,
+        });
+    }
+    Ok(out)
+}

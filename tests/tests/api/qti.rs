@@ -1,0 +1,167 @@
+//! QTI 3.0 packages out and in; a round trip leaves every item as it was.
+use std::io::Write;
+
+use hocthi_tests::{TestApp, USER_PASSWORD, on_every_store};
+use serde_json::{Value, json};
+
+use super::items::bank;
+
+on_every_store!(qti_round_trip_keeps_items_equal, broken_qti_is_refused);
+
+async fn import(app: &TestApp, token: &str, query: &str, body: Vec<u8>) -> hocthi_tests::Reply {
+    app.send(
+        app.client
+            .post(app.url(&format!(
+                "/api/v1/items/import?subject=vat_li&grade=12&topic=Nh%E1%BA%ADp{query}"
+            )))
+            .bearer_auth(token)
+            .body(body),
+    )
+    .await
+}
+
+fn comparable(items: &[Value]) -> Vec<String> {
+    let mut out: Vec<String> = items
+        .iter()
+        .map(|i| json!({ "body": i["body"], "metadata": i["metadata"] }).to_string())
+        .collect();
+    out.sort();
+    out
+}
+
+async fn all_mine(app: &TestApp, token: &str) -> Vec<Value> {
+    app.get("/api/v1/items?mine=true&limit=500", Some(token))
+        .await
+        .body["items"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+async fn qti_round_trip_keeps_items_equal(app: TestApp) {
+    let b = bank(&app).await;
+    let sample = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../content-samples/questions/vat-li-12.txt"
+    ))
+    .unwrap();
+    assert_eq!(
+        import(&app, &b.author, "&series=canh_dieu", sample)
+            .await
+            .body["created"],
+        60
+    );
+    let essay = json!({
+        "body": { "kind": "essay", "stem": "Giải thích hiện tượng cảm ứng điện từ.\nNêu một ứng dụng.",
+                  "rubric": [{ "description": "Giải thích đúng", "points": "0.75" }, { "description": "Ứng dụng đúng", "points": "0.25" }] },
+        "metadata": { "subject": "vat_li", "grade": 12, "series": "canh_dieu", "topic": ["Chương 3. Từ trường", "Cảm ứng"], "level": "van_dung",
+                      "competency": "NL3", "tags": ["tu-luan"], "source": "Tổ Lí", "solution": null }
+    });
+    assert_eq!(
+        app.post("/api/v1/items", Some(&b.author), essay)
+            .await
+            .status,
+        201
+    );
+    let originals = all_mine(&app, &b.author).await;
+    let ids: Vec<&Value> = originals.iter().map(|i| &i["id"]).collect();
+    let package = app
+        .client
+        .post(app.url("/api/v1/items/export"))
+        .bearer_auth(&b.author)
+        .json(&json!({ "format": "qti_package", "item_ids": ids }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(package.headers()["content-type"], "application/zip");
+    let bytes = package.bytes().await.unwrap().to_vec();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes.clone())).unwrap();
+    assert_eq!(archive.len(), 62, "a manifest and one file per item");
+    let mut manifest = String::new();
+    std::io::Read::read_to_string(
+        &mut archive.by_name("imsmanifest.xml").unwrap(),
+        &mut manifest,
+    )
+    .unwrap();
+    assert!(manifest.contains("imsqti_item_xmlv3p0"));
+
+    app.create_user(&b.admin, "gv.qti", &["teacher"], Some(b.school))
+        .await;
+    let other = app.token("gv.qti", USER_PASSWORD).await;
+    let again = import(&app, &other, "&series=canh_dieu", bytes).await;
+    assert_eq!(
+        (
+            again.status,
+            again.body["format"].as_str(),
+            again.body["created"].as_u64()
+        ),
+        (200, Some("qti"), Some(61)),
+        "{}",
+        &again.text[..again.text.len().min(500)]
+    );
+    assert_eq!(
+        comparable(&all_mine(&app, &other).await),
+        comparable(&originals),
+        "a round trip changes nothing"
+    );
+}
+
+fn package(files: &[(&str, &str)]) -> Vec<u8> {
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, body) in files {
+        zip.start_file(*name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        zip.write_all(body.as_bytes()).unwrap();
+    }
+    zip.finish().unwrap().into_inner()
+}
+
+async fn broken_qti_is_refused(app: TestApp) {
+    let b = bank(&app).await;
+    let manifest = |href: &str| {
+        format!(
+            r#"<manifest identifier="M"><resources><resource identifier="R1" type="imsqti_item_xmlv3p0" href="{href}"/></resources></manifest>"#
+        )
+    };
+    let escaping = package(&[("imsmanifest.xml", &manifest("../../etc/passwd"))]);
+    let reply = import(&app, &b.author, "", escaping).await;
+    assert_eq!(
+        (reply.status, reply.body["items"][0]["reason_code"].as_str()),
+        (422, Some("unsafe_path")),
+        "{}",
+        reply.text
+    );
+    let xxe = r#"<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><qti-assessment-item identifier="x">&e;</qti-assessment-item>"#;
+    let reply = import(
+        &app,
+        &b.author,
+        "",
+        package(&[
+            ("imsmanifest.xml", &manifest("items/a.xml")),
+            ("items/a.xml", xxe),
+        ]),
+    )
+    .await;
+    assert_eq!(
+        (reply.status, reply.body["items"][0]["reason_code"].as_str()),
+        (422, Some("xml_entity")),
+        "{}",
+        reply.text
+    );
+    let single = r#"<?xml version="1.0"?><qti-assessment-item xmlns="http://www.imsglobal.org/xsd/imsqtiasi_v3p0" identifier="q1"><qti-response-declaration identifier="RESPONSE" cardinality="single" base-type="identifier"><qti-correct-response><qti-value>C</qti-value></qti-correct-response></qti-response-declaration><qti-item-body><p>Đơn vị của cảm ứng từ là</p><qti-choice-interaction response-identifier="RESPONSE" max-choices="1"><qti-simple-choice identifier="A">V</qti-simple-choice><qti-simple-choice identifier="B">A</qti-simple-choice><qti-simple-choice identifier="C">T</qti-simple-choice><qti-simple-choice identifier="D">Wb/s</qti-simple-choice></qti-choice-interaction></qti-item-body></qti-assessment-item>"#;
+    let reply = import(&app, &b.author, "", single.as_bytes().to_vec()).await;
+    assert_eq!(
+        (reply.status, reply.body["created"].as_u64()),
+        (200, Some(1)),
+        "{}",
+        reply.text
+    );
+    let item = &all_mine(&app, &b.author).await[0];
+    assert_eq!(
+        (
+            item["body"]["stem"].as_str(),
+            item["body"]["correct"].as_str()
+        ),
+        (Some("Đơn vị của cảm ứng từ là"), Some("C"))
+    );
+}
