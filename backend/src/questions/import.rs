@@ -94,9 +94,61 @@ fn swap_images(body: &mut Body, keys: &[(String, String)]) {
     }
 }
 
-fn is_qti_package(body: &[u8]) -> bool {
-    zip::ZipArchive::new(std::io::Cursor::new(body))
-        .is_ok_and(|mut a| a.by_name("imsmanifest.xml").is_ok())
+/// What a file holds: paragraphs in the teachers' convention (with images), or items an
+/// interchange format already structures.
+enum Source {
+    Convention(Vec<convention::Paragraph>, Vec<docx::EmbeddedImage>),
+    Structured(Vec<Parsed>),
+}
+
+/// Decides the format by content: a zip is a QTI package (with `imsmanifest.xml`) or a .docx;
+/// XML is a QTI item or Moodle XML; text is GIFT or the Word convention as plain text.
+fn read_file(body: &[u8]) -> Result<(&'static str, Source), &'static str> {
+    if body.starts_with(b"PK\x03\x04") {
+        crate::files::check_zip(body, &crate::files::OFFICE)?;
+        let is_package = zip::ZipArchive::new(std::io::Cursor::new(body))
+            .is_ok_and(|mut a| a.by_name("imsmanifest.xml").is_ok());
+        if is_package {
+            return Ok(("qti", Source::Structured(super::qti::parse_package(body)?)));
+        }
+        let doc = docx::read(body)?;
+        return Ok(("docx", Source::Convention(doc.paragraphs, doc.images)));
+    }
+    let text = std::str::from_utf8(body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body))
+        .map_err(|_| "unsupported_media_type")?;
+    if text.trim_start().starts_with('<') {
+        if text.contains("qti-assessment-item") {
+            let body = super::qti::parse_item(text.as_bytes())?;
+            let item = convention::ParsedItem {
+                body,
+                level: None,
+                topic: None,
+                competency: None,
+                source: None,
+                tags: vec![],
+                solution: None,
+            };
+            return Ok((
+                "qti",
+                Source::Structured(vec![Parsed {
+                    at: 1,
+                    number: "1".into(),
+                    result: Ok(item),
+                }]),
+            ));
+        }
+        return Ok((
+            "moodle_xml",
+            Source::Structured(super::moodle::parse(text.as_bytes())?),
+        ));
+    }
+    if super::gift::looks_like_gift(text) {
+        return Ok(("gift", Source::Structured(super::gift::parse(text))));
+    }
+    Ok((
+        "text",
+        Source::Convention(convention::paragraphs_of_text(text), Vec::new()),
+    ))
 }
 
 /// Imports a question bank file (.docx or UTF-8 text in the Word convention).
@@ -144,61 +196,13 @@ pub async fn import_file(
     query: &ImportQuery,
     body: &[u8],
 ) -> Result<(ImportReport, bool), ApiError> {
-    let looks_like_xml = body
-        .iter()
-        .find(|b| !b.is_ascii_whitespace())
-        .is_some_and(|b| *b == b'<');
-    let is_package = body.starts_with(b"PK\x03\x04") && is_qti_package(body);
-    let structured = if is_package {
-        crate::files::check_zip(body, &crate::files::OFFICE)
-            .map_err(|code| ApiError::field("file", code))?;
-        Some(super::qti::parse_package(body).map_err(|code| ApiError::field("file", code))?)
-    } else if looks_like_xml && body.windows(19).any(|w| w == b"qti-assessment-item") {
-        let body = super::qti::parse_item(body).map_err(|code| ApiError::field("file", code))?;
-        Some(vec![Parsed {
-            at: 1,
-            number: "1".into(),
-            result: Ok(convention::ParsedItem {
-                body,
-                level: None,
-                topic: None,
-                competency: None,
-                source: None,
-                tags: vec![],
-                solution: None,
-            }),
-        }])
-    } else if looks_like_xml {
-        Some(super::moodle::parse(body).map_err(|code| ApiError::field("file", code))?)
-    } else {
-        None
-    };
-    let (format, paragraphs, images) = if is_package {
-        ("qti", Vec::new(), Vec::new())
-    } else if looks_like_xml
-        && structured
-            .as_ref()
-            .is_some_and(|_| body.windows(19).any(|w| w == b"qti-assessment-item"))
-    {
-        ("qti", Vec::new(), Vec::new())
-    } else if looks_like_xml {
-        ("moodle_xml", Vec::new(), Vec::new())
-    } else if body.starts_with(b"PK\x03\x04") {
-        let doc = docx::read(body).map_err(|code| ApiError::field("file", code))?;
-        ("docx", doc.paragraphs, doc.images)
-    } else {
-        let text = std::str::from_utf8(body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body))
-            .map_err(|_| ApiError::UnsupportedMediaType)?;
-        ("text", convention::paragraphs_of_text(text), Vec::new())
-    };
-    let gift = (format == "text")
-        .then(|| std::str::from_utf8(body).ok())
-        .flatten()
-        .filter(|t| super::gift::looks_like_gift(t));
-    let (format, parsed) = match (structured, gift) {
-        (Some(parsed), _) => (format, parsed),
-        (None, Some(text)) => ("gift", super::gift::parse(text)),
-        (None, None) => (format, convention::parse(&paragraphs)),
+    let (format, source) = read_file(body).map_err(|code| match code {
+        "unsupported_media_type" => ApiError::UnsupportedMediaType,
+        code => ApiError::field("file", code),
+    })?;
+    let (parsed, images) = match source {
+        Source::Convention(paragraphs, images) => (convention::parse(&paragraphs), images),
+        Source::Structured(parsed) => (parsed, Vec::new()),
     };
     if parsed.is_empty() {
         return Err(ApiError::field("file", "empty_file"));
