@@ -165,3 +165,42 @@ async fn broken_qti_is_refused(app: TestApp) {
         (Some("Đơn vị của cảm ứng từ là"), Some("C"))
     );
 }
+
+on_every_store!(the_qti_sample_package_imports);
+
+async fn the_qti_sample_package_imports(app: TestApp) {
+    let b = bank(&app).await;
+    let file = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../content-samples/questions/tin-hoc-11-qti.zip"
+    ))
+    .unwrap();
+    let reply = app
+        .send(
+            app.client
+                .post(app.url("/api/v1/items/import?subject=tin_hoc&grade=11&topic=M%E1%BA%ABu"))
+                .bearer_auth(&b.author)
+                .body(file),
+        )
+        .await;
+    assert_eq!(
+        (
+            reply.status,
+            reply.body["format"].as_str(),
+            reply.body["created"].as_u64()
+        ),
+        (200, Some("qti"), Some(4)),
+        "{}",
+        reply.text
+    );
+    let items = all_mine(&app, &b.author).await;
+    let tf = items.iter().find(|i| i["kind"] == "true_false").unwrap();
+    assert_eq!(tf["metadata"]["solution"], "s = 1 + 2 + 3 + 4 = 10.");
+    let marks: Vec<bool> = tf["body"]["statements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["correct"].as_bool().unwrap())
+        .collect();
+    assert_eq!(marks, [true, false, true, false]);
+}
