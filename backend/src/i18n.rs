@@ -286,6 +286,7 @@ pub fn text(code: &str) -> (&'static str, &'static str) {
             "Loại câu hỏi này chưa được hỗ trợ.",
             "This question type is not supported.",
         ),
+        "group_not_found" => ("Không tìm thấy nhóm câu hỏi.", "Question group not found."),
         "invalid_code_count" => (
             "Số mã đề phải từ 1 đến 99.",
             "The number of codes must be 1 to 99.",

@@ -9,6 +9,7 @@ mod m20261124_000004_create_audit_events;
 mod m20261124_000005_create_items;
 mod m20261124_000006_add_user_subjects;
 mod m20261124_000007_create_papers;
+mod m20261124_000008_create_item_groups;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000005_create_items::Migration),
             Box::new(m20261124_000006_add_user_subjects::Migration),
             Box::new(m20261124_000007_create_papers::Migration),
+            Box::new(m20261124_000008_create_item_groups::Migration),
         ]
     }
 }

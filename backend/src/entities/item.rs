@@ -13,6 +13,8 @@ pub struct Model {
     pub approved_version: Option<i32>,
     pub retired: bool,
     pub times_used: i32,
+    pub group_id: Option<Uuid>,
+    pub group_position: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -3,6 +3,7 @@
 pub mod audit_event;
 pub mod class;
 pub mod item;
+pub mod item_group;
 pub mod item_review;
 pub mod item_version;
 pub mod paper;

@@ -54,6 +54,8 @@ impl Paragraph {
 pub struct Parsed {
     /// The paragraph where the item starts.
     pub at: usize,
+    /// Index of the group (shared stimulus) it belongs to, in the file's list of groups.
+    pub group: Option<usize>,
     pub number: String,
     pub result: Result<ParsedItem, &'static str>,
 }
@@ -190,8 +192,17 @@ fn meta_line(text: &str) -> Option<(String, String)> {
         .then(|| (folded, value.trim().to_owned()))
 }
 
+/// A shared stimulus opened by a `Ngữ liệu:` line: the items after it belong to it until
+/// `Hết ngữ liệu`, another `Ngữ liệu:` or a part heading.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GroupDraft {
+    pub title: String,
+    pub stimulus: String,
+}
+
 struct Draft {
     at: usize,
+    group: Option<usize>,
     number: String,
     part: Part,
     stem: Vec<String>,
@@ -206,6 +217,7 @@ impl Draft {
     fn finish(self) -> Parsed {
         let Draft {
             at,
+            group,
             number,
             part,
             stem,
@@ -292,12 +304,38 @@ impl Draft {
                 solution: Some(solution.join("\n").trim().to_owned()).filter(|s| !s.is_empty()),
             })
         })();
-        Parsed { at, number, result }
+        Parsed {
+            at,
+            group,
+            number,
+            result,
+        }
     }
 }
 
 /// Reads every item; problems are reported per item, never by failing the whole file.
 pub fn parse(paragraphs: &[Paragraph]) -> Vec<Parsed> {
+    parse_with_groups(paragraphs).0
+}
+
+fn group_start(text: &str) -> Option<String> {
+    let (label, rest) = text.split_once(':')?;
+    matches!(fold(label).as_str(), "ngu lieu" | "doan van" | "passage")
+        .then(|| rest.trim().to_owned())
+}
+
+fn group_end(text: &str) -> bool {
+    matches!(
+        fold(text).trim_end_matches('.'),
+        "het ngu lieu" | "het doan van" | "end of passage"
+    )
+}
+
+pub fn parse_with_groups(paragraphs: &[Paragraph]) -> (Vec<Parsed>, Vec<GroupDraft>) {
+    let mut groups: Vec<GroupDraft> = Vec::new();
+    let mut open_group: Option<usize> = None;
+    // True while the stimulus of the open group is still being read.
+    let mut in_stimulus = false;
     let mut part = Part::One;
     let mut items = Vec::new();
     let mut current: Option<Draft> = None;
@@ -310,12 +348,34 @@ pub fn parse(paragraphs: &[Paragraph]) -> Vec<Parsed> {
         if let Some(p) = part_heading(trimmed) {
             items.extend(current.take().map(Draft::finish));
             part = p;
+            open_group = None;
+            continue;
+        }
+        if let Some(title) = group_start(trimmed) {
+            items.extend(current.take().map(Draft::finish));
+            groups.push(GroupDraft {
+                title: if title.is_empty() {
+                    "Ngữ liệu".into()
+                } else {
+                    title
+                },
+                stimulus: String::new(),
+            });
+            open_group = Some(groups.len() - 1);
+            in_stimulus = true;
+            continue;
+        }
+        if group_end(trimmed) {
+            items.extend(current.take().map(Draft::finish));
+            open_group = None;
             continue;
         }
         if let Some((number, rest)) = starts_item(trimmed) {
+            in_stimulus = false;
             items.extend(current.take().map(Draft::finish));
             current = Some(Draft {
                 at: paragraph.number,
+                group: open_group,
                 number,
                 part,
                 stem: vec![rest].into_iter().filter(|s| !s.is_empty()).collect(),
@@ -325,6 +385,14 @@ pub fn parse(paragraphs: &[Paragraph]) -> Vec<Parsed> {
                 in_solution: false,
                 meta: Vec::new(),
             });
+            continue;
+        }
+        if in_stimulus && let Some(g) = open_group {
+            let stimulus = &mut groups[g].stimulus;
+            if !stimulus.is_empty() {
+                stimulus.push('\n');
+            }
+            stimulus.push_str(trimmed);
             continue;
         }
         let Some(draft) = current.as_mut() else {
@@ -368,7 +436,7 @@ pub fn parse(paragraphs: &[Paragraph]) -> Vec<Parsed> {
         }
     }
     items.extend(current.map(Draft::finish));
-    items
+    (items, groups)
 }
 
 /// Plain text in the same convention: one paragraph a line, `*` the only mark.
@@ -500,6 +568,24 @@ Câu 4. Không có đáp án
             accepted.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
             ["0,5", "0,50"]
         );
+    }
+
+    #[test]
+    fn a_passage_groups_the_items_after_it() {
+        let text = "PHẦN I\nNgữ liệu: Read the passage and answer questions 1-2.\nHanoi is the capital of Vietnam.\nIt has many lakes.\nCâu 1. What is the capital?\nA. Hue\n*B. Hanoi\nC. Da Nang\nD. Can Tho\nCâu 2. What does it have many of?\n*A. lakes\nB. deserts\nC. volcanoes\nD. glaciers\nHết ngữ liệu\nCâu 3. Choose the odd one out.\n*A. apple\nB. run\nC. jump\nD. swim\n";
+        let (items, groups) = parse_with_groups(&paragraphs_of_text(text));
+        assert_eq!(
+            groups,
+            [GroupDraft {
+                title: "Read the passage and answer questions 1-2.".into(),
+                stimulus: "Hanoi is the capital of Vietnam.\nIt has many lakes.".into()
+            }]
+        );
+        assert_eq!(
+            items.iter().map(|i| i.group).collect::<Vec<_>>(),
+            [Some(0), Some(0), None]
+        );
+        assert!(items.iter().all(|i| i.result.is_ok()));
     }
 
     #[test]

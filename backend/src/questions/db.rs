@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::domain::{Body, Kind, Level, Metadata, search_text};
 use crate::{
-    entities::{item, item_review, item_version},
+    entities::{item, item_group, item_review, item_version},
     org::domain::fold,
 };
 
@@ -26,6 +26,7 @@ pub async fn insert_item(
     author: Uuid,
     school: Option<Uuid>,
     metadata: &Metadata,
+    group: Option<(Uuid, i32)>,
 ) -> Result<(), DbErr> {
     let now = Utc::now();
     item::Entity::insert(item::ActiveModel {
@@ -38,6 +39,8 @@ pub async fn insert_item(
         approved_version: Set(None),
         retired: Set(false),
         times_used: Set(0),
+        group_id: Set(group.map(|(g, _)| g)),
+        group_position: Set(group.map(|(_, p)| p).unwrap_or(0)),
         created_at: Set(now),
         updated_at: Set(now),
     })
@@ -391,4 +394,61 @@ pub async fn review_queue(
                 .filter_map(|(v, i)| i.map(|i| (v, i)))
                 .collect()
         })
+}
+
+pub async fn insert_group(
+    db: &impl ConnectionTrait,
+    author: Uuid,
+    school: Option<Uuid>,
+    subject: &str,
+    title: &str,
+    stimulus: &str,
+) -> Result<item_group::Model, DbErr> {
+    let model = item_group::Model {
+        id: Uuid::now_v7(),
+        author_id: author,
+        school_id: school,
+        subject: subject.to_owned(),
+        title: title.to_owned(),
+        stimulus: stimulus.to_owned(),
+        created_at: Utc::now(),
+    };
+    item_group::Entity::insert(item_group::ActiveModel {
+        id: Set(model.id),
+        author_id: Set(author),
+        school_id: Set(school),
+        subject: Set(model.subject.clone()),
+        title: Set(model.title.clone()),
+        stimulus: Set(model.stimulus.clone()),
+        created_at: Set(model.created_at),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(model)
+}
+
+pub async fn find_group(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+) -> Result<Option<item_group::Model>, DbErr> {
+    item_group::Entity::find_by_id(id).one(db).await
+}
+
+pub async fn groups_by_ids(
+    db: &impl ConnectionTrait,
+    ids: Vec<Uuid>,
+) -> Result<Vec<item_group::Model>, DbErr> {
+    item_group::Entity::find()
+        .filter(item_group::Column::Id.is_in(ids))
+        .all(db)
+        .await
+}
+
+/// Members of a group in their order.
+pub async fn group_members(db: &impl ConnectionTrait, id: Uuid) -> Result<Vec<item::Model>, DbErr> {
+    item::Entity::find()
+        .filter(item::Column::GroupId.eq(id))
+        .order_by_asc(item::Column::GroupPosition)
+        .all(db)
+        .await
 }

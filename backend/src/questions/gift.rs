@@ -199,7 +199,12 @@ fn flush(block: &mut String, at: usize, topic: &Option<String>, out: &mut Vec<Pa
         }
         Err(code) => ((out.len() + 1).to_string(), Err(code)),
     };
-    out.push(Parsed { at, number, result });
+    out.push(Parsed {
+        at,
+        group: None,
+        number,
+        result,
+    });
     block.clear();
 }
 

@@ -132,6 +132,7 @@ fn read_file(body: &[u8]) -> Result<(&'static str, Source), &'static str> {
                 "qti",
                 Source::Structured(vec![Parsed {
                     at: 1,
+                    group: None,
                     number: "1".into(),
                     result: Ok(item),
                 }]),
@@ -200,9 +201,12 @@ pub async fn import_file(
         "unsupported_media_type" => ApiError::UnsupportedMediaType,
         code => ApiError::field("file", code),
     })?;
-    let (parsed, images) = match source {
-        Source::Convention(paragraphs, images) => (convention::parse(&paragraphs), images),
-        Source::Structured(parsed) => (parsed, Vec::new()),
+    let (parsed, images, groups) = match source {
+        Source::Convention(paragraphs, images) => {
+            let (parsed, groups) = convention::parse_with_groups(&paragraphs);
+            (parsed, images, groups)
+        }
+        Source::Structured(parsed) => (parsed, Vec::new(), Vec::new()),
     };
     if parsed.is_empty() {
         return Err(ApiError::field("file", "empty_file"));
@@ -210,7 +214,13 @@ pub async fn import_file(
 
     let mut reports = Vec::new();
     let mut ready = Vec::new();
-    for Parsed { at, number, result } in parsed {
+    for Parsed {
+        at,
+        group,
+        number,
+        result,
+    } in parsed
+    {
         let outcome = result.and_then(|item| {
             let metadata = Metadata {
                 subject: query.subject,
@@ -243,7 +253,7 @@ pub async fn import_file(
                     reason: None,
                     item_id: None,
                 });
-                ready.push((reports.len() - 1, pair));
+                ready.push((reports.len() - 1, pair, group));
             }
             Err(code) => reports.push(ItemReport {
                 at,
@@ -293,10 +303,38 @@ pub async fn import_file(
     report.images = keys.len();
 
     let txn = state.db.begin().await?;
-    for (index, (mut body, metadata)) in ready {
+    // Groups are created on their first written item; members are numbered in file order.
+    let mut made: std::collections::HashMap<usize, (Uuid, i32)> = std::collections::HashMap::new();
+    for (index, (mut body, metadata), group) in ready {
         swap_images(&mut body, &keys);
         let id = Uuid::now_v7();
-        db::insert_item(&txn, id, author, school, &metadata).await?;
+        let membership = match group {
+            None => None,
+            Some(g) => {
+                if !made.contains_key(&g) {
+                    let mut draft = groups[g].clone();
+                    for (image, key) in &keys {
+                        draft.stimulus = draft
+                            .stimulus
+                            .replace(&format!("(embedded:{image})"), &format!("(blob:{key})"));
+                    }
+                    let created = db::insert_group(
+                        &txn,
+                        author,
+                        school,
+                        query.subject.code(),
+                        &draft.title,
+                        &draft.stimulus,
+                    )
+                    .await?;
+                    made.insert(g, (created.id, 0));
+                }
+                let entry = made.get_mut(&g).expect("just inserted");
+                entry.1 += 1;
+                Some(*entry)
+            }
+        };
+        db::insert_item(&txn, id, author, school, &metadata, membership).await?;
         db::insert_version(
             &txn,
             NewVersion {

@@ -178,6 +178,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Parsed>, &'static str> {
         });
         out.push(Parsed {
             at: index + 1,
+            group: None,
             number,
             result,
         });

@@ -61,13 +61,15 @@ async fn candidates(
             let rows = db::search(&state.db, &viewer(user), &filter).await?;
             let pool = rows
                 .into_iter()
-                .map(|(v, _)| {
+                .map(|(v, item)| {
                     let stored: StoredBody = serde_json::from_str(&v.body)
                         .map_err(|e| ApiError::Unexpected(e.into()))?;
                     Ok(Candidate {
                         item_id: v.item_id,
                         version: v.version,
                         body: stored.body,
+                        group: item.group_id,
+                        position: item.group_position,
                     })
                 })
                 .collect::<Result<Vec<_>, ApiError>>()?;
@@ -365,6 +367,8 @@ async fn get_paper(
 pub struct PrintedQuestion {
     /// 1, 2 or 3.
     pub part: u8,
+    /// The group whose stimulus comes before this question (see `groups`).
+    pub group_id: Option<Uuid>,
     /// Numbered from 1 within each part, as printed ("Câu 1").
     pub number: usize,
     pub item_id: Uuid,
@@ -380,8 +384,17 @@ pub struct PaperCodeResponse {
     pub subject: Subject,
     pub minutes: u16,
     pub questions: Vec<PrintedQuestion>,
+    /// Stimuli shared by groups of questions (passages, figures), printed before their block.
+    pub groups: Vec<PrintedGroup>,
     /// This code's answer key, in the `hocthi grade` key-file format.
     pub key: CodeKey,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PrintedGroup {
+    pub id: Uuid,
+    pub title: String,
+    pub stimulus: String,
 }
 
 /// One code as printed, with its answer key (the paper's authors and their school's staff).
@@ -430,14 +443,27 @@ async fn load_code(
         numbers[slot.part as usize] += 1;
         questions.push(PrintedQuestion {
             part: slot.part,
+            group_id: slot.group,
             number: numbers[slot.part as usize],
             item_id: slot.item_id,
             version: slot.version,
             content: printed(&stored.body, &slot.order),
         });
     }
+    let mut group_ids: Vec<Uuid> = slots.iter().filter_map(|s| s.group).collect();
+    group_ids.dedup();
+    let groups = db::groups_by_ids(&state.db, group_ids)
+        .await?
+        .into_iter()
+        .map(|g| PrintedGroup {
+            id: g.id,
+            title: g.title,
+            stimulus: g.stimulus,
+        })
+        .collect();
     let subject = key.subject;
     let response = PaperCodeResponse {
+        groups,
         paper_id: paper.id,
         code,
         subject,
@@ -460,8 +486,8 @@ async fn print_paper_code(
 ) -> Result<HttpResponse, ApiError> {
     let (paper_id, code) = path.into_inner();
     let (paper, response) = load_code(&state, &user, paper_id, code).await?;
-    let text =
-        serde_json::to_string(&response.questions).map_err(|e| ApiError::Unexpected(e.into()))?;
+    let text = serde_json::to_string(&(&response.questions, &response.groups))
+        .map_err(|e| ApiError::Unexpected(e.into()))?;
     let mut pictures = Vec::new();
     for piece in text.split("(blob:").skip(1) {
         let Some(key) = piece.split(')').next() else {

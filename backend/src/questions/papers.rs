@@ -166,6 +166,9 @@ pub struct Candidate {
     pub item_id: Uuid,
     pub version: i32,
     pub body: Body,
+    /// The group it travels with, and its place in it.
+    pub group: Option<Uuid>,
+    pub position: i32,
 }
 
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -213,6 +216,8 @@ pub struct Slot {
     pub part: u8,
     pub item_id: Uuid,
     pub version: i32,
+    #[serde(default)]
+    pub group: Option<Uuid>,
     /// For Part I, the author's option index printed as A, B, C, D; for Part II, the author's
     /// statement index printed as a, b, c, d. Empty otherwise.
     pub order: Vec<u8>,
@@ -276,28 +281,72 @@ pub fn part_of(kind: Kind) -> u8 {
 }
 
 /// Draws each cell's items: candidates in a seeded order, those used by recent papers last,
-/// no item twice. Returns the picks in matrix order, or the cells that cannot be filled.
+/// no item twice. A grouped item comes with every member of its group (each counted in a cell
+/// it fits) or not at all. Returns the picks, or the cells that cannot be filled.
 pub fn draw(
     matrix: &Matrix,
     candidates: &[Vec<Candidate>],
     recently_used: &HashSet<Uuid>,
     seed: i64,
 ) -> Result<Vec<Candidate>, Vec<CellReport>> {
-    let mut picked = Vec::new();
-    let mut taken = HashSet::new();
-    let mut short = Vec::new();
-    let cells = matrix
+    let cells: Vec<(&MatrixRow, &Cell)> = matrix
         .rows
         .iter()
-        .flat_map(|r| r.cells.iter().map(move |c| (r, c)));
-    for (index, ((row, cell), pool)) in cells.zip(candidates).enumerate() {
-        let mut pool: Vec<&Candidate> = pool
+        .flat_map(|r| r.cells.iter().map(move |c| (r, c)))
+        .collect();
+    let mut remaining: Vec<usize> = cells.iter().map(|(_, c)| c.count as usize).collect();
+    let in_pool = |cell: usize, id: Uuid| {
+        candidates
+            .get(cell)
+            .is_some_and(|p| p.iter().any(|c| c.item_id == id))
+    };
+    let mut picked: Vec<Candidate> = Vec::new();
+    let mut taken = HashSet::new();
+    let mut short = Vec::new();
+    for (index, ((row, cell), pool)) in cells.iter().zip(candidates).enumerate() {
+        let mut order: Vec<&Candidate> = pool
             .iter()
             .filter(|c| !taken.contains(&c.item_id))
             .collect();
-        Shuffler::new(seed, &format!("cell-{index}")).shuffle(&mut pool);
-        pool.sort_by_key(|c| recently_used.contains(&c.item_id));
-        if pool.len() < cell.count as usize {
+        Shuffler::new(seed, &format!("cell-{index}")).shuffle(&mut order);
+        order.sort_by_key(|c| recently_used.contains(&c.item_id));
+        for candidate in order {
+            if remaining[index] == 0 {
+                break;
+            }
+            if taken.contains(&candidate.item_id) {
+                continue;
+            }
+            let Some(group) = candidate.group else {
+                remaining[index] -= 1;
+                taken.insert(candidate.item_id);
+                picked.push(candidate.clone());
+                continue;
+            };
+            // The whole group, each member in a cell with room (its own cell first).
+            let mut members: Vec<&Candidate> = candidates
+                .iter()
+                .flatten()
+                .filter(|c| c.group == Some(group))
+                .collect();
+            members.sort_by_key(|c| (c.position, c.item_id));
+            members.dedup_by_key(|c| c.item_id);
+            let mut room = remaining.clone();
+            let fits = members.iter().all(|m| {
+                let slot = std::iter::once(index)
+                    .chain(0..cells.len())
+                    .find(|j| room[*j] > 0 && in_pool(*j, m.item_id));
+                slot.map(|j| room[j] -= 1).is_some()
+            });
+            if fits && members.iter().all(|m| !taken.contains(&m.item_id)) {
+                remaining = room;
+                for m in members {
+                    taken.insert(m.item_id);
+                    picked.push(m.clone());
+                }
+            }
+        }
+        if remaining[index] > 0 {
             short.push(CellReport {
                 topic: row.topic.clone(),
                 kind: cell.kind,
@@ -305,11 +354,6 @@ pub fn draw(
                 required: cell.count,
                 available: pool.len(),
             });
-            continue;
-        }
-        for c in pool.into_iter().take(cell.count as usize) {
-            taken.insert(c.item_id);
-            picked.push(c.clone());
         }
     }
     if short.is_empty() {
@@ -343,15 +387,23 @@ pub fn make_codes(
                 part3: vec![],
             };
             for part in 1..=3u8 {
-                let mut in_part: Vec<&Candidate> = items
-                    .iter()
-                    .filter(|c| part_of(c.body.kind()) == part)
-                    .collect();
+                // Units: a lone item, or a group's members in their order, which move as one block.
+                let mut units: Vec<Vec<&Candidate>> = Vec::new();
+                for c in items.iter().filter(|c| part_of(c.body.kind()) == part) {
+                    match c
+                        .group
+                        .and_then(|g| units.iter().position(|u| u[0].group == Some(g)))
+                    {
+                        Some(u) => units[u].push(c),
+                        None => units.push(vec![c]),
+                    }
+                }
+                units.iter_mut().for_each(|u| u.sort_by_key(|c| c.position));
                 // Part III keeps the author's order; the others are shuffled within the part.
                 if part != 3 {
-                    rng.shuffle(&mut in_part);
+                    rng.shuffle(&mut units);
                 }
-                for c in in_part {
+                for c in units.into_iter().flatten() {
                     let mut order: Vec<u8> = Vec::new();
                     match &c.body {
                         Body::MultipleChoice { correct, .. } => {
@@ -396,6 +448,7 @@ pub fn make_codes(
                         part,
                         item_id: c.item_id,
                         version: c.version,
+                        group: c.group,
                         order,
                     });
                 }
@@ -438,6 +491,8 @@ mod tests {
             item_id: Uuid::from_u128(n as u128 + 1),
             version: 1,
             body,
+            group: None,
+            position: 0,
         }
     }
 
@@ -614,6 +669,53 @@ mod tests {
             (short.len(), short[0].required, short[0].available),
             (1, 12, 5)
         );
+    }
+
+    #[test]
+    fn groups_are_drawn_whole_and_printed_together() {
+        let (matrix, mut pools) = maths();
+        let passage = Uuid::from_u128(999);
+        // Three items of the multiple-choice pool share one figure.
+        for (position, c) in pools[0].iter_mut().take(3).enumerate() {
+            c.group = Some(passage);
+            c.position = position as i32 + 1;
+        }
+        let mut with_group = 0;
+        for seed in 0..40 {
+            let items = draw(&matrix, &pools, &HashSet::new(), seed).unwrap();
+            let members: Vec<&Candidate> =
+                items.iter().filter(|c| c.group == Some(passage)).collect();
+            assert!(
+                members.is_empty() || members.len() == 3,
+                "seed {seed}: a group is drawn whole or not at all"
+            );
+            if members.is_empty() {
+                continue;
+            }
+            with_group += 1;
+            for code in make_codes(Subject::Toan, &items, seed, &options(4)) {
+                let at: Vec<usize> = code
+                    .slots
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| s.group == Some(passage))
+                    .map(|(i, _)| i)
+                    .collect();
+                assert_eq!(at.len(), 3);
+                assert!(
+                    at.windows(2).all(|w| w[1] == w[0] + 1),
+                    "code {}: the group stays together",
+                    code.code
+                );
+                let order: Vec<Uuid> = at.iter().map(|i| code.slots[*i].item_id).collect();
+                assert_eq!(
+                    order,
+                    pools[0][..3].iter().map(|c| c.item_id).collect::<Vec<_>>(),
+                    "members keep their order"
+                );
+            }
+        }
+        assert!(with_group > 0, "some seed draws the group");
     }
 
     #[test]

@@ -100,7 +100,18 @@ pub fn docx(
             continue;
         }
         body.push_str(&paragraph(&run(HEADINGS[part as usize - 1], true), false));
+        let mut last_group = None;
         for q in questions {
+            if q.group_id.is_some()
+                && q.group_id != last_group
+                && let Some(group) = code.groups.iter().find(|g| Some(g.id) == q.group_id)
+            {
+                body.push_str(&paragraph(&run(&group.title, true), false));
+                for line in group.stimulus.lines() {
+                    body.push_str(&paragraph(&rich(line, pictures), false));
+                }
+            }
+            last_group = q.group_id;
             let stem = q.content["stem"].as_str().unwrap_or_default();
             body.push_str(&paragraph(
                 &format!(

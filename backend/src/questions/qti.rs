@@ -277,6 +277,7 @@ pub fn parse_package(bytes: &[u8]) -> Result<Vec<Parsed>, &'static str> {
             });
         out.push(Parsed {
             at: i + 1,
+            group: None,
             number: href.to_owned(),
             result,
         });

@@ -20,7 +20,9 @@ use crate::{
 };
 
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(create_item)
+    cfg.service(create_group)
+        .service(get_group)
+        .service(create_item)
         .service(list_items)
         .service(review_queue)
         .service(get_item)
@@ -50,6 +52,9 @@ pub fn viewer(user: &CurrentUser) -> Viewer {
 pub struct ItemRequest {
     pub body: Body,
     pub metadata: Metadata,
+    /// Put the new item into a group of the caller's (its stimulus is shared); creation only.
+    #[serde(default)]
+    pub group_id: Option<Uuid>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -79,6 +84,9 @@ pub struct ItemResponse {
     pub approved_version: Option<i32>,
     pub retired: bool,
     pub times_used: i32,
+    /// The group whose stimulus this item shares, and its place in it.
+    pub group_id: Option<Uuid>,
+    pub group_position: i32,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -102,13 +110,17 @@ pub fn to_response(
         approved_version: item.approved_version,
         retired: item.retired,
         times_used: item.times_used,
+        group_id: item.group_id,
+        group_position: item.group_position,
         updated_at: item.updated_at,
     })
 }
 
 fn validated(request: ItemRequest) -> Result<(Body, Metadata), ApiError> {
-    let body = request.body.validate();
-    let metadata = request.metadata.validate();
+    let ItemRequest { body, metadata, .. } = request;
+    let request = (body, metadata);
+    let body = request.0.validate();
+    let metadata = request.1.validate();
     match (body, metadata) {
         (Ok(b), Ok(m)) => Ok((b, m)),
         (b, m) => Err(ApiError::fields(
@@ -147,10 +159,30 @@ async fn create_item(
     body: web::Json<ItemRequest>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(AUTHORS, home_scope(&user))?;
-    let (body, metadata) = validated(body.into_inner())?;
+    let request = body.into_inner();
+    let group_id = request.group_id;
+    let (body, metadata) = validated(request)?;
+    let group = match group_id {
+        None => None,
+        Some(group_id) => {
+            let group = db::find_group(&state.db, group_id)
+                .await?
+                .ok_or(ApiError::field("group_id", "group_not_found"))?;
+            if group.author_id != user.id {
+                return Err(ApiError::Forbidden("forbidden"));
+            }
+            if group.subject != metadata.subject.code() {
+                return Err(ApiError::field("metadata.subject", "invalid_subject"));
+            }
+            Some((
+                group.id,
+                db::group_members(&state.db, group.id).await?.len() as i32 + 1,
+            ))
+        }
+    };
     let id = Uuid::now_v7();
     let txn = state.db.begin().await?;
-    db::insert_item(&txn, id, user.id, user.school, &metadata).await?;
+    db::insert_item(&txn, id, user.id, user.school, &metadata, group).await?;
     db::insert_version(
         &txn,
         NewVersion {
@@ -627,4 +659,122 @@ async fn retire_item(
     .await?;
     txn.commit().await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct GroupRequest {
+    pub subject: crate::questions::scoring::Subject,
+    /// e.g. "Read the passage and answer questions 31-35."
+    pub title: String,
+    /// The shared passage, figure (`![alt](blob:key)`) or table, with LaTeX if needed.
+    pub stimulus: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct GroupResponse {
+    pub id: Uuid,
+    pub subject: String,
+    pub title: String,
+    pub stimulus: String,
+    pub author_id: Uuid,
+    /// Member item ids in order (those the caller may see).
+    pub items: Vec<Uuid>,
+}
+
+/// Starts a group: a stimulus that several items share and papers keep together.
+#[utoipa::path(tag = "questions", security(("bearer" = [])), request_body = GroupRequest, responses(
+    (status = 201, body = GroupResponse), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
+#[post("/item-groups")]
+async fn create_group(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    user: CurrentUser,
+    body: web::Json<GroupRequest>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(AUTHORS, home_scope(&user))?;
+    let title = super::domain::clean_text(&body.title);
+    let stimulus = super::domain::clean_text(&body.stimulus);
+    let mut problems = Vec::new();
+    if title.is_empty() {
+        problems.push(crate::error::FieldError::new("title", "required"));
+    }
+    if stimulus.is_empty() {
+        problems.push(crate::error::FieldError::new("stimulus", "required"));
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::fields(problems));
+    }
+    let txn = state.db.begin().await?;
+    let group = db::insert_group(
+        &txn,
+        user.id,
+        user.school,
+        body.subject.code(),
+        &title,
+        &stimulus,
+    )
+    .await?;
+    audit::record(
+        &txn,
+        &meta,
+        Event::by(
+            user.id,
+            "item_group.created",
+            "item_group",
+            group.id,
+            serde_json::json!({ "title": title }),
+        ),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(HttpResponse::Created().json(GroupResponse {
+        id: group.id,
+        subject: group.subject,
+        title: group.title,
+        stimulus: group.stimulus,
+        author_id: group.author_id,
+        items: vec![],
+    }))
+}
+
+/// A group with its stimulus and the members the caller may see.
+#[utoipa::path(tag = "questions", security(("bearer" = [])), params(("group_id" = Uuid, Path)), responses(
+    (status = 200, body = GroupResponse), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[get("/item-groups/{group_id}")]
+async fn get_group(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<Uuid>,
+) -> Result<web::Json<GroupResponse>, ApiError> {
+    user.require(AUTHORS, home_scope(&user))?;
+    let group = db::find_group(&state.db, path.into_inner())
+        .await?
+        .ok_or(ApiError::NotFound("group_not_found"))?;
+    let members = db::group_members(&state.db, group.id).await?;
+    let ids: Vec<Uuid> = members.iter().map(|m| m.id).collect();
+    let visible = db::search(
+        &state.db,
+        &viewer(&user),
+        &ItemFilter {
+            ids: Some(ids.clone()),
+            limit: 1000,
+            ..Default::default()
+        },
+    )
+    .await?;
+    if visible.is_empty() && group.author_id != user.id {
+        return Err(ApiError::NotFound("group_not_found"));
+    }
+    let items = ids
+        .into_iter()
+        .filter(|id| visible.iter().any(|(v, _)| v.item_id == *id))
+        .collect();
+    Ok(web::Json(GroupResponse {
+        id: group.id,
+        subject: group.subject,
+        title: group.title,
+        stimulus: group.stimulus,
+        author_id: group.author_id,
+        items,
+    }))
 }

@@ -48,6 +48,8 @@ const FORBIDDEN: &[(&str, &str, &[&str])] = &[
     ),
     ("get", "/api/v1/audit/events", &["school_admin_a"]),
     ("get", "/api/v1/audit/verify", &["school_admin_a"]),
+    ("post", "/api/v1/item-groups", &["student_a"]),
+    ("get", "/api/v1/item-groups/{group_id}", &["student_a"]),
     ("post", "/api/v1/items", &["student_a"]),
     ("get", "/api/v1/items", &["student_a"]),
     (
@@ -108,6 +110,9 @@ fn body_for(path: &str, school: &str) -> Value {
             super::items::mc_item("Câu hỏi", "Chương 1", "biet")
         }
         "/api/v1/items/{item_id}/review" => json!({ "decision": "approve" }),
+        "/api/v1/item-groups" => {
+            json!({ "subject": "tieng_anh", "title": "Passage", "stimulus": "Text" })
+        }
         "/api/v1/items/export" => {
             json!({ "format": "moodle_xml", "item_ids": [uuid::Uuid::nil()] })
         }
@@ -173,6 +178,7 @@ async fn every_endpoint_refuses_strangers(app: TestApp) {
             .replace("{item_id}", &item_id)
             .replace("{paper_id}", &uuid::Uuid::now_v7().to_string())
             .replace("{code}", "0101")
+            .replace("{group_id}", &uuid::Uuid::now_v7().to_string())
     };
     let request = |method: &str, path: &str, token: Option<&str>| {
         let mut url = app.url(&concrete(path));

@@ -4,6 +4,7 @@ mod auth;
 mod authorization;
 mod blobs;
 mod envelope;
+mod groups;
 mod health;
 mod hot_store;
 mod item_import;
