@@ -311,25 +311,27 @@ pub async fn import_file(
         let membership = match group {
             None => None,
             Some(g) => {
-                if !made.contains_key(&g) {
-                    let mut draft = groups[g].clone();
-                    for (image, key) in &keys {
-                        draft.stimulus = draft
-                            .stimulus
-                            .replace(&format!("(embedded:{image})"), &format!("(blob:{key})"));
+                let entry = match made.entry(g) {
+                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(slot) => {
+                        let mut draft = groups[g].clone();
+                        for (image, key) in &keys {
+                            draft.stimulus = draft
+                                .stimulus
+                                .replace(&format!("(embedded:{image})"), &format!("(blob:{key})"));
+                        }
+                        let created = db::insert_group(
+                            &txn,
+                            author,
+                            school,
+                            query.subject.code(),
+                            &draft.title,
+                            &draft.stimulus,
+                        )
+                        .await?;
+                        slot.insert((created.id, 0))
                     }
-                    let created = db::insert_group(
-                        &txn,
-                        author,
-                        school,
-                        query.subject.code(),
-                        &draft.title,
-                        &draft.stimulus,
-                    )
-                    .await?;
-                    made.insert(g, (created.id, 0));
-                }
-                let entry = made.get_mut(&g).expect("just inserted");
+                };
                 entry.1 += 1;
                 Some(*entry)
             }
