@@ -156,6 +156,41 @@ def physics():
                           answer=[str(round(m * 4.2 * dt))], solution=[]))
     return items
 
+def english():
+    items = Bank()
+    T1, T2 = "Chủ đề 1. Đọc hiểu", "Chủ đề 2. Từ vựng và ngữ pháp"
+    passage = ("Read the passage and answer the questions.", [
+        "Ha Long Bay, in northern Vietnam, has thousands of limestone islands rising from green water.",
+        "Visitors usually explore the bay by boat, and many stay overnight to watch the sunrise.",
+        "In 1994 the bay was recognised as a World Heritage Site, and today local people work to keep it clean."])
+    questions = [
+        ("Where is Ha Long Bay?", "in northern Vietnam", ["in southern Vietnam", "in central Laos", "on the Mekong River"], "biet"),
+        ("What rises from the water of the bay?", "limestone islands", ["tall buildings", "wooden bridges", "sand dunes"], "biet"),
+        ("How do visitors usually explore the bay?", "by boat", ["by train", "on foot", "by plane"], "hieu"),
+        ("When was the bay recognised as a World Heritage Site?", "in 1994", ["in 1945", "in 2004", "in 1999"], "hieu"),
+        ("What do local people do today?", "keep the bay clean", ["build new islands", "close the bay", "sell the boats"], "hieu"),
+    ]
+    items.begin(5)
+    for i, (q, right, wrong, level) in enumerate(questions):
+        item = dict(part=1, topic=T1, level=level, stem=[q], right=[right], wrong=[[w] for w in wrong], solution=[])
+        if i == 0: item["passage"] = passage
+        if i == len(questions) - 1: item["end_passage"] = True
+        items.add(item)
+    words = [("big", "large", ["tiny", "narrow", "weak"]), ("quick", "fast", ["slow", "late", "heavy"]), ("begin", "start", ["finish", "stop", "close"]),
+             ("happy", "glad", ["sad", "angry", "tired"]), ("difficult", "hard", ["easy", "simple", "soft"]), ("little", "small", ["huge", "long", "wide"]),
+             ("smart", "clever", ["silly", "lazy", "rude"]), ("choose", "select", ["refuse", "forget", "lose"])]
+    items.begin(8)
+    for w, right, wrong in words:
+        items.add(dict(part=1, topic=T2, level="biet", stem=['Choose the word CLOSEST in meaning to "%s".' % w], right=[right], wrong=[[x] for x in wrong], solution=[]))
+    grammar = [("She ___ to school every day.", "goes", ["go", "going", "gone"]), ("They ___ football yesterday.", "played", ["play", "plays", "playing"]),
+               ("If it rains, we ___ at home.", "will stay", ["stayed", "stay", "would stayed"]), ("This is the book ___ I told you about.", "which", ["who", "whom", "whose"]),
+               ("He has lived here ___ 2010.", "since", ["for", "from", "during"]), ("The bridge ___ in 2005.", "was built", ["built", "is building", "has build"]),
+               ("I am interested ___ learning English.", "in", ["on", "at", "of"])]
+    items.begin(7)
+    for q, right, wrong in grammar:
+        items.add(dict(part=1, topic=T2, level="hieu", stem=[q], right=[right], wrong=[[x] for x in wrong], solution=[]))
+    return items
+
 # ---------------------------------------------------------------------------------------------
 # Writing
 
@@ -176,8 +211,12 @@ def lines(items):
     """[(pieces, marked)] per paragraph; marked flags the correct label."""
     out, number = [], {1: 0, 2: 0, 3: 0}
     for part in (1, 2, 3):
+        if not any(i["part"] == part for i in items): continue
         out.append(([HEADINGS[part]], False))
         for it in (i for i in items if i["part"] == part):
+            if "passage" in it:
+                out.append((["Ngữ liệu: " + it["passage"][0]], False))
+                out.extend(([line], False) for line in it["passage"][1])
             number[part] += 1
             out.append((["Câu %d. " % number[part]] + it["stem"], False))
             if part == 1:
@@ -194,6 +233,8 @@ def lines(items):
             out.append((["Chủ đề: " + it["topic"]], False))
             if it["solution"]:
                 out.append((["Lời giải: "] + it["solution"], False))
+            if it.get("end_passage"):
+                out.append((["Hết ngữ liệu"], False))
     return out
 
 def write_text(path, paragraphs):
@@ -247,7 +288,7 @@ def write_docx(path, paragraphs):
         z.writestr(info, png_graph())
 
 OUT.mkdir(parents=True, exist_ok=True)
-for name, items in (("toan-12", maths()), ("vat-li-12", physics())):
+for name, items in (("toan-12", maths()), ("vat-li-12", physics()), ("tieng-anh-12", english())):
     paragraphs = lines(items)
     write_text(OUT / (name + ".txt"), paragraphs)
     write_docx(OUT / (name + ".docx"), paragraphs)

@@ -97,8 +97,14 @@ async fn seeding_loads_samples_and_every_sample_matrix_fits(app: TestApp) {
             report.items,
             report.matrices
         ),
-        (3, 12, 120, 10)
+        (3, 13, 140, 10)
     );
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    let groups = hocthi::entities::item_group::Entity::find()
+        .count(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(groups, 1, "the English bank's reading passage is a group");
     let again = hocthi::seed::seed(&app.state, samples).await.unwrap();
     assert_eq!(
         (again.schools, again.users.len(), again.items),
