@@ -65,6 +65,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Password hashes computed at once; the rest wait, off the async workers.
     pub password_hash_concurrency: usize,
+    /// HTTP worker threads (default: one per CPU).
+    pub workers: usize,
     /// Seed `content-samples/` automatically on first start of an empty embedded database.
     pub seed_on_first_start: bool,
     pub samples_dir: PathBuf,
@@ -215,6 +217,16 @@ impl Settings {
                         "must be a positive number",
                     )
                 })?,
+            },
+            workers: match get("HOCTHI_WORKERS") {
+                None => std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(2),
+                Some(v) => v
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| bad("HOCTHI_WORKERS", "must be a positive number"))?,
             },
             seed_on_first_start: get("HOCTHI_SEED_ON_FIRST_START")
                 .map(|v| v != "0" && v != "false")

@@ -171,10 +171,7 @@ impl Application {
 }
 
 fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
-    let workers = std::env::var("HOCTHI_WORKERS")
-        .ok()
-        .and_then(|w| w.parse().ok())
-        .unwrap_or_else(num_workers);
+    let workers = state.settings.workers;
     let origins = state.settings.cors_origins.clone();
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
@@ -231,10 +228,4 @@ fn cors(origins: &[String]) -> Cors {
         .allowed_header("x-request-id")
         .expose_headers(["x-request-id", "retry-after", "etag"])
         .max_age(3600)
-}
-
-fn num_workers() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2)
 }

@@ -309,8 +309,7 @@ impl HotStore for RedisHotStore {
     }
 }
 
-/// Wraps the in-process store so its keys carry the same prefix rule as Redis (tests share one
-/// process but never one prefix).
+/// A fresh in-process store: each application gets its own, so no prefix is needed.
 pub fn memory() -> SharedHotStore {
     Arc::new(MemoryHotStore::new())
 }

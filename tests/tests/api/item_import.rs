@@ -2,9 +2,8 @@
 use std::io::Write;
 
 use hocthi_tests::{TestApp, on_every_store};
-use serde_json::Value;
 
-use super::items::bank;
+use super::items::{all_mine, bank};
 
 on_every_store!(
     a_docx_bank_imports_with_equations_and_images,
@@ -155,13 +154,6 @@ async fn import(app: &TestApp, token: &str, query: &str, file: Vec<u8>) -> hocth
     .await
 }
 
-async fn mine(app: &TestApp, token: &str) -> Vec<Value> {
-    app.get("/api/v1/items?mine=true", Some(token)).await.body["items"]
-        .as_array()
-        .unwrap()
-        .clone()
-}
-
 async fn a_docx_bank_imports_with_equations_and_images(app: TestApp) {
     let b = bank(&app).await;
     let reply = import(&app, &b.author, "", docx(&good_bank(), "")).await;
@@ -173,7 +165,7 @@ async fn a_docx_bank_imports_with_equations_and_images(app: TestApp) {
         ),
         (Some(3), Some(1))
     );
-    let items = mine(&app, &b.author).await;
+    let items = all_mine(&app, &b.author).await;
     let mc = items
         .iter()
         .find(|i| i["kind"] == "multiple_choice")
@@ -280,7 +272,7 @@ async fn broken_banks_import_nothing(app: TestApp) {
         );
     }
     assert!(
-        mine(&app, &b.author).await.is_empty(),
+        all_mine(&app, &b.author).await.is_empty(),
         "nothing half-imported"
     );
     let rejected = import(&app, &b.author, "", docx(&missing, "")).await;
@@ -317,12 +309,12 @@ async fn a_text_bank_imports(app: TestApp) {
         (200, Some("text"), Some("would_create"))
     );
     assert!(
-        mine(&app, &b.author).await.is_empty(),
+        all_mine(&app, &b.author).await.is_empty(),
         "a dry run writes nothing"
     );
     let done = import(&app, &b.author, "", text.into()).await;
     assert_eq!(done.body["created"], 2, "{}", done.text);
-    let items = mine(&app, &b.author).await;
+    let items = all_mine(&app, &b.author).await;
     assert!(items.iter().any(|i| i["body"]["correct"] == "C"));
 }
 
@@ -353,7 +345,7 @@ async fn the_gift_sample_imports(app: TestApp) {
         "{}",
         reply.text
     );
-    let kinds: Vec<String> = mine(&app, &b.author)
+    let kinds: Vec<String> = all_mine(&app, &b.author)
         .await
         .iter()
         .map(|i| i["kind"].as_str().unwrap().to_owned())

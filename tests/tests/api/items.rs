@@ -17,6 +17,42 @@ pub fn mc_item(stem: &str, topic: &str, level: &str) -> Value {
     })
 }
 
+/// Posts a file to the item importer; `query` carries subject, grade, topic and flags.
+pub async fn import_items(
+    app: &TestApp,
+    token: &str,
+    query: &str,
+    body: Vec<u8>,
+) -> hocthi_tests::Reply {
+    app.send(
+        app.client
+            .post(app.url(&format!("/api/v1/items/import?{query}")))
+            .bearer_auth(token)
+            .body(body),
+    )
+    .await
+}
+
+/// Items as comparable text (body and metadata, ids left out), sorted.
+pub fn comparable(items: &[Value]) -> Vec<String> {
+    let mut out: Vec<String> = items
+        .iter()
+        .map(|i| json!({ "body": i["body"], "metadata": i["metadata"] }).to_string())
+        .collect();
+    out.sort();
+    out
+}
+
+/// The caller's own items (newest versions).
+pub async fn all_mine(app: &TestApp, token: &str) -> Vec<Value> {
+    app.get("/api/v1/items?mine=true&limit=500", Some(token))
+        .await
+        .body["items"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
 pub struct Bank {
     pub admin: String,
     pub school: uuid::Uuid,

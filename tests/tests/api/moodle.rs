@@ -2,42 +2,22 @@
 use hocthi_tests::{TestApp, USER_PASSWORD, on_every_store};
 use serde_json::{Value, json};
 
-use super::items::bank;
+use super::items::{all_mine, bank, comparable, import_items};
+
+async fn import(app: &TestApp, token: &str, query: &str, body: Vec<u8>) -> hocthi_tests::Reply {
+    import_items(
+        app,
+        token,
+        &format!("subject=toan&grade=12&topic=Nh%E1%BA%ADp{query}"),
+        body,
+    )
+    .await
+}
 
 on_every_store!(
     moodle_round_trip_keeps_items_equal,
     moodle_files_from_elsewhere
 );
-
-async fn import(app: &TestApp, token: &str, query: &str, body: Vec<u8>) -> hocthi_tests::Reply {
-    app.send(
-        app.client
-            .post(app.url(&format!(
-                "/api/v1/items/import?subject=toan&grade=12&topic=Nh%E1%BA%ADp{query}"
-            )))
-            .bearer_auth(token)
-            .body(body),
-    )
-    .await
-}
-
-fn comparable(items: &[Value]) -> Vec<String> {
-    let mut out: Vec<String> = items
-        .iter()
-        .map(|i| json!({ "body": i["body"], "metadata": i["metadata"] }).to_string())
-        .collect();
-    out.sort();
-    out
-}
-
-async fn all_mine(app: &TestApp, token: &str) -> Vec<Value> {
-    app.get("/api/v1/items?mine=true&limit=500", Some(token))
-        .await
-        .body["items"]
-        .as_array()
-        .unwrap()
-        .clone()
-}
 
 async fn moodle_round_trip_keeps_items_equal(app: TestApp) {
     let b = bank(&app).await;

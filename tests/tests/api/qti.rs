@@ -4,39 +4,19 @@ use std::io::Write;
 use hocthi_tests::{TestApp, USER_PASSWORD, on_every_store};
 use serde_json::{Value, json};
 
-use super::items::bank;
-
-on_every_store!(qti_round_trip_keeps_items_equal, broken_qti_is_refused);
+use super::items::{all_mine, bank, comparable, import_items};
 
 async fn import(app: &TestApp, token: &str, query: &str, body: Vec<u8>) -> hocthi_tests::Reply {
-    app.send(
-        app.client
-            .post(app.url(&format!(
-                "/api/v1/items/import?subject=vat_li&grade=12&topic=Nh%E1%BA%ADp{query}"
-            )))
-            .bearer_auth(token)
-            .body(body),
+    import_items(
+        app,
+        token,
+        &format!("subject=vat_li&grade=12&topic=Nh%E1%BA%ADp{query}"),
+        body,
     )
     .await
 }
 
-fn comparable(items: &[Value]) -> Vec<String> {
-    let mut out: Vec<String> = items
-        .iter()
-        .map(|i| json!({ "body": i["body"], "metadata": i["metadata"] }).to_string())
-        .collect();
-    out.sort();
-    out
-}
-
-async fn all_mine(app: &TestApp, token: &str) -> Vec<Value> {
-    app.get("/api/v1/items?mine=true&limit=500", Some(token))
-        .await
-        .body["items"]
-        .as_array()
-        .unwrap()
-        .clone()
-}
+on_every_store!(qti_round_trip_keeps_items_equal, broken_qti_is_refused);
 
 async fn qti_round_trip_keeps_items_equal(app: TestApp) {
     let b = bank(&app).await;
