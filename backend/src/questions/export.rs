@@ -9,7 +9,7 @@ use super::{
     routes::{AUTHORS, viewer},
 };
 use crate::{
-    auth::{CurrentUser, Scope},
+    auth::CurrentUser,
     error::{ApiError, Problem},
     state::AppState,
 };
@@ -39,10 +39,7 @@ pub async fn export_items(
     user: CurrentUser,
     body: web::Json<ExportRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(
-        AUTHORS,
-        user.school.map(Scope::School).unwrap_or(Scope::Province),
-    )?;
+    user.require(AUTHORS, super::routes::home_scope(&user))?;
     if body.item_ids.is_empty() || body.item_ids.len() > 5000 {
         return Err(ApiError::field("item_ids", "required"));
     }

@@ -18,7 +18,7 @@ use super::{
 };
 use crate::{
     audit::{self, Event},
-    auth::{CurrentUser, Scope},
+    auth::CurrentUser,
     error::{ApiError, Problem},
     i18n,
     request::RequestMeta,
@@ -167,10 +167,7 @@ pub async fn import_items(
     query: web::Query<ImportQuery>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(
-        AUTHORS,
-        user.school.map(Scope::School).unwrap_or(Scope::Province),
-    )?;
+    user.require(AUTHORS, super::routes::home_scope(&user))?;
     let (report, rejected) =
         import_file(&state, &meta, user.id, user.school, &query, &body).await?;
     if rejected {

@@ -6,6 +6,7 @@ pub mod docx;
 pub mod domain;
 pub mod export;
 pub mod gift;
+pub mod groups;
 pub mod import;
 pub mod key_file;
 pub mod moodle;

@@ -16,12 +16,12 @@ use super::{
     domain::Body,
     papers::{self, Candidate, CellReport, CodeKey, Guidance, Matrix, PaperOptions, Slot},
     print,
-    routes::{AUTHORS, viewer},
+    routes::{AUTHORS, home_scope, viewer},
     scoring::{Subject, format_of},
 };
 use crate::{
     audit::{self, Event},
-    auth::{CurrentUser, Scope, roles::Role},
+    auth::{CurrentUser, roles::Role},
     entities::{item, item_version, paper, paper_code},
     error::{ApiError, Problem},
     request::RequestMeta,
@@ -34,10 +34,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(get_paper)
         .service(get_paper_code)
         .service(print_paper_code);
-}
-
-fn home_scope(user: &CurrentUser) -> Scope {
-    user.school.map(Scope::School).unwrap_or(Scope::Province)
 }
 
 /// Approved items visible to the caller, per cell of the matrix, in matrix order.
