@@ -2,6 +2,7 @@
 pub mod db;
 pub mod domain;
 pub mod import;
+pub mod roster;
 pub mod routes;
 
 use chrono::{DateTime, NaiveDate, Utc};
