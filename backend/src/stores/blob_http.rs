@@ -25,11 +25,27 @@ fn refused() -> ApiError {
     ApiError::Forbidden("signature_invalid")
 }
 
+/// `bytes=a-b`, `bytes=a-` or `bytes=-n` against a length; `None` when unsatisfiable.
+fn byte_range(header: &str, len: u64) -> Option<(u64, u64)> {
+    let spec = header.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') || len == 0 {
+        return None;
+    }
+    let (start, end) = spec.split_once('-')?;
+    let (start, end) = match (start.trim(), end.trim()) {
+        ("", n) => (len.saturating_sub(n.parse().ok()?), len - 1),
+        (a, "") => (a.parse().ok()?, len - 1),
+        (a, b) => (a.parse().ok()?, b.parse::<u64>().ok()?.min(len - 1)),
+    };
+    (start <= end && start < len).then_some((start, end))
+}
+
 #[get("/blobs/{key:.*}")]
 async fn get_blob(
     state: web::Data<AppState>,
     key: web::Path<String>,
     q: web::Query<Signed>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let store = state
         .local_blobs
@@ -46,9 +62,25 @@ async fn get_blob(
         .get(&key)
         .await?
         .ok_or(ApiError::NotFound("not_found"))?;
+    let len = body.len() as u64;
+    // Range requests let a video player seek without downloading the whole file.
+    if let Some(range) = req.headers().get("range").and_then(|v| v.to_str().ok()) {
+        let Some((start, end)) = byte_range(range, len) else {
+            return Ok(HttpResponse::RangeNotSatisfiable()
+                .insert_header(("Content-Range", format!("bytes */{len}")))
+                .finish());
+        };
+        return Ok(HttpResponse::PartialContent()
+            .content_type(meta.content_type)
+            .insert_header(("ETag", meta.etag))
+            .insert_header(("Accept-Ranges", "bytes"))
+            .insert_header(("Content-Range", format!("bytes {start}-{end}/{len}")))
+            .body(body.slice(start as usize..=end as usize)));
+    }
     Ok(HttpResponse::Ok()
         .content_type(meta.content_type)
         .insert_header(("ETag", meta.etag))
+        .insert_header(("Accept-Ranges", "bytes"))
         .body(body))
 }
 
@@ -105,4 +137,26 @@ async fn put_blob(
         }
     };
     Ok(HttpResponse::Ok().insert_header(("ETag", etag)).finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::byte_range;
+
+    #[test]
+    fn ranges_are_read_like_http_says() {
+        let cases = [
+            ("bytes=0-3", Some((0, 3))),
+            ("bytes=5-", Some((5, 9))),
+            ("bytes=-4", Some((6, 9))),
+            ("bytes=8-100", Some((8, 9))),
+            ("bytes=10-12", None),
+            ("bytes=4-2", None),
+            ("bytes=0-1,4-5", None),
+            ("items=0-1", None),
+        ];
+        for (header, want) in cases {
+            assert_eq!(byte_range(header, 10), want, "{header}");
+        }
+    }
 }

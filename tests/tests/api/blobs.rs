@@ -49,6 +49,21 @@ async fn signed_urls_upload_and_download(app: TestApp) {
     assert_eq!(got.status(), 200);
     assert_eq!(got.bytes().await.unwrap().to_vec(), body);
 
+    // A range, as a video player seeking asks for it.
+    let part = app
+        .client
+        .get(&get_url)
+        .header("range", "bytes=3-9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.status(), 206);
+    assert_eq!(
+        part.headers()["content-range"],
+        format!("bytes 3-9/{}", body.len())
+    );
+    assert_eq!(part.bytes().await.unwrap().to_vec(), body[3..=9].to_vec());
+
     assert_eq!(blobs.get(key).await.unwrap().unwrap().to_vec(), body);
     blobs.delete(key).await.unwrap();
     assert!(blobs.get(key).await.unwrap().is_none());
