@@ -117,31 +117,33 @@ fn read_file(body: &[u8]) -> Result<(&'static str, Source), &'static str> {
     let text = std::str::from_utf8(body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body))
         .map_err(|_| "unsupported_media_type")?;
     if text.trim_start().starts_with('<') {
-        if text.contains("qti-assessment-item") {
-            let body = super::qti::parse_item(text.as_bytes())?;
-            let item = convention::ParsedItem {
-                body,
-                level: None,
-                topic: None,
-                competency: None,
-                source: None,
-                tags: vec![],
-                solution: None,
-            };
-            return Ok((
-                "qti",
-                Source::Structured(vec![Parsed {
+        // One parse; the root element says which format it is.
+        let root = crate::xml::parse(text.as_bytes())?;
+        return match root.name.as_str() {
+            "qti-assessment-item" => {
+                let result = super::qti::item_from(&root).map(|body| convention::ParsedItem {
+                    body,
+                    level: None,
+                    topic: None,
+                    competency: None,
+                    source: None,
+                    tags: vec![],
+                    solution: None,
+                });
+                let item = Parsed {
                     at: 1,
                     group: None,
                     number: "1".into(),
-                    result: Ok(item),
-                }]),
-            ));
-        }
-        return Ok((
-            "moodle_xml",
-            Source::Structured(super::moodle::parse(text.as_bytes())?),
-        ));
+                    result,
+                };
+                Ok(("qti", Source::Structured(vec![item])))
+            }
+            "quiz" => Ok((
+                "moodle_xml",
+                Source::Structured(super::moodle::from_quiz(&root)?),
+            )),
+            _ => Err("unsupported_media_type"),
+        };
     }
     if super::gift::looks_like_gift(text) {
         return Ok(("gift", Source::Structured(super::gift::parse(text))));

@@ -36,8 +36,8 @@ fn fraction(answer: &Element) -> f64 {
         .unwrap_or(0.0)
 }
 
-pub fn parse(bytes: &[u8]) -> Result<Vec<Parsed>, &'static str> {
-    let root = xml::parse(bytes)?;
+/// Reads a parsed `<quiz>` document.
+pub fn from_quiz(root: &Element) -> Result<Vec<Parsed>, &'static str> {
     if root.name != "quiz" {
         return Err("unsupported_media_type");
     }

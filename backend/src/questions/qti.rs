@@ -134,7 +134,11 @@ fn correct_values(item: &Element, response: &str) -> Vec<String> {
 }
 
 pub fn parse_item(bytes: &[u8]) -> Result<Body, &'static str> {
-    let item = xml::parse(bytes)?;
+    item_from(&xml::parse(bytes)?)
+}
+
+/// Reads a parsed `<qti-assessment-item>`.
+pub fn item_from(item: &Element) -> Result<Body, &'static str> {
     if item.name != "qti-assessment-item" {
         return Err("unsupported_media_type");
     }
@@ -150,7 +154,7 @@ pub fn parse_item(bytes: &[u8]) -> Result<Body, &'static str> {
     let choices = body.descendants("qti-choice-interaction");
     if let [one] = choices.as_slice() {
         let response = one.attr("response-identifier").unwrap_or("RESPONSE");
-        let right = correct_values(&item, response);
+        let right = correct_values(item, response);
         let options: Vec<&Element> = one.children_named("qti-simple-choice").collect();
         if options.len() != 4 {
             return Err("needs_four_options");
@@ -173,7 +177,7 @@ pub fn parse_item(bytes: &[u8]) -> Result<Body, &'static str> {
             .iter()
             .map(|c| {
                 let response = c.attr("response-identifier").unwrap_or_default();
-                let right = correct_values(&item, response);
+                let right = correct_values(item, response);
                 let first = c
                     .children_named("qti-simple-choice")
                     .next()

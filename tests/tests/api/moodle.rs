@@ -106,6 +106,9 @@ async fn moodle_files_from_elsewhere(app: TestApp) {
     <questiontext format="html"><text>Tính 1,5 + 1</text></questiontext>
     <answer fraction="100"><text>2.5</text><tolerance>0</tolerance></answer>
   </question>
+  <question type="essay"><name><text>Q4</text></name>
+    <questiontext format="html"><text>Giải thích thẻ qti-assessment-item trong chuẩn QTI.</text></questiontext>
+  </question>
   <question type="truefalse"><name><text>Q3</text></name>
     <questiontext format="html"><text>Mệnh đề đơn</text></questiontext>
     <answer fraction="100"><text>true</text></answer><answer fraction="0"><text>false</text></answer>
@@ -114,8 +117,12 @@ async fn moodle_files_from_elsewhere(app: TestApp) {
     let rejected = import(&app, &b.author, "", file.as_bytes().to_vec()).await;
     assert_eq!(rejected.status, 422);
     assert_eq!(
-        rejected.body["items"][2]["reason_code"],
+        rejected.body["items"][3]["reason_code"],
         "single_true_false"
+    );
+    assert_eq!(
+        rejected.body["format"], "moodle_xml",
+        "text mentioning a QTI element does not make it QTI"
     );
     let kept = import(
         &app,
@@ -124,7 +131,7 @@ async fn moodle_files_from_elsewhere(app: TestApp) {
         file.as_bytes().to_vec(),
     )
     .await;
-    assert_eq!(kept.body["created"], 2, "{}", kept.text);
+    assert_eq!(kept.body["created"], 3, "{}", kept.text);
     let items = all_mine(&app, &b.author).await;
     let mc = items
         .iter()
