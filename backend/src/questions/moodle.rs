@@ -7,7 +7,7 @@ use super::{
     domain::{Body, Criterion, Kind, Level, Metadata, Statement, clean_text},
     scoring::{Choice, Points, ShortAnswer},
 };
-use crate::xml::{self, Element};
+use crate::xml::Element;
 
 /// Moodle text is HTML: tags go, entities are decoded, MathJax `\( \)` becomes `$ $`.
 fn html_text(el: Option<&Element>) -> String {

@@ -195,7 +195,7 @@ pub fn item_from(item: &Element) -> Result<Body, &'static str> {
     }
     if let Some(entry) = body.descendants("qti-text-entry-interaction").first() {
         let accepted = correct_values(
-            &item,
+            item,
             entry.attr("response-identifier").unwrap_or("RESPONSE"),
         )
         .iter()
