@@ -70,6 +70,14 @@ pub struct Settings {
     /// Seed `content-samples/` automatically on first start of an empty embedded database.
     pub seed_on_first_start: bool,
     pub samples_dir: PathBuf,
+    /// Network grace after an attempt's deadline during which saves still count.
+    pub save_grace: Duration,
+    /// Saves waiting for the group-commit writer before new ones get 503.
+    pub save_queue: usize,
+    /// How often the sweeper submits expired attempts; zero turns it off (tests drive it).
+    pub sweep_interval: Duration,
+    /// A gap this long with no instance alive is an outage whose time is given back.
+    pub outage_threshold: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -234,6 +242,29 @@ impl Settings {
             samples_dir: PathBuf::from(
                 get("HOCTHI_SAMPLES_DIR").unwrap_or_else(|| "content-samples".into()),
             ),
+            save_grace: Duration::from_secs(seconds(&get, "HOCTHI_SAVE_GRACE_SECS", 15)?),
+            save_queue: match get("HOCTHI_SAVE_QUEUE") {
+                None => 50_000,
+                Some(v) => v
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| bad("HOCTHI_SAVE_QUEUE", "must be a positive number"))?,
+            },
+            sweep_interval: Duration::from_millis(match get("HOCTHI_SWEEP_INTERVAL_MS") {
+                None => 1000,
+                Some(v) => v.parse().map_err(|_| {
+                    bad(
+                        "HOCTHI_SWEEP_INTERVAL_MS",
+                        "must be a number of milliseconds",
+                    )
+                })?,
+            }),
+            outage_threshold: Duration::from_secs(seconds(
+                &get,
+                "HOCTHI_OUTAGE_THRESHOLD_SECS",
+                20,
+            )?),
         })
     }
 

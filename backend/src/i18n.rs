@@ -94,6 +94,167 @@ pub fn text(code: &str) -> (&'static str, &'static str) {
             "The file format is not supported.",
         ),
         "route_not_found" => ("Không có địa chỉ này.", "There is no such route."),
+        "exam_not_found" => ("Không tìm thấy kỳ thi.", "The exam was not found."),
+        "sitting_not_found" => ("Không tìm thấy ca thi.", "The sitting was not found."),
+        "attempt_not_found" => ("Không tìm thấy bài làm.", "The attempt was not found."),
+        "candidate_not_found" => ("Không tìm thấy thí sinh.", "The candidate was not found."),
+        "room_not_found" => ("Không tìm thấy phòng thi.", "The exam room was not found."),
+        "sitting_locked" => (
+            "Danh sách thí sinh của ca thi đã khóa.",
+            "The sitting's roster is locked.",
+        ),
+        "not_enough_seats" => (
+            "Các phòng thi không đủ chỗ.",
+            "The rooms do not have enough seats.",
+        ),
+        "no_candidates" => ("Ca thi chưa có thí sinh.", "The sitting has no candidates."),
+        "paper_has_no_codes" => ("Đề thi chưa có mã đề.", "The paper has no codes."),
+        "attempt_already_started" => ("Bài làm đã bắt đầu.", "The attempt has already started."),
+        "attempt_changed" => (
+            "Bài làm vừa được thay đổi, hãy thử lại.",
+            "The attempt was changed just now; try again.",
+        ),
+        "attempt_not_started" => ("Bài làm chưa bắt đầu.", "The attempt has not started."),
+        "attempt_paused" => (
+            "Bài làm đang tạm dừng, chờ giám thị cho tiếp tục.",
+            "The attempt is paused until a proctor lets it continue.",
+        ),
+        "attempt_closed" => (
+            "Bài làm đã nộp hoặc đã bị hủy.",
+            "The attempt is submitted or voided.",
+        ),
+        "device_not_current" => (
+            "Bài làm đang được làm trên thiết bị khác.",
+            "The attempt is being taken on another device.",
+        ),
+        "deadline_passed" => (
+            "Đã hết giờ làm bài; câu trả lời này không được ghi nhận.",
+            "Time is up; this answer was not recorded.",
+        ),
+        "section_closed" => (
+            "Phần này không mở để trả lời.",
+            "This part is not open for answers.",
+        ),
+        "sitting_not_open" => ("Ca thi chưa mở hoặc đã đóng.", "The sitting is not open."),
+        "not_checked_in" => (
+            "Thí sinh chưa được giám thị điểm danh.",
+            "The candidate has not been checked in by a proctor.",
+        ),
+        "late_start_limit_passed" => (
+            "Đã quá thời gian cho phép vào thi muộn; hãy báo giám thị.",
+            "The late-start limit has passed; ask a proctor.",
+        ),
+        "device_switch_needs_approval" => (
+            "Đổi thiết bị cần giám thị phê duyệt.",
+            "Switching devices needs a proctor's approval.",
+        ),
+        "navigation_is_free" => (
+            "Ca thi này cho làm các phần tự do.",
+            "This sitting has free navigation.",
+        ),
+        "attempt_not_in_progress" => (
+            "Bài làm không ở trạng thái đang làm.",
+            "The attempt is not in progress.",
+        ),
+        "no_next_section" => ("Đây là phần cuối cùng.", "This is the last part."),
+        "not_a_practice_test" => (
+            "Đây không phải bài luyện tập.",
+            "This is not a practice test.",
+        ),
+        "attempt_open" => (
+            "Bạn còn một lượt làm chưa nộp.",
+            "You have an attempt that is not submitted.",
+        ),
+        "no_attempts_left" => (
+            "Bạn đã dùng hết số lượt làm bài.",
+            "You have used every attempt.",
+        ),
+        "results_not_released" => (
+            "Kết quả chưa được công bố.",
+            "Results are not released yet.",
+        ),
+        "not_graded" => ("Bài làm chưa được chấm.", "The attempt is not graded yet."),
+        "candidate_has_no_room" => (
+            "Thí sinh chưa được xếp phòng.",
+            "The candidate has no room.",
+        ),
+        "already_checked_in" => (
+            "Thí sinh đã được điểm danh.",
+            "The candidate is already checked in.",
+        ),
+        "attempt_not_paused" => ("Bài làm không tạm dừng.", "The attempt is not paused."),
+        "no_device_switch_pending" => (
+            "Không có yêu cầu đổi thiết bị.",
+            "No device switch is waiting.",
+        ),
+        "attempt_not_submitted" => ("Bài làm chưa nộp.", "The attempt is not submitted."),
+        "already_marked_by_you" => ("Bạn đã chấm bài này.", "You have already marked this."),
+        "round_not_open" => (
+            "Lượt chấm này chưa mở hoặc đã xong.",
+            "This marking round is not open.",
+        ),
+        "invalid_candidate_number" => (
+            "Số báo danh không hợp lệ.",
+            "The candidate number is not valid.",
+        ),
+        "duplicate_candidate_number" => (
+            "Số báo danh bị trùng.",
+            "The candidate number is used twice.",
+        ),
+        "not_a_student_of_exam" => (
+            "Không phải học sinh thuộc phạm vi kỳ thi.",
+            "Not a student within the exam's scope.",
+        ),
+        "already_registered" => (
+            "Học sinh đã có trong ca thi.",
+            "The student is already registered.",
+        ),
+        "out_of_range" => (
+            "Giá trị nằm ngoài khoảng cho phép.",
+            "The value is out of range.",
+        ),
+        "no_such_slot" => ("Đề không có câu này.", "The paper has no such question."),
+        "answer_not_a_choice" => (
+            "Câu trả lời phải là A, B, C hoặc D.",
+            "The answer must be A, B, C or D.",
+        ),
+        "answer_not_true_false" => (
+            "Cần bốn ý, mỗi ý Đ, S hoặc để trống.",
+            "Four marks are needed, each Đ, S or blank.",
+        ),
+        "essay_not_text" => (
+            "Bài tự luận phải là văn bản.",
+            "An essay answer must be text.",
+        ),
+        "essay_too_long" => ("Bài tự luận quá dài.", "The essay is too long."),
+        "unknown_incident" => ("Loại sự cố không được hỗ trợ.", "Unknown incident kind."),
+        "not_a_proctor" => (
+            "Người này không thể làm giám thị phòng thi.",
+            "This person cannot proctor the room.",
+        ),
+        "no_students" => (
+            "Không có học sinh nào để đăng ký.",
+            "There are no students to register.",
+        ),
+        "other_school" => (
+            "Học sinh thuộc trường khác.",
+            "The student belongs to another school.",
+        ),
+        "before_start" => (
+            "Thời điểm đóng phải sau thời điểm bắt đầu.",
+            "The closing time must be after the start.",
+        ),
+        "not_an_essay" => (
+            "Câu này không phải tự luận.",
+            "This question is not an essay.",
+        ),
+        "invalid_key" => ("Đáp án không hợp lệ.", "The key is not valid."),
+        "no_such_code" => ("Không có mã đề này.", "There is no such paper code."),
+        "not_in_room" => (
+            "Bài làm không thuộc phòng thi này.",
+            "The attempt is not in this room.",
+        ),
+        "invalid" => ("Giá trị không hợp lệ.", "The value is not valid."),
         "method_not_allowed" => (
             "Phương thức không được hỗ trợ ở địa chỉ này.",
             "This method is not allowed on this route.",

@@ -2,9 +2,11 @@
 pub mod audit;
 pub mod auth;
 pub mod bootstrap;
+pub mod clock;
 pub mod config;
 pub mod entities;
 pub mod error;
+pub mod exams;
 pub mod files;
 pub mod health;
 pub mod i18n;

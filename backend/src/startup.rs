@@ -123,6 +123,12 @@ impl Application {
 
         let keys = Arc::new(KeySet::load(&settings)?);
         let passwords = Passwords::new(settings.password_hash_concurrency);
+        let clock = crate::clock::ServerClock::default();
+        let exams = Arc::new(crate::exams::Engine::start(
+            db.clone(),
+            clock.clone(),
+            &settings,
+        ));
         let state = AppState {
             settings: Arc::new(settings),
             db,
@@ -131,6 +137,8 @@ impl Application {
             local_blobs,
             keys,
             passwords,
+            clock,
+            exams,
         };
         let bootstrap = bootstrap::ensure_first_admin(&state).await?;
         let seeded = if state.settings.seed_on_first_start
@@ -142,6 +150,7 @@ impl Application {
             None
         };
         telemetry::metrics_handle();
+        crate::exams::start_sweeper(state.clone());
 
         let server = serve(listener, state.clone())?;
         Ok(Self {
@@ -192,7 +201,8 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                     .configure(auth::configure)
                     .configure(org::configure)
                     .configure(audit::configure)
-                    .configure(crate::questions::configure),
+                    .configure(crate::questions::configure)
+                    .configure(crate::exams::configure),
             )
             .service(auth::routes::jwks)
             .configure(health::configure)

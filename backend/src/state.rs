@@ -5,7 +5,9 @@ use sea_orm::DatabaseConnection;
 
 use crate::{
     auth::{password::Passwords, tokens::KeySet},
+    clock::ServerClock,
     config::Settings,
+    exams::Engine,
     stores::{
         blob::{LocalBlobStore, SharedBlobStore},
         hot::SharedHotStore,
@@ -22,4 +24,7 @@ pub struct AppState {
     pub local_blobs: Option<Arc<LocalBlobStore>>,
     pub keys: Arc<KeySet>,
     pub passwords: Passwords,
+    pub clock: ServerClock,
+    /// The exam hot path: the group-commit writer and the caches in front of papers.
+    pub exams: Arc<Engine>,
 }

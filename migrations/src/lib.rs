@@ -10,6 +10,7 @@ mod m20261124_000005_create_items;
 mod m20261124_000006_add_user_subjects;
 mod m20261124_000007_create_papers;
 mod m20261124_000008_create_item_groups;
+mod m20261124_000009_create_exams;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000006_add_user_subjects::Migration),
             Box::new(m20261124_000007_create_papers::Migration),
             Box::new(m20261124_000008_create_item_groups::Migration),
+            Box::new(m20261124_000009_create_exams::Migration),
         ]
     }
 }

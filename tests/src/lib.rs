@@ -22,6 +22,10 @@ pub struct TestApp {
     pub stores: Stores,
     data_dir: PathBuf,
     database: Option<(String, String)>,
+    vars: HashMap<String, String>,
+    server: actix_web::dev::ServerHandle,
+    /// False for a second instance: the first one cleans the stores up.
+    owns_stores: bool,
 }
 
 /// Runs a test body once on the embedded stores and once on the real ones.
@@ -86,6 +90,8 @@ pub async fn spawn_app_with(
         ("HOCTHI_SEED_ON_FIRST_START", "0".to_owned()),
         ("HOCTHI_TRUSTED_PROXIES", "127.0.0.1".to_owned()),
         ("HOCTHI_LOG_FORMAT", "pretty".to_owned()),
+        // Tests drive the sweeper themselves (`hocthi::exams::sweep_once`).
+        ("HOCTHI_SWEEP_INTERVAL_MS", "0".to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -114,13 +120,24 @@ pub async fn spawn_app_with(
         database = Some((server_url, name));
     }
     adjust(&mut vars);
+    start(stores, vars, data_dir, database).await
+}
+
+async fn start(
+    stores: Stores,
+    vars: HashMap<String, String>,
+    data_dir: PathBuf,
+    database: Option<(String, String)>,
+) -> TestApp {
     let settings = Settings::from_map(&vars).expect("test settings are valid");
     let app = Application::build(settings)
         .await
         .expect("the application starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.state().clone();
-    tokio::spawn(app.into_server());
+    let server = app.into_server();
+    let handle = server.handle();
+    tokio::spawn(server);
     TestApp {
         address,
         client: reqwest::Client::builder()
@@ -131,6 +148,9 @@ pub async fn spawn_app_with(
         stores,
         data_dir,
         database,
+        vars,
+        server: handle,
+        owns_stores: true,
     }
 }
 
@@ -161,9 +181,27 @@ async fn create_database(server_url: &str, name: &str) {
     admin.close().await.ok();
 }
 
+impl TestApp {
+    /// Another instance of the service on the same stores (database, hot store, blobs), as a
+    /// second server behind a load balancer or the same service after a restart. The first
+    /// instance keeps the stores and cleans them up.
+    pub async fn another_instance(&self) -> TestApp {
+        let mut twin = start(self.stores, self.vars.clone(), self.data_dir.clone(), None).await;
+        twin.owns_stores = false;
+        twin
+    }
+
+    /// Stops this instance's HTTP server, as a crash or a restart would.
+    pub async fn stop(&self) {
+        self.server.stop(false).await;
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.data_dir);
+        if self.owns_stores {
+            let _ = std::fs::remove_dir_all(&self.data_dir);
+        }
         if let Some((server_url, name)) = self.database.take() {
             // The runtime is going away with the test: drop the database from a thread of its own.
             let _ = std::thread::spawn(move || {

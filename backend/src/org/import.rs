@@ -65,6 +65,8 @@ fn column_of(header: &str) -> Option<Column> {
 
 pub struct Table {
     columns: Vec<Option<Column>>,
+    /// Every header folded (no diacritics, lower case), for files with columns of their own.
+    pub headers: Vec<String>,
     /// (the row's number as the spreadsheet shows it, its cells)
     pub rows: Vec<(usize, Vec<String>)>,
 }
@@ -102,6 +104,7 @@ fn build(mut raw: Vec<(usize, Vec<String>)>) -> Result<Table, &'static str> {
     }
     Ok(Table {
         columns: header.iter().map(|h| column_of(h)).collect(),
+        headers: header.iter().map(|h| fold(h).replace('_', " ")).collect(),
         rows: raw,
     })
 }

@@ -305,7 +305,7 @@ fn json<T: Serialize>(value: &T) -> Result<String, ApiError> {
     serde_json::to_string(value).map_err(|e| ApiError::Unexpected(e.into()))
 }
 
-async fn paper_in_reach(
+pub(crate) async fn paper_in_reach(
     state: &AppState,
     user: &CurrentUser,
     id: Uuid,
@@ -413,8 +413,18 @@ async fn load_code(
     code: String,
 ) -> Result<(paper::Model, PaperCodeResponse), ApiError> {
     let paper = paper_in_reach(state, user, paper_id).await?;
+    let response = render_code(&state.db, &paper, code).await?;
+    Ok((paper, response))
+}
+
+/// One code's questions in its order, its groups and its key, read from the frozen versions.
+pub async fn render_code(
+    db: &sea_orm::DatabaseConnection,
+    paper: &paper::Model,
+    code: String,
+) -> Result<PaperCodeResponse, ApiError> {
     let row = paper_code::Entity::find_by_id((paper.id, code.clone()))
-        .one(&state.db)
+        .one(db)
         .await?
         .ok_or(ApiError::NotFound("paper_not_found"))?;
     let slots: Vec<Slot> =
@@ -423,7 +433,7 @@ async fn load_code(
         serde_json::from_str(&row.answer_key).map_err(|e| ApiError::Unexpected(e.into()))?;
     let versions = item_version::Entity::find()
         .filter(item_version::Column::ItemId.is_in(slots.iter().map(|s| s.item_id)))
-        .all(&state.db)
+        .all(db)
         .await?;
     let mut numbers = [0usize; 5];
     let mut questions = Vec::new();
@@ -448,7 +458,7 @@ async fn load_code(
     }
     let mut group_ids: Vec<Uuid> = slots.iter().filter_map(|s| s.group).collect();
     group_ids.dedup();
-    let groups = db::groups_by_ids(&state.db, group_ids)
+    let groups = super::db::groups_by_ids(db, group_ids)
         .await?
         .into_iter()
         .map(|g| PrintedGroup {
@@ -467,7 +477,7 @@ async fn load_code(
         questions,
         key,
     };
-    Ok((paper, response))
+    Ok(response)
 }
 
 /// The same code as a printable Word file, answer key on the last page.

@@ -60,10 +60,23 @@ impl Matrix {
     pub fn check_shape(&self) -> Result<(), String> {
         let f = format_of(self.subject);
         if f.essay_only {
-            return Err(format!(
-                "{} is an essay paper, graded by hand",
-                self.subject.name_vi()
-            ));
+            // Ngữ văn: essays only (reading and writing), marked by hand against each rubric.
+            let essays = self.count(Kind::Essay);
+            let others = self.count(Kind::MultipleChoice)
+                + self.count(Kind::TrueFalse)
+                + self.count(Kind::ShortAnswer);
+            if others > 0 || !(1..=10).contains(&essays) {
+                return Err(format!(
+                    "{} is an essay paper: 1-10 essays and no other questions; the matrix has {} essays and {} others",
+                    self.subject.name_vi(),
+                    essays,
+                    others
+                ));
+            }
+            if self.rows.iter().any(|r| r.topic.trim().is_empty()) {
+                return Err("every row needs a topic".into());
+            }
+            return Ok(());
         }
         let have = (
             self.count(Kind::MultipleChoice),
@@ -386,7 +399,8 @@ pub fn make_codes(
                 part2: vec![],
                 part3: vec![],
             };
-            for part in 1..=3u8 {
+            // Part IV: essays (Ngữ văn), in the author's order, reading before writing.
+            for part in 1..=4u8 {
                 // Units: a lone item, or a group's members in their order, which move as one block.
                 let mut units: Vec<Vec<&Candidate>> = Vec::new();
                 for c in items.iter().filter(|c| part_of(c.body.kind()) == part) {
@@ -399,8 +413,8 @@ pub fn make_codes(
                     }
                 }
                 units.iter_mut().for_each(|u| u.sort_by_key(|c| c.position));
-                // Part III keeps the author's order; the others are shuffled within the part.
-                if part != 3 {
+                // Parts III and IV keep the author's order; I and II are shuffled within the part.
+                if part <= 2 {
                     rng.shuffle(&mut units);
                 }
                 for c in units.into_iter().flatten() {

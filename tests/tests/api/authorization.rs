@@ -13,6 +13,11 @@ const OPEN_TO_EVERY_USER: &[(&str, &str)] = &[
     ("post", "/api/v1/me/password"),
     ("post", "/api/v1/auth/logout"),
     ("get", "/api/v1/schools"),
+    // A candidate's own attempts; an attempt or result is then checked against its owner and
+    // the room's staff (tests/api/exams.rs).
+    ("get", "/api/v1/me/attempts"),
+    ("get", "/api/v1/attempts/{attempt_id}"),
+    ("get", "/api/v1/attempts/{attempt_id}/result"),
 ];
 
 /// (method, path, who must get 403)
@@ -94,6 +99,166 @@ const FORBIDDEN: &[(&str, &str, &[&str])] = &[
         "/api/v1/papers/{paper_id}/codes/{code}/docx",
         &["student_a"],
     ),
+    // Exams: staff-only operations, then the candidate's own.
+    ("post", "/api/v1/exams", &["student_a"]),
+    ("get", "/api/v1/exams", &["student_a"]),
+    ("get", "/api/v1/exams/{exam_id}", &["student_a"]),
+    ("post", "/api/v1/exams/{exam_id}/sittings", &["student_a"]),
+    (
+        "post",
+        "/api/v1/sittings/{sitting_id}/rooms",
+        &["student_a"],
+    ),
+    ("get", "/api/v1/sittings/{sitting_id}/rooms", &["student_a"]),
+    (
+        "post",
+        "/api/v1/sittings/{sitting_id}/candidates",
+        &["student_a"],
+    ),
+    (
+        "post",
+        "/api/v1/sittings/{sitting_id}/candidates/import",
+        &["student_a"],
+    ),
+    (
+        "get",
+        "/api/v1/sittings/{sitting_id}/candidates",
+        &["student_a"],
+    ),
+    (
+        "put",
+        "/api/v1/candidates/{candidate_id}/accommodation",
+        &["student_a"],
+    ),
+    ("post", "/api/v1/sittings/{sitting_id}/lock", &["student_a"]),
+    ("get", "/api/v1/rooms/{room_id}/status", &["student_a"]),
+    ("get", "/api/v1/rooms/{room_id}/dashboard", &["student_a"]),
+    (
+        "post",
+        "/api/v1/candidates/{candidate_id}/check-in",
+        &["student_a"],
+    ),
+    (
+        "post",
+        "/api/v1/attempts/{attempt_id}/admit-late",
+        &["student_a"],
+    ),
+    (
+        "post",
+        "/api/v1/attempts/{attempt_id}/pause",
+        &["student_a"],
+    ),
+    (
+        "post",
+        "/api/v1/attempts/{attempt_id}/continue",
+        &["student_a"],
+    ),
+    ("post", "/api/v1/rooms/{room_id}/pause", &["student_a"]),
+    ("post", "/api/v1/rooms/{room_id}/continue", &["student_a"]),
+    (
+        "post",
+        "/api/v1/attempts/{attempt_id}/add-time",
+        &["student_a"],
+    ),
+    (
+        "post",
+        "/api/v1/attempts/{attempt_id}/approve-device",
+        &["student_a"],
+    ),
+    ("post", "/api/v1/attempts/{attempt_id}/void", &["student_a"]),
+    (
+        "post",
+        "/api/v1/rooms/{room_id}/incident-reports",
+        &["student_a"],
+    ),
+    (
+        "get",
+        "/api/v1/rooms/{room_id}/incident-reports",
+        &["student_a"],
+    ),
+    (
+        "get",
+        "/api/v1/sittings/{sitting_id}/essays",
+        &["student_a"],
+    ),
+    (
+        "post",
+        "/api/v1/attempts/{attempt_id}/essay-marks",
+        &["student_a"],
+    ),
+    (
+        "post",
+        "/api/v1/sittings/{sitting_id}/key-corrections",
+        &["student_a"],
+    ),
+    (
+        "get",
+        "/api/v1/sittings/{sitting_id}/results",
+        &["student_a"],
+    ),
+    (
+        "get",
+        "/api/v1/sittings/{sitting_id}/statistics",
+        &["student_a"],
+    ),
+    (
+        "get",
+        "/api/v1/sittings/{sitting_id}/distribution.svg",
+        &["student_a"],
+    ),
+    (
+        "get",
+        "/api/v1/sittings/{sitting_id}/distribution.png",
+        &["student_a"],
+    ),
+    (
+        "get",
+        "/api/v1/sittings/{sitting_id}/results.xlsx",
+        &["student_a"],
+    ),
+    (
+        "get",
+        "/api/v1/attempts/{attempt_id}/appeal",
+        &["student_a"],
+    ),
+    ("post", "/api/v1/exams/{exam_id}/release", &["student_a"]),
+    ("get", "/api/v1/items/{item_id}/statistics", &["student_a"]),
+    (
+        "post",
+        "/api/v1/sittings/{sitting_id}/attempts",
+        &["teacher_a"],
+    ),
+    (
+        "post",
+        "/api/v1/attempts/{attempt_id}/start",
+        &["teacher_a"],
+    ),
+    (
+        "post",
+        "/api/v1/attempts/{attempt_id}/resume",
+        &["teacher_a"],
+    ),
+    ("get", "/api/v1/attempts/{attempt_id}/paper", &["teacher_a"]),
+    (
+        "put",
+        "/api/v1/attempts/{attempt_id}/answers",
+        &["teacher_a"],
+    ),
+    (
+        "post",
+        "/api/v1/attempts/{attempt_id}/heartbeat",
+        &["teacher_a"],
+    ),
+    (
+        "post",
+        "/api/v1/attempts/{attempt_id}/next-section",
+        &["teacher_a"],
+    ),
+    (
+        "post",
+        "/api/v1/attempts/{attempt_id}/submit",
+        &["teacher_a"],
+    ),
 ];
 
 fn body_for(path: &str, school: &str) -> Value {
@@ -119,6 +284,35 @@ fn body_for(path: &str, school: &str) -> Value {
         "/api/v1/matrices/check" => json!({ "matrix": super::papers::maths_matrix() }),
         "/api/v1/papers" => json!({ "matrix": super::papers::maths_matrix(), "codes": 2 }),
         "/api/v1/items/{item_id}/share" => json!({ "scope": "school" }),
+        "/api/v1/exams" => json!({ "name": "Kỳ thi", "kind": "exam", "scope": "school" }),
+        "/api/v1/exams/{exam_id}/sittings" => {
+            json!({ "name": "Ca 1", "paper_id": uuid::Uuid::nil(), "starts_at": "2026-12-01T01:00:00Z" })
+        }
+        "/api/v1/sittings/{sitting_id}/rooms" => json!({ "name": "Phòng 1", "capacity": 24 }),
+        "/api/v1/candidates/{candidate_id}/accommodation" => {
+            json!({ "extra_minutes": 15, "reason": "Khuyết tật" })
+        }
+        "/api/v1/candidates/{candidate_id}/check-in"
+        | "/api/v1/attempts/{attempt_id}/admit-late"
+        | "/api/v1/attempts/{attempt_id}/pause"
+        | "/api/v1/rooms/{room_id}/pause"
+        | "/api/v1/attempts/{attempt_id}/void" => json!({ "reason": "Lý do" }),
+        "/api/v1/attempts/{attempt_id}/add-time" => json!({ "minutes": 5, "reason": "Lý do" }),
+        "/api/v1/rooms/{room_id}/incident-reports" => json!({ "text": "Biên bản" }),
+        "/api/v1/attempts/{attempt_id}/essay-marks" => {
+            json!({ "slot": 0, "round": 1, "points": "1" })
+        }
+        "/api/v1/sittings/{sitting_id}/key-corrections" => {
+            json!({ "dry_run": true, "corrections": [{ "code": "0101", "part": 1, "number": 1, "key": "A" }] })
+        }
+        "/api/v1/attempts/{attempt_id}/start"
+        | "/api/v1/attempts/{attempt_id}/resume"
+        | "/api/v1/attempts/{attempt_id}/next-section"
+        | "/api/v1/attempts/{attempt_id}/submit"
+        | "/api/v1/attempts/{attempt_id}/heartbeat" => json!({ "device_id": "thiet-bi-thu" }),
+        "/api/v1/attempts/{attempt_id}/answers" => {
+            json!({ "device_id": "thiet-bi-thu", "seq": 1, "answers": [{ "slot": 0, "value": "A" }] })
+        }
         _ => json!({}),
     }
 }
@@ -179,6 +373,11 @@ async fn every_endpoint_refuses_strangers(app: TestApp) {
             .replace("{paper_id}", &uuid::Uuid::now_v7().to_string())
             .replace("{code}", "0101")
             .replace("{group_id}", &uuid::Uuid::now_v7().to_string())
+            .replace("{exam_id}", &uuid::Uuid::now_v7().to_string())
+            .replace("{sitting_id}", &uuid::Uuid::now_v7().to_string())
+            .replace("{room_id}", &uuid::Uuid::now_v7().to_string())
+            .replace("{attempt_id}", &uuid::Uuid::now_v7().to_string())
+            .replace("{candidate_id}", &uuid::Uuid::now_v7().to_string())
     };
     let request = |method: &str, path: &str, token: Option<&str>| {
         let mut url = app.url(&concrete(path));

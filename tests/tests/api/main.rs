@@ -4,6 +4,7 @@ mod auth;
 mod authorization;
 mod blobs;
 mod envelope;
+mod exams;
 mod groups;
 mod health;
 mod hot_store;

@@ -1,0 +1,36 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "attempts")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub sitting_id: Uuid,
+    pub candidate_id: Option<Uuid>,
+    pub user_id: Uuid,
+    pub room_id: Option<Uuid>,
+    pub paper_id: Uuid,
+    pub code: String,
+    pub number: i32,
+    pub state: String,
+    pub started_at: Option<DateTimeUtc>,
+    pub deadline: Option<DateTimeUtc>,
+    pub paused_at: Option<DateTimeUtc>,
+    pub section: i32,
+    pub device_id: Option<String>,
+    pub pending_device: Option<String>,
+    pub submitted_at: Option<DateTimeUtc>,
+    #[sea_orm(column_type = "Text")]
+    pub score: Option<String>,
+    pub graded_at: Option<DateTimeUtc>,
+    #[sea_orm(column_type = "Text")]
+    pub incidents: String,
+    pub version: i32,
+    pub event_count: i32,
+    pub last_hash: String,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,22 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "candidates")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub exam_id: Uuid,
+    pub sitting_id: Uuid,
+    pub room_id: Option<Uuid>,
+    pub user_id: Uuid,
+    pub number: String,
+    pub seat: i32,
+    pub extra_minutes: i32,
+    pub admitted_late: bool,
+    pub checked_in_at: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

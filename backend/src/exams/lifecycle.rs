@@ -1,0 +1,458 @@
+//! Attempt state changes: each one appends an event to the attempt's own hash chain and moves
+//! the attempt row on with a version check, in one transaction, so a change and its event
+//! exist together or not at all and two racing changes cannot both win. The deadline stored on
+//! the row is re-derived from the events every time (`domain::clock`).
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
+};
+use serde::Serialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::domain::{self, AttemptState, EventKind, Tick};
+use crate::{
+    audit::GENESIS,
+    entities::{attempt, attempt_event, candidate, exam, sitting},
+    error::ApiError,
+};
+
+/// An attempt with what its rules depend on.
+#[derive(Clone, Debug)]
+pub struct Context {
+    pub attempt: attempt::Model,
+    pub sitting: sitting::Model,
+    pub exam: exam::Model,
+    pub candidate: Option<candidate::Model>,
+}
+
+impl Context {
+    pub async fn load(db: &impl ConnectionTrait, attempt_id: Uuid) -> Result<Context, ApiError> {
+        let attempt = attempt::Entity::find_by_id(attempt_id)
+            .one(db)
+            .await?
+            .ok_or(ApiError::NotFound("attempt_not_found"))?;
+        Context::around(db, attempt).await
+    }
+
+    pub async fn around(
+        db: &impl ConnectionTrait,
+        attempt: attempt::Model,
+    ) -> Result<Context, ApiError> {
+        let sitting = sitting::Entity::find_by_id(attempt.sitting_id)
+            .one(db)
+            .await?
+            .ok_or(ApiError::NotFound("sitting_not_found"))?;
+        let exam = exam::Entity::find_by_id(sitting.exam_id)
+            .one(db)
+            .await?
+            .ok_or(ApiError::NotFound("exam_not_found"))?;
+        let candidate = match attempt.candidate_id {
+            Some(id) => candidate::Entity::find_by_id(id).one(db).await?,
+            None => None,
+        };
+        Ok(Context {
+            attempt,
+            sitting,
+            exam,
+            candidate,
+        })
+    }
+
+    /// The sitting's time plus the candidate's accommodation.
+    pub fn allowed(&self) -> Duration {
+        Duration::minutes(i64::from(
+            self.sitting.minutes + self.candidate.as_ref().map_or(0, |c| c.extra_minutes),
+        ))
+    }
+
+    pub fn state(&self) -> AttemptState {
+        AttemptState::parse(&self.attempt.state)
+    }
+}
+
+/// One change to an attempt: the event to record and what it does to the row.
+pub struct Change {
+    pub kind: EventKind,
+    pub seconds: i32,
+    pub actor: Option<Uuid>,
+    pub details: serde_json::Value,
+    pub state: Option<AttemptState>,
+    pub edit: fn(&mut attempt::Model, &serde_json::Value),
+}
+
+impl Change {
+    pub fn new(kind: EventKind, actor: Option<Uuid>, details: serde_json::Value) -> Self {
+        Change {
+            kind,
+            seconds: 0,
+            actor,
+            details,
+            state: None,
+            edit: |_, _| {},
+        }
+    }
+
+    pub fn to(mut self, state: AttemptState) -> Self {
+        self.state = Some(state);
+        self
+    }
+
+    pub fn seconds(mut self, seconds: i32) -> Self {
+        self.seconds = seconds;
+        self
+    }
+
+    pub fn edit(mut self, edit: fn(&mut attempt::Model, &serde_json::Value)) -> Self {
+        self.edit = edit;
+        self
+    }
+}
+
+#[derive(Serialize)]
+struct Hashed<'a> {
+    prev: &'a str,
+    attempt: Uuid,
+    seq: i32,
+    at: String,
+    kind: &'a str,
+    seconds: i32,
+    actor: Option<Uuid>,
+    details: &'a str,
+}
+
+fn hash_event(prev: &str, e: &attempt_event::Model) -> String {
+    let row = Hashed {
+        prev,
+        attempt: e.attempt_id,
+        seq: e.seq,
+        at: e.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        kind: &e.kind,
+        seconds: e.seconds,
+        actor: e.actor_id,
+        details: &e.details,
+    };
+    hex::encode(Sha256::digest(
+        serde_json::to_vec(&row).expect("plain data"),
+    ))
+}
+
+pub async fn events(
+    db: &impl ConnectionTrait,
+    attempt_id: Uuid,
+) -> Result<Vec<attempt_event::Model>, ApiError> {
+    Ok(attempt_event::Entity::find()
+        .filter(attempt_event::Column::AttemptId.eq(attempt_id))
+        .order_by_asc(attempt_event::Column::Seq)
+        .all(db)
+        .await?)
+}
+
+pub fn ticks(events: &[attempt_event::Model]) -> Vec<Tick> {
+    events
+        .iter()
+        .filter_map(|e| {
+            EventKind::parse(&e.kind).map(|kind| Tick {
+                at: e.at,
+                kind,
+                seconds: e.seconds,
+            })
+        })
+        .collect()
+}
+
+/// Applies `change` inside `txn`. Fails with `attempt_changed` when another change won the race.
+pub async fn apply(
+    txn: &impl ConnectionTrait,
+    ctx: &Context,
+    change: Change,
+    now: DateTime<Utc>,
+) -> Result<attempt::Model, ApiError> {
+    let before = &ctx.attempt;
+    let mut history = events(txn, before.id).await?;
+    let event = {
+        let mut e = attempt_event::Model {
+            attempt_id: before.id,
+            seq: before.event_count + 1,
+            at: now,
+            kind: change.kind.as_str().to_owned(),
+            seconds: change.seconds,
+            actor_id: change.actor,
+            details: change.details.to_string(),
+            prev_hash: before.last_hash.clone(),
+            hash: String::new(),
+        };
+        e.hash = hash_event(&e.prev_hash, &e);
+        e
+    };
+    history.push(event.clone());
+    let clock = domain::clock(ctx.allowed(), &ticks(&history), now);
+    let mut after = before.clone();
+    if let Some(state) = change.state {
+        after.state = state.as_str().to_owned();
+    }
+    (change.edit)(&mut after, &change.details);
+    after.started_at = clock.started_at;
+    after.paused_at = clock.paused_at;
+    let closed = AttemptState::parse(&after.state).is_closed();
+    after.deadline = if closed {
+        before.deadline
+    } else {
+        clock.deadline
+    };
+    if closed && after.submitted_at.is_none() {
+        // An attempt submitted by the sweeper ended at its deadline, not when it was swept.
+        after.submitted_at = Some(match change.kind {
+            EventKind::AutoSubmitted => before.deadline.unwrap_or(now).min(now),
+            _ => now,
+        });
+    }
+    after.version = before.version + 1;
+    after.event_count = event.seq;
+    after.last_hash = event.hash.clone();
+    let mut active: attempt::ActiveModel = after.clone().into();
+    active = active.reset_all();
+    let updated = attempt::Entity::update_many()
+        .set(active)
+        .filter(attempt::Column::Id.eq(before.id))
+        .filter(attempt::Column::Version.eq(before.version))
+        .exec(txn)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Err(ApiError::Conflict("attempt_changed"));
+    }
+    let event: attempt_event::ActiveModel = event.into();
+    attempt_event::Entity::insert(event.reset_all())
+        .exec_without_returning(txn)
+        .await?;
+    Ok(after)
+}
+
+/// Loads, applies and commits one change, retrying a lost race a few times: proctor actions
+/// and the candidate's own requests may meet on one attempt.
+pub async fn change_now(
+    db: &DatabaseConnection,
+    attempt_id: Uuid,
+    now: DateTime<Utc>,
+    mut build: impl FnMut(&Context) -> Result<Change, ApiError>,
+) -> Result<(Context, attempt::Model), ApiError> {
+    let mut tries = 0;
+    loop {
+        let txn = db.begin().await?;
+        let ctx = Context::load(&txn, attempt_id).await?;
+        let change = build(&ctx)?;
+        match apply(&txn, &ctx, change, now).await {
+            Ok(after) => {
+                txn.commit().await?;
+                return Ok((ctx, after));
+            }
+            Err(ApiError::Conflict("attempt_changed")) if tries < 3 => {
+                tries += 1;
+                txn.rollback().await?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Checks one attempt's event chain, link by link.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChainCheck {
+    pub valid: bool,
+    pub events: usize,
+    pub first_broken_seq: Option<i32>,
+}
+
+pub fn verify(attempt: &attempt::Model, events: &[attempt_event::Model]) -> ChainCheck {
+    let mut prev = GENESIS.to_owned();
+    for e in events {
+        if e.prev_hash != prev || hash_event(&prev, e) != e.hash {
+            return ChainCheck {
+                valid: false,
+                events: events.len(),
+                first_broken_seq: Some(e.seq),
+            };
+        }
+        prev = e.hash.clone();
+    }
+    let valid = prev == attempt.last_hash && events.len() as i32 == attempt.event_count;
+    ChainCheck {
+        valid,
+        events: events.len(),
+        first_broken_seq: (!valid).then_some(events.len() as i32 + 1),
+    }
+}
+
+/// A new attempt row, not started, at the head of an empty chain.
+pub fn new_attempt(
+    sitting: &sitting::Model,
+    candidate: Option<&candidate::Model>,
+    user_id: Uuid,
+    code: String,
+    number: i32,
+) -> attempt::Model {
+    attempt::Model {
+        id: Uuid::now_v7(),
+        sitting_id: sitting.id,
+        candidate_id: candidate.map(|c| c.id),
+        user_id,
+        room_id: candidate.and_then(|c| c.room_id),
+        paper_id: sitting.paper_id,
+        code,
+        number,
+        state: AttemptState::NotStarted.as_str().to_owned(),
+        started_at: None,
+        deadline: None,
+        paused_at: None,
+        section: 1,
+        device_id: None,
+        pending_device: None,
+        submitted_at: None,
+        score: None,
+        graded_at: None,
+        incidents: "{}".to_owned(),
+        version: 0,
+        event_count: 0,
+        last_hash: GENESIS.to_owned(),
+    }
+}
+
+/// Submits every attempt whose deadline plus the grace has passed. Each is moved with the
+/// version check, so any number of instances sweeping at once submit each attempt exactly once;
+/// on PostgreSQL `SKIP LOCKED` also keeps them from queueing on the same rows.
+pub async fn sweep(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    grace: Duration,
+) -> Result<Vec<Uuid>, ApiError> {
+    let due: Vec<Uuid> = attempt::Entity::find()
+        .select_only()
+        .column(attempt::Column::Id)
+        .filter(attempt::Column::State.eq(AttemptState::InProgress.as_str()))
+        .filter(attempt::Column::Deadline.lt(now - grace))
+        .limit(500)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut submitted = Vec::new();
+    for id in due {
+        let txn = db.begin().await?;
+        let mut query = attempt::Entity::find_by_id(id);
+        if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+            // Another instance holding this row is submitting it: leave it to them.
+            query = query.lock_with_behavior(
+                sea_orm::sea_query::LockType::Update,
+                sea_orm::sea_query::LockBehavior::SkipLocked,
+            );
+        } else {
+            // SQLite has no row locks: take the write lock first, as BEGIN IMMEDIATE would, so
+            // a second process waits instead of failing on a stale snapshot.
+            attempt::Entity::update_many()
+                .col_expr(
+                    attempt::Column::Version,
+                    sea_orm::sea_query::Expr::col(attempt::Column::Version),
+                )
+                .filter(attempt::Column::Id.eq(id))
+                .exec(&txn)
+                .await?;
+        }
+        let Some(attempt) = query.one(&txn).await? else {
+            continue;
+        };
+        let ctx = Context::around(&txn, attempt).await?;
+        if ctx.state() != AttemptState::InProgress
+            || ctx.attempt.deadline.is_none_or(|d| d >= now - grace)
+        {
+            continue;
+        }
+        let change = Change::new(
+            EventKind::AutoSubmitted,
+            None,
+            json!({ "reason": "deadline" }),
+        )
+        .to(AttemptState::AutoSubmitted);
+        match apply(&txn, &ctx, change, now).await {
+            Ok(_) => {
+                txn.commit().await?;
+                submitted.push(id);
+            }
+            Err(ApiError::Conflict(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(submitted)
+}
+
+const CLOCK_ROW: i32 = 1;
+
+/// Gives back time lost while no instance was serving. Every sweep stamps a shared row; a gap
+/// between stamps longer than `threshold` means the service was down for everyone, and every
+/// running attempt is credited with the gap (by exactly one instance: the stamp moves on with a
+/// compare-and-set). Returns the credited gap in seconds.
+pub async fn credit_outage(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    threshold: Duration,
+) -> Result<Option<i64>, ApiError> {
+    use crate::entities::service_clock;
+    // Outages are measured on the wall clock: a clock moved forward for a drill is not one.
+    let wall = Utc::now();
+    let row = service_clock::Entity::find_by_id(CLOCK_ROW).one(db).await?;
+    let Some(row) = row else {
+        let _ = service_clock::Entity::insert(service_clock::ActiveModel {
+            id: sea_orm::Set(CLOCK_ROW),
+            last_seen: sea_orm::Set(wall),
+        })
+        .on_conflict_do_nothing()
+        .exec_without_returning(db)
+        .await?;
+        return Ok(None);
+    };
+    if wall <= row.last_seen {
+        return Ok(None);
+    }
+    let txn = db.begin().await?;
+    let moved = service_clock::Entity::update_many()
+        .col_expr(
+            service_clock::Column::LastSeen,
+            sea_orm::sea_query::Expr::value(wall),
+        )
+        .filter(service_clock::Column::Id.eq(CLOCK_ROW))
+        .filter(service_clock::Column::LastSeen.eq(row.last_seen))
+        .exec(&txn)
+        .await?;
+    if moved.rows_affected != 1 {
+        txn.rollback().await?;
+        return Ok(None);
+    }
+    let gap = wall - row.last_seen;
+    if gap <= threshold {
+        txn.commit().await?;
+        return Ok(None);
+    }
+    let running: Vec<attempt::Model> = attempt::Entity::find()
+        .filter(attempt::Column::State.eq(AttemptState::InProgress.as_str()))
+        .filter(attempt::Column::Deadline.gt(now - gap))
+        .all(&txn)
+        .await?;
+    let seconds = gap.num_seconds().min(i64::from(i32::MAX)) as i32;
+    for attempt in running {
+        let ctx = Context::around(&txn, attempt).await?;
+        let change = Change::new(
+            EventKind::OutageCredit,
+            None,
+            json!({ "from": row.last_seen, "to": wall }),
+        )
+        .seconds(seconds);
+        apply(&txn, &ctx, change, now).await?;
+    }
+    txn.commit().await?;
+    tracing::warn!(
+        seconds,
+        "service outage detected: running attempts credited"
+    );
+    Ok(Some(gap.num_seconds()))
+}
