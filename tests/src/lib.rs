@@ -186,7 +186,17 @@ impl TestApp {
     /// second server behind a load balancer or the same service after a restart. The first
     /// instance keeps the stores and cleans them up.
     pub async fn another_instance(&self) -> TestApp {
-        let mut twin = start(self.stores, self.vars.clone(), self.data_dir.clone(), None).await;
+        self.another_instance_with(|_| {}).await
+    }
+
+    /// The same, with some settings changed.
+    pub async fn another_instance_with(
+        &self,
+        adjust: impl FnOnce(&mut HashMap<String, String>),
+    ) -> TestApp {
+        let mut vars = self.vars.clone();
+        adjust(&mut vars);
+        let mut twin = start(self.stores, vars, self.data_dir.clone(), None).await;
         twin.owns_stores = false;
         twin
     }

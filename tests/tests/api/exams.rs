@@ -20,6 +20,7 @@ on_every_store!(
     practice_tests_allow_several_attempts_and_show_the_key,
     essays_are_double_marked_with_a_third_marker_on_disagreement,
     a_full_exam_runs_from_roster_to_results,
+    a_failing_database_answers_503_and_nothing_acknowledged_is_lost,
 );
 
 pub struct Exam {
@@ -1776,4 +1777,136 @@ async fn appeal_answer(app: &TestApp, e: &Exam, attempts: &[String], code: &str)
         }
     }
     panic!("no attempt has code {code}");
+}
+
+/// Makes every answer insert fail (PostgreSQL: an always-false check; SQLite: the service's one
+/// connection turned read-only), or lifts that again.
+async fn break_saves(app: &TestApp, broken: bool) {
+    use sea_orm::ConnectionTrait;
+    let sql = match (app.state.db.get_database_backend(), broken) {
+        (sea_orm::DbBackend::Postgres, true) => {
+            "ALTER TABLE answer_saves ADD CONSTRAINT test_outage CHECK (false) NOT VALID"
+        }
+        (sea_orm::DbBackend::Postgres, false) => {
+            "ALTER TABLE answer_saves DROP CONSTRAINT test_outage"
+        }
+        (_, true) => "PRAGMA query_only = 1",
+        (_, false) => "PRAGMA query_only = 0",
+    };
+    app.state.db.execute_unprepared(sql).await.unwrap();
+}
+
+async fn a_failing_database_answers_503_and_nothing_acknowledged_is_lost(app: TestApp) {
+    let e = exam_ready(&app, 1, "exam").await;
+    let attempts = register_lock_check_in(&app, &e).await;
+    let (_, token) = &e.students[0];
+    let a = &attempts[0];
+    start(&app, token, a, DEVICE_A).await;
+    let first = save(
+        &app,
+        token,
+        a,
+        DEVICE_A,
+        1,
+        json!([{ "slot": 0, "value": "A" }]),
+    )
+    .await;
+    assert_eq!(first.status, 200);
+    break_saves(&app, true).await;
+    let refused = save(
+        &app,
+        token,
+        a,
+        DEVICE_A,
+        2,
+        json!([{ "slot": 0, "value": "B" }, { "slot": 1, "value": "C" }]),
+    )
+    .await;
+    assert_eq!(
+        (refused.status, refused.body["code"].as_str()),
+        (503, Some("service_unavailable")),
+        "{}",
+        refused.text
+    );
+    assert!(refused.headers.contains_key("retry-after"));
+    break_saves(&app, false).await;
+    // Nothing of the refused save was kept; the client resends it from its journal.
+    let view = answers_of(&app, token, a, DEVICE_A).await;
+    assert_eq!(
+        (answer(&view, 0), answer(&view, 1)),
+        (json!("A"), Value::Null)
+    );
+    let resent = save(
+        &app,
+        token,
+        a,
+        DEVICE_A,
+        2,
+        json!([{ "slot": 0, "value": "B" }, { "slot": 1, "value": "C" }]),
+    )
+    .await;
+    assert_eq!(resent.status, 200, "{}", resent.text);
+    let view = answers_of(&app, token, a, DEVICE_A).await;
+    assert_eq!(
+        (answer(&view, 0), answer(&view, 1)),
+        (json!("B"), json!("C"))
+    );
+
+    if app.stores == hocthi_tests::Stores::Real {
+        // A full queue: an instance whose queue holds one save, its writer held up behind a lock.
+        use sea_orm::{ConnectionTrait, TransactionTrait};
+        let small = app
+            .another_instance_with(|vars| {
+                vars.insert("HOCTHI_SAVE_QUEUE".into(), "1".into());
+            })
+            .await;
+        let lock = app.state.db.begin().await.unwrap();
+        lock.execute_unprepared("LOCK TABLE answer_saves IN EXCLUSIVE MODE")
+            .await
+            .unwrap();
+        let burst: Vec<_> = (0..8)
+            .map(|i| {
+                save(
+                    &small,
+                    token,
+                    a,
+                    DEVICE_A,
+                    10 + i,
+                    json!([{ "slot": 2, "value": "D" }]),
+                )
+            })
+            .collect();
+        // The writer holds one save and the queue another; the rest are refused at once, while
+        // the lock is still held. Then the lock goes and the held saves are written.
+        let probing = async {
+            loop {
+                // A probe that got a place in the queue waits behind the lock: give up on it.
+                let probe = save(
+                    &small,
+                    token,
+                    a,
+                    DEVICE_A,
+                    30,
+                    json!([{ "slot": 3, "value": "A" }]),
+                );
+                if let Ok(probe) =
+                    tokio::time::timeout(std::time::Duration::from_secs(2), probe).await
+                    && probe.status == 503
+                {
+                    assert!(probe.headers.contains_key("retry-after"));
+                    break;
+                }
+            }
+            lock.rollback().await.unwrap();
+        };
+        let (replies, ()) =
+            futures_util::future::join(futures_util::future::join_all(burst), probing).await;
+        assert!(replies.iter().all(|r| r.status == 200 || r.status == 503));
+        assert!(
+            replies.iter().any(|r| r.status == 200),
+            "the held saves go through once the lock is gone"
+        );
+        let view = answers_of(&app, token, a, DEVICE_A).await;
+        assert_eq!(answer(&view, 2), "D");
+    }
 }
