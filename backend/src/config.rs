@@ -78,6 +78,13 @@ pub struct Settings {
     pub sweep_interval: Duration,
     /// A gap this long with no instance alive is an outage whose time is given back.
     pub outage_threshold: Duration,
+    /// Content repository limits, in bytes.
+    pub content_max_file: u64,
+    pub content_quota_teacher: u64,
+    pub content_quota_school: u64,
+    /// Uploads above this size go in parts of `multipart_part_size`.
+    pub multipart_threshold: u64,
+    pub multipart_part_size: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -265,6 +272,17 @@ impl Settings {
                 "HOCTHI_OUTAGE_THRESHOLD_SECS",
                 20,
             )?),
+            content_max_file: mebibytes(&get, "HOCTHI_CONTENT_MAX_FILE_MB", 4096)?,
+            content_quota_teacher: mebibytes(&get, "HOCTHI_CONTENT_QUOTA_TEACHER_MB", 5 * 1024)?,
+            content_quota_school: mebibytes(&get, "HOCTHI_CONTENT_QUOTA_SCHOOL_MB", 100 * 1024)?,
+            multipart_threshold: mebibytes(&get, "HOCTHI_MULTIPART_THRESHOLD_MB", 64)?,
+            multipart_part_size: match mebibytes(&get, "HOCTHI_MULTIPART_PART_MB", 16)? {
+                // S3 refuses parts under 5 MiB (except the last).
+                size if size < 5 << 20 => {
+                    return Err(bad("HOCTHI_MULTIPART_PART_MB", "must be at least 5"));
+                }
+                size => size,
+            },
         })
     }
 
@@ -283,6 +301,22 @@ fn list(value: Option<String>) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+fn mebibytes(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u64,
+) -> Result<u64, ConfigError> {
+    match get(name) {
+        None => Ok(default << 20),
+        Some(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|m| *m > 0 && *m < (1 << 40))
+            .map(|m| m << 20)
+            .ok_or_else(|| bad(name, "must be a positive number of MiB")),
+    }
 }
 
 fn seconds(

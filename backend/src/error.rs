@@ -43,6 +43,9 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("payload too large")]
     PayloadTooLarge,
+    /// A storage quota would be exceeded (413 with its own code).
+    #[error("quota exceeded ({0})")]
+    Quota(&'static str),
     #[error("unsupported media type")]
     UnsupportedMediaType,
     #[error("too many requests ({code})")]
@@ -78,7 +81,8 @@ impl ApiError {
             | ApiError::Unauthorized(code)
             | ApiError::NotFound(code)
             | ApiError::Forbidden(code)
-            | ApiError::Conflict(code) => code,
+            | ApiError::Conflict(code)
+            | ApiError::Quota(code) => code,
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
@@ -116,7 +120,7 @@ impl ResponseError for ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::PayloadTooLarge | ApiError::Quota(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,

@@ -94,6 +94,84 @@ pub fn text(code: &str) -> (&'static str, &'static str) {
             "The file format is not supported.",
         ),
         "route_not_found" => ("Không có địa chỉ này.", "There is no such route."),
+        "quota_exceeded" => (
+            "Bạn đã dùng hết dung lượng lưu trữ được cấp.",
+            "Your storage quota is used up.",
+        ),
+        "school_quota_exceeded" => (
+            "Trường đã dùng hết dung lượng lưu trữ được cấp.",
+            "The school's storage quota is used up.",
+        ),
+        "upload_not_found" => ("Không tìm thấy lượt tải lên.", "The upload was not found."),
+        "upload_not_pending" => (
+            "Lượt tải lên này đã kết thúc.",
+            "This upload is already finished.",
+        ),
+        "upload_expired" => (
+            "Lượt tải lên đã hết hạn; hãy tải lại.",
+            "The upload expired; start again.",
+        ),
+        "upload_missing" => (
+            "Chưa nhận được tệp tải lên.",
+            "The uploaded file has not arrived.",
+        ),
+        "size_mismatch" => (
+            "Kích thước tệp khác kích thước đã khai báo.",
+            "The file's size differs from the declared size.",
+        ),
+        "checksum_mismatch" => (
+            "Mã kiểm tra SHA-256 của tệp không khớp.",
+            "The file's SHA-256 does not match.",
+        ),
+        "content_type_mismatch" => (
+            "Nội dung tệp không đúng loại đã khai báo.",
+            "The file's content is not of the declared type.",
+        ),
+        "unsafe_archive_path" => (
+            "Gói nén chứa đường dẫn không an toàn.",
+            "The archive contains an unsafe path.",
+        ),
+        "missing_parts" => (
+            "Thiếu phần của tệp tải lên.",
+            "Parts of the upload are missing.",
+        ),
+        "parts_incomplete" => (
+            "Không ghép được các phần của tệp.",
+            "The parts could not be assembled.",
+        ),
+        "file_not_found" => ("Không tìm thấy tệp.", "The file was not found."),
+        "wrong_file_type" => (
+            "Loại tệp không phù hợp với loại học liệu.",
+            "The file type does not fit this kind of content.",
+        ),
+        "content_not_found" => (
+            "Không tìm thấy học liệu.",
+            "The content item was not found.",
+        ),
+        "version_not_found" => ("Không tìm thấy phiên bản.", "The version was not found."),
+        "kind_changed" => (
+            "Không thể đổi loại học liệu.",
+            "The kind of an item cannot change.",
+        ),
+        "content_changed" => (
+            "Học liệu vừa được sửa, hãy thử lại.",
+            "The item was changed just now; try again.",
+        ),
+        "not_for_province" => (
+            "Chỉ học liệu dùng chung toàn tỉnh mới cần duyệt.",
+            "Only province-wide items go through review.",
+        ),
+        "taken_down" => ("Học liệu đã bị gỡ.", "The item was taken down."),
+        "nothing_to_submit" => (
+            "Không có phiên bản nào để gửi duyệt.",
+            "There is no version to submit.",
+        ),
+        "nothing_submitted" => (
+            "Không có phiên bản nào đang chờ duyệt.",
+            "No version is waiting for review.",
+        ),
+        "invalid_sort" => ("Cách sắp xếp không hợp lệ.", "The sort order is not valid."),
+        "no_file" => ("Học liệu này không có tệp.", "This item has no file."),
         "exam_not_found" => ("Không tìm thấy kỳ thi.", "The exam was not found."),
         "sitting_not_found" => ("Không tìm thấy ca thi.", "The sitting was not found."),
         "attempt_not_found" => ("Không tìm thấy bài làm.", "The attempt was not found."),

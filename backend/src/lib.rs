@@ -4,6 +4,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod clock;
 pub mod config;
+pub mod content;
 pub mod entities;
 pub mod error;
 pub mod exams;

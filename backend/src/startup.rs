@@ -151,6 +151,7 @@ impl Application {
         };
         telemetry::metrics_handle();
         crate::exams::start_sweeper(state.clone());
+        crate::content::start_janitor(state.clone());
 
         let server = serve(listener, state.clone())?;
         Ok(Self {
@@ -202,7 +203,8 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                     .configure(org::configure)
                     .configure(audit::configure)
                     .configure(crate::questions::configure)
-                    .configure(crate::exams::configure),
+                    .configure(crate::exams::configure)
+                    .configure(crate::content::configure),
             )
             .service(auth::routes::jwks)
             .configure(health::configure)

@@ -11,6 +11,7 @@ mod m20261124_000006_add_user_subjects;
 mod m20261124_000007_create_papers;
 mod m20261124_000008_create_item_groups;
 mod m20261124_000009_create_exams;
+mod m20261124_000010_create_content;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000007_create_papers::Migration),
             Box::new(m20261124_000008_create_item_groups::Migration),
             Box::new(m20261124_000009_create_exams::Migration),
+            Box::new(m20261124_000010_create_content::Migration),
         ]
     }
 }

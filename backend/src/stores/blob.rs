@@ -49,6 +49,9 @@ impl Validity {
 pub trait BlobStore: Send + Sync + 'static {
     async fn put(&self, key: &str, body: Bytes, content_type: &str) -> anyhow::Result<()>;
     async fn get(&self, key: &str) -> anyhow::Result<Option<Bytes>>;
+    /// At most `len` bytes from `start` (fewer at the end of the object), without reading the
+    /// rest: large files are hashed and inspected piece by piece.
+    async fn get_range(&self, key: &str, start: u64, len: u64) -> anyhow::Result<Option<Bytes>>;
     async fn head(&self, key: &str) -> anyhow::Result<Option<BlobMeta>>;
     async fn delete(&self, key: &str) -> anyhow::Result<()>;
     async fn signed_get_url(&self, key: &str, validity: Validity) -> anyhow::Result<String>;
@@ -264,6 +267,20 @@ impl BlobStore for LocalBlobStore {
             Err(e) if not_found(&e) => Ok(None),
             Err(e) => Err(e.into()),
         }
+    }
+
+    async fn get_range(&self, key: &str, start: u64, len: u64) -> anyhow::Result<Option<Bytes>> {
+        use tokio::io::{AsyncReadExt, AsyncSeekExt};
+        check_key(key)?;
+        let mut file = match tokio::fs::File::open(self.object_path(key)).await {
+            Ok(f) => f,
+            Err(e) if not_found(&e) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        file.seek(std::io::SeekFrom::Start(start)).await?;
+        let mut out = Vec::with_capacity(len.min(16 << 20) as usize);
+        file.take(len).read_to_end(&mut out).await?;
+        Ok(Some(out.into()))
     }
 
     async fn head(&self, key: &str) -> anyhow::Result<Option<BlobMeta>> {
@@ -493,6 +510,34 @@ impl BlobStore for S3BlobStore {
             )),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
             Err(e) => Err(anyhow::Error::new(e).context("S3 get_object")),
+        }
+    }
+
+    async fn get_range(&self, key: &str, start: u64, len: u64) -> anyhow::Result<Option<Bytes>> {
+        if len == 0 {
+            return Ok(Some(Bytes::new()));
+        }
+        match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(self.key(key)?)
+            .range(format!("bytes={start}-{}", start + len - 1))
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(
+                out.body
+                    .collect()
+                    .await
+                    .context("S3 get_object body")?
+                    .into_bytes(),
+            )),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 416) => {
+                Ok(Some(Bytes::new()))
+            }
+            Err(e) => Err(anyhow::Error::new(e).context("S3 get_object range")),
         }
     }
 

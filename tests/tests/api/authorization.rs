@@ -18,6 +18,10 @@ const OPEN_TO_EVERY_USER: &[(&str, &str)] = &[
     ("get", "/api/v1/me/attempts"),
     ("get", "/api/v1/attempts/{attempt_id}"),
     ("get", "/api/v1/attempts/{attempt_id}/result"),
+    // Reading the repository: what each caller may see is decided per item (tests/api/content.rs).
+    ("get", "/api/v1/content/items"),
+    ("get", "/api/v1/content/items/{item_id}"),
+    ("get", "/api/v1/content/items/{item_id}/download"),
 ];
 
 /// (method, path, who must get 403)
@@ -259,6 +263,46 @@ const FORBIDDEN: &[(&str, &str, &[&str])] = &[
         "/api/v1/attempts/{attempt_id}/submit",
         &["teacher_a"],
     ),
+    // The content repository's writing side.
+    ("post", "/api/v1/content/uploads", &["student_a"]),
+    (
+        "post",
+        "/api/v1/content/uploads/{upload_id}/complete",
+        &["student_a"],
+    ),
+    ("get", "/api/v1/content/files/{file_id}/url", &["student_a"]),
+    ("post", "/api/v1/content/items", &["student_a"]),
+    ("put", "/api/v1/content/items/{item_id}", &["student_a"]),
+    (
+        "get",
+        "/api/v1/content/items/{item_id}/versions",
+        &["student_a"],
+    ),
+    (
+        "post",
+        "/api/v1/content/items/{item_id}/versions/{version}/restore",
+        &["student_a"],
+    ),
+    (
+        "post",
+        "/api/v1/content/items/{item_id}/submit",
+        &["student_a"],
+    ),
+    (
+        "post",
+        "/api/v1/content/items/{item_id}/review",
+        &["teacher_a", "student_a"],
+    ),
+    (
+        "post",
+        "/api/v1/content/items/{item_id}/takedown",
+        &["school_admin_a", "teacher_a"],
+    ),
+    (
+        "put",
+        "/api/v1/content/items/{item_id}/mark",
+        &["student_a"],
+    ),
 ];
 
 fn body_for(path: &str, school: &str) -> Value {
@@ -285,6 +329,16 @@ fn body_for(path: &str, school: &str) -> Value {
         "/api/v1/papers" => json!({ "matrix": super::papers::maths_matrix(), "codes": 2 }),
         "/api/v1/items/{item_id}/share" => json!({ "scope": "school" }),
         "/api/v1/exams" => json!({ "name": "Kỳ thi", "kind": "exam", "scope": "school" }),
+        "/api/v1/content/uploads" => {
+            json!({ "file_name": "a.png", "size": 10, "content_type": "image/png", "sha256": "0".repeat(64) })
+        }
+        "/api/v1/content/items" | "/api/v1/content/items/{item_id}" => {
+            json!({ "title": "Liên kết", "scope": "school", "body": { "kind": "link", "url": "https://vi.wikipedia.org" },
+                    "metadata": { "subject": "toan", "grade": 10, "topic": ["Chương 1"], "licence": "cc_by" } })
+        }
+        "/api/v1/content/items/{item_id}/review" => json!({ "decision": "approve" }),
+        "/api/v1/content/items/{item_id}/takedown" => json!({ "reason": "Lý do" }),
+        "/api/v1/content/items/{item_id}/mark" => json!({ "rating": 5 }),
         "/api/v1/exams/{exam_id}/sittings" => {
             json!({ "name": "Ca 1", "paper_id": uuid::Uuid::nil(), "starts_at": "2026-12-01T01:00:00Z" })
         }
@@ -378,6 +432,9 @@ async fn every_endpoint_refuses_strangers(app: TestApp) {
             .replace("{room_id}", &uuid::Uuid::now_v7().to_string())
             .replace("{attempt_id}", &uuid::Uuid::now_v7().to_string())
             .replace("{candidate_id}", &uuid::Uuid::now_v7().to_string())
+            .replace("{upload_id}", &uuid::Uuid::now_v7().to_string())
+            .replace("{file_id}", &uuid::Uuid::now_v7().to_string())
+            .replace("{version}", "1")
     };
     let request = |method: &str, path: &str, token: Option<&str>| {
         let mut url = app.url(&concrete(path));

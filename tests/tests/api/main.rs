@@ -3,6 +3,7 @@ mod audit;
 mod auth;
 mod authorization;
 mod blobs;
+mod content;
 mod envelope;
 mod exams;
 mod groups;
