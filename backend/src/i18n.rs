@@ -94,6 +94,26 @@ pub fn text(code: &str) -> (&'static str, &'static str) {
             "The file format is not supported.",
         ),
         "route_not_found" => ("Không có địa chỉ này.", "There is no such route."),
+        "not_shared_with_class" => (
+            "Học sinh của lớp không được xem học liệu này.",
+            "The class's students cannot read this item.",
+        ),
+        "not_a_practice_for_class" => (
+            "Không phải bài luyện tập của lớp hoặc trường này.",
+            "Not a practice test of this class or school.",
+        ),
+        "one_of_item_or_sitting" => (
+            "Chọn một học liệu hoặc một bài luyện tập.",
+            "Give either an item or a practice sitting.",
+        ),
+        "assignment_not_found" => (
+            "Không tìm thấy bài được giao.",
+            "The assignment was not found.",
+        ),
+        "after_to" => (
+            "Ngày bắt đầu phải trước ngày kết thúc.",
+            "The first day must come before the last.",
+        ),
         "quota_exceeded" => (
             "Bạn đã dùng hết dung lượng lưu trữ được cấp.",
             "Your storage quota is used up.",

@@ -12,6 +12,7 @@ mod m20261124_000007_create_papers;
 mod m20261124_000008_create_item_groups;
 mod m20261124_000009_create_exams;
 mod m20261124_000010_create_content;
+mod m20261124_000011_create_assignments_and_usage;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000008_create_item_groups::Migration),
             Box::new(m20261124_000009_create_exams::Migration),
             Box::new(m20261124_000010_create_content::Migration),
+            Box::new(m20261124_000011_create_assignments_and_usage::Migration),
         ]
     }
 }

@@ -624,6 +624,7 @@ async fn get_item(
             .filter(content_item::Column::Id.eq(item.id))
             .exec(&state.db)
             .await?;
+        super::usage::count(&state.db, item.id, false).await?;
     }
     Ok(web::Json(response(&state, &item, version).await?))
 }
@@ -1083,10 +1084,13 @@ async fn search(
     }
     let limit = q.limit.unwrap_or(20).clamp(1, 100);
     // Keyset pages: the sort value and the id of the last row seen.
+    // Best rated: the mean of the stars, in hundredths, the same on both databases.
+    const MEAN_RATING: &str =
+        "(rating_sum * 100 / CASE WHEN rating_count = 0 THEN 1 ELSE rating_count END)";
     let metric = match q.sort.as_deref() {
         None | Some("newest") => None,
-        Some("most_used") => Some(content_item::Column::Views),
-        Some("best_rated") => Some(content_item::Column::RatingSum),
+        Some("most_used") => Some(Expr::col(content_item::Column::Views)),
+        Some("best_rated") => Some(Expr::cust(MEAN_RATING)),
         Some(_) => return Err(ApiError::BadRequest("invalid_sort")),
     };
     let cursor = match &q.cursor {
@@ -1111,17 +1115,17 @@ async fn search(
             }
             find.order_by_desc(content_item::Column::Id)
         }
-        Some(column) => {
+        Some(metric) => {
             if let Some((value, id)) = cursor {
                 find = find.filter(
-                    Condition::any().add(Expr::col(column).lt(value)).add(
+                    Condition::any().add(metric.clone().lt(value)).add(
                         Condition::all()
-                            .add(Expr::col(column).eq(value))
+                            .add(metric.clone().eq(value))
                             .add(content_item::Column::Id.lt(id)),
                     ),
                 );
             }
-            find.order_by_desc(column)
+            find.order_by(metric, sea_orm::Order::Desc)
                 .order_by_desc(content_item::Column::Id)
         }
     };
@@ -1131,7 +1135,9 @@ async fn search(
         let last = rows.last().expect("a full page");
         let value = match q.sort.as_deref() {
             Some("most_used") => last.views,
-            Some("best_rated") => i64::from(last.rating_sum),
+            Some("best_rated") => {
+                i64::from(last.rating_sum) * 100 / std::cmp::max(i64::from(last.rating_count), 1)
+            }
             _ => 0,
         };
         format!("{value}_{}", last.id)
@@ -1198,6 +1204,7 @@ async fn download(
         .filter(content_item::Column::Id.eq(item.id))
         .exec(&state.db)
         .await?;
+    super::usage::count(&state.db, item.id, true).await?;
     Ok(web::Json(signed_url(&state, file).await?))
 }
 

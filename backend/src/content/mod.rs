@@ -2,14 +2,18 @@
 //! uploaded straight to the blob store and checked on completion, content items with versions,
 //! scopes and review, search and browsing.
 pub mod items;
+pub mod learning;
 pub mod sniff;
 pub mod uploads;
+pub mod usage;
 
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     uploads::configure(cfg);
     items::configure(cfg);
+    learning::configure(cfg);
+    usage::configure(cfg);
 }
 
 /// Every few minutes each instance cleans up uploads that were never completed.

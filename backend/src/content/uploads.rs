@@ -83,7 +83,7 @@ pub fn file_response(f: &content_file::Model) -> FileResponse {
     }
 }
 
-fn home(user: &CurrentUser) -> crate::auth::Scope {
+pub fn home(user: &CurrentUser) -> crate::auth::Scope {
     user.school
         .map(crate::auth::Scope::School)
         .unwrap_or(crate::auth::Scope::Province)

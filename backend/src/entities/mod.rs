@@ -1,6 +1,8 @@
 //! Table models in sea-orm-cli's compact form: data only, no behaviour, so regenerating them
 //! loses nothing. Behaviour lives in each capability's `db.rs` and `domain.rs`.
 pub mod answer_save;
+pub mod assignment;
+pub mod assignment_progress;
 pub mod attempt;
 pub mod attempt_event;
 pub mod audit_event;
@@ -10,6 +12,7 @@ pub mod content_file;
 pub mod content_item;
 pub mod content_mark;
 pub mod content_upload;
+pub mod content_usage;
 pub mod content_version;
 pub mod essay_mark;
 pub mod exam;

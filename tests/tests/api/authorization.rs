@@ -303,6 +303,28 @@ const FORBIDDEN: &[(&str, &str, &[&str])] = &[
         "/api/v1/content/items/{item_id}/mark",
         &["student_a"],
     ),
+    (
+        "post",
+        "/api/v1/classes/{class_id}/assignments",
+        &["student_a"],
+    ),
+    (
+        "get",
+        "/api/v1/classes/{class_id}/assignments",
+        &["student_a"],
+    ),
+    ("get", "/api/v1/me/assignments", &["teacher_a"]),
+    (
+        "post",
+        "/api/v1/assignments/{assignment_id}/progress",
+        &["teacher_a"],
+    ),
+    ("get", "/api/v1/content/usage", &["teacher_a", "student_a"]),
+    (
+        "get",
+        "/api/v1/content/usage.xlsx",
+        &["teacher_a", "student_a"],
+    ),
 ];
 
 fn body_for(path: &str, school: &str) -> Value {
@@ -339,6 +361,8 @@ fn body_for(path: &str, school: &str) -> Value {
         "/api/v1/content/items/{item_id}/review" => json!({ "decision": "approve" }),
         "/api/v1/content/items/{item_id}/takedown" => json!({ "reason": "Lý do" }),
         "/api/v1/content/items/{item_id}/mark" => json!({ "rating": 5 }),
+        "/api/v1/classes/{class_id}/assignments" => json!({ "item_id": uuid::Uuid::nil() }),
+        "/api/v1/assignments/{assignment_id}/progress" => json!({ "status": "opened" }),
         "/api/v1/exams/{exam_id}/sittings" => {
             json!({ "name": "Ca 1", "paper_id": uuid::Uuid::nil(), "starts_at": "2026-12-01T01:00:00Z" })
         }
@@ -435,6 +459,8 @@ async fn every_endpoint_refuses_strangers(app: TestApp) {
             .replace("{upload_id}", &uuid::Uuid::now_v7().to_string())
             .replace("{file_id}", &uuid::Uuid::now_v7().to_string())
             .replace("{version}", "1")
+            .replace("{class_id}", &uuid::Uuid::now_v7().to_string())
+            .replace("{assignment_id}", &uuid::Uuid::now_v7().to_string())
     };
     let request = |method: &str, path: &str, token: Option<&str>| {
         let mut url = app.url(&concrete(path));

@@ -16,6 +16,8 @@ on_every_store!(
     scorm_packages_are_read_and_unsafe_ones_refused,
     the_province_repository_goes_through_review_and_pins_versions,
     scopes_decide_who_sees_what_and_search_ignores_diacritics,
+    classes_get_assignments_and_the_province_sees_usage,
+    practice_sets_are_assigned_and_their_scores_show,
 );
 
 struct People {
@@ -836,4 +838,178 @@ async fn scopes_decide_who_sees_what_and_search_ignores_diacritics(app: TestApp)
         .await;
     assert_eq!(best.body["items"][0]["title"], "Đạo hàm và ứng dụng");
     assert_eq!(best.body["items"][0]["rating"], 5.0);
+}
+
+async fn classes_get_assignments_and_the_province_sees_usage(app: TestApp) {
+    let p = people(&app).await;
+    let shared = app
+        .post(
+            "/api/v1/content/items",
+            Some(&p.teacher),
+            lesson("Tập xác định của hàm số", "school", "Tìm tập xác định."),
+        )
+        .await;
+    let private = app
+        .post(
+            "/api/v1/content/items",
+            Some(&p.teacher),
+            lesson("Ghi chú riêng", "private", "Nháp."),
+        )
+        .await;
+    let class_path = format!("/api/v1/classes/{}/assignments", p.class);
+    let refused = app
+        .post(
+            &class_path,
+            Some(&p.teacher),
+            json!({ "item_id": private.body["id"] }),
+        )
+        .await;
+    assert_eq!(
+        refused.body["errors"][0]["code"], "not_shared_with_class",
+        "{}",
+        refused.text
+    );
+    let due = chrono::Utc::now() - chrono::Duration::hours(1);
+    let assigned = app
+        .post(
+            &class_path,
+            Some(&p.teacher),
+            json!({ "item_id": shared.body["id"], "due_at": due, "note": "Đọc trước buổi học" }),
+        )
+        .await;
+    assert_eq!(assigned.status, 201, "{}", assigned.text);
+    let id = assigned.body["id"].as_str().unwrap();
+    assert_eq!(
+        app.get(&class_path, Some(&p.other_school)).await.status,
+        403,
+        "another school's teacher"
+    );
+
+    let mine = app.get("/api/v1/me/assignments", Some(&p.student)).await;
+    assert_eq!(mine.body.as_array().unwrap().len(), 1, "{}", mine.text);
+    assert_eq!(
+        mine.body[0]["assignment"]["title"],
+        "Tập xác định của hàm số"
+    );
+    let before = app.get(&class_path, Some(&p.teacher)).await;
+    assert_eq!(
+        (
+            before.body[0]["opened"].as_u64(),
+            before.body[0]["students"][0]["overdue"].as_bool()
+        ),
+        (Some(0), Some(true))
+    );
+    for status in ["opened", "completed"] {
+        let r = app
+            .post(
+                &format!("/api/v1/assignments/{id}/progress"),
+                Some(&p.student),
+                json!({ "status": status }),
+            )
+            .await;
+        assert_eq!(r.status, 204, "{}", r.text);
+    }
+    let after = app.get(&class_path, Some(&p.teacher)).await;
+    assert_eq!(
+        (
+            after.body[0]["opened"].as_u64(),
+            after.body[0]["completed"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    assert_eq!(after.body[0]["students"][0]["overdue"], false);
+
+    // Views and downloads are counted by day; the Sở sees them with the assignments.
+    let item = format!(
+        "/api/v1/content/items/{}",
+        shared.body["id"].as_str().unwrap()
+    );
+    for _ in 0..3 {
+        assert_eq!(app.get(&item, Some(&p.colleague)).await.status, 200);
+    }
+    let usage = app.get("/api/v1/content/usage", Some(&p.admin)).await;
+    assert_eq!(usage.status, 200, "{}", usage.text);
+    assert_eq!(
+        (
+            usage.body["totals"]["views"].as_i64(),
+            usage.body["totals"]["assignments"].as_i64()
+        ),
+        (Some(3), Some(1))
+    );
+    assert_eq!(
+        usage.body["top_items"][0]["title"],
+        "Tập xác định của hàm số"
+    );
+    assert_eq!(usage.body["by_subject"]["toan"]["views"], 3);
+    assert_eq!(usage.body["by_day"].as_array().unwrap().len(), 1);
+    let least = usage.body["least_active_schools"][0]["name"]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        least, "Trường THPT Khác",
+        "the school that neither publishes nor reuses comes first"
+    );
+    let xlsx = app
+        .client
+        .get(app.url("/api/v1/content/usage.xlsx"))
+        .bearer_auth(&p.admin)
+        .send()
+        .await
+        .unwrap();
+    let bytes = xlsx.bytes().await.unwrap();
+    let mut book: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    use calamine::Reader;
+    let sheet = book.worksheet_range("Học liệu dùng nhiều").unwrap();
+    assert_eq!(sheet.rows().nth(1).unwrap()[2].to_string(), "3");
+    assert_eq!(
+        app.get("/api/v1/content/usage", Some(&p.teacher))
+            .await
+            .status,
+        403
+    );
+}
+
+async fn practice_sets_are_assigned_and_their_scores_show(app: TestApp) {
+    let e = super::exams::exam_ready(&app, 1, "practice").await;
+    let class_path = format!("/api/v1/classes/{}/assignments", e.class);
+    let assigned = app
+        .post(
+            &class_path,
+            Some(&e.teacher),
+            json!({ "sitting_id": e.sitting }),
+        )
+        .await;
+    assert_eq!(assigned.status, 201, "{}", assigned.text);
+    let (_, token) = &e.students[0];
+    let attempt = app
+        .post(
+            &format!("/api/v1/sittings/{}/attempts", e.sitting),
+            Some(token),
+            json!({}),
+        )
+        .await;
+    let a = attempt.body["id"].as_str().unwrap();
+    app.post(
+        &format!("/api/v1/attempts/{a}/start"),
+        Some(token),
+        json!({ "device_id": "may-hoc-sinh-01" }),
+    )
+    .await;
+    let submitted = app
+        .post(
+            &format!("/api/v1/attempts/{a}/submit"),
+            Some(token),
+            json!({ "device_id": "may-hoc-sinh-01" }),
+        )
+        .await;
+    assert_eq!(submitted.status, 200, "{}", submitted.text);
+    let progress = app.get(&class_path, Some(&e.teacher)).await;
+    assert_eq!(
+        progress.body[0]["students"][0]["best_score"], "0.00",
+        "{}",
+        progress.text
+    );
+    let mine = app.get("/api/v1/me/assignments", Some(token)).await;
+    assert_eq!(mine.body[0]["best_score"], "0.00");
 }
