@@ -267,6 +267,9 @@ async fn usage(
     Ok(web::Json(compute(&state, &user, &query).await?))
 }
 
+/// A sheet's name, its header and its rows.
+type Sheet = (&'static str, Vec<&'static str>, Vec<Vec<String>>);
+
 fn xlsx_error(e: rust_xlsxwriter::XlsxError) -> ApiError {
     ApiError::Unexpected(anyhow::anyhow!("building the usage workbook: {e}"))
 }
@@ -285,7 +288,7 @@ async fn usage_xlsx(
     let u = compute(&state, &user, &query).await?;
     let mut book = Workbook::new();
     let bold = Format::new().set_bold();
-    let sheets: [(&str, Vec<&str>, Vec<Vec<String>>); 4] = [
+    let sheets: [Sheet; 4] = [
         (
             "Học liệu dùng nhiều",
             vec!["Học liệu", "Môn", "Lượt xem", "Lượt tải", "Lượt giao bài"],
