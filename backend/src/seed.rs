@@ -20,6 +20,8 @@ pub struct SeedReport {
     pub classes: usize,
     /// Sample question-bank items, approved and shared with the province.
     pub items: usize,
+    /// Sample lessons in the content repository, with their pictures and sound.
+    pub lessons: usize,
     /// Sample exam matrices checked against their subject's format.
     pub matrices: usize,
     /// (login, generated password) of each account created.
@@ -35,10 +37,12 @@ pub async fn seed_if_present(state: &AppState) -> anyhow::Result<Option<SeedRepo
 
 pub fn print_report(report: &SeedReport) {
     println!(
-        "Sample data: {} schools, {} classes, {} accounts created.",
+        "Sample data: {} schools, {} classes, {} accounts, {} questions, {} lessons.",
         report.schools,
         report.classes,
-        report.users.len()
+        report.users.len(),
+        report.items,
+        report.lessons
     );
     for (login, password) in &report.users {
         println!("  {login:<28} {password}");
@@ -72,6 +76,7 @@ fn field<'a>(row: &'a HashMap<String, String>, name: &str, file: &str) -> anyhow
 pub async fn seed(state: &AppState, samples: &Path) -> anyhow::Result<SeedReport> {
     let mut report = seed_organisation(state, &samples.join("organisation")).await?;
     report.items = seed_questions(state, &samples.join("questions")).await?;
+    report.lessons = seed_lessons(state, &samples.join("lessons")).await?;
     report.matrices = check_matrices(&samples.join("matrices"))?;
     Ok(report)
 }
@@ -151,6 +156,72 @@ async fn seed_questions(state: &AppState, dir: &Path) -> anyhow::Result<usize> {
         }
         txn.commit().await?;
         created += report.created;
+    }
+    Ok(created)
+}
+
+/// Lessons written as JSON (`content-samples/lessons/*.json`): sections of text and media, each
+/// media section naming a file next to it; published to the province repository by their
+/// author. A lesson already there (same author, same title) is left alone.
+async fn seed_lessons(state: &AppState, dir: &Path) -> anyhow::Result<usize> {
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let mut created = 0;
+    for file in files_with(dir, "json")? {
+        let name = file.display().to_string();
+        let mut lesson: serde_json::Value = serde_json::from_slice(&std::fs::read(&file)?)
+            .with_context(|| format!("{name} is not JSON"))?;
+        let login = lesson["author"]
+            .as_str()
+            .with_context(|| format!("{name}: no author"))?;
+        let author = crate::entities::user::Entity::find()
+            .filter(crate::entities::user::Column::Login.eq(login))
+            .one(&state.db)
+            .await?
+            .with_context(|| format!("{name}: no sample account {login}"))?;
+        let title = lesson["title"].as_str().unwrap_or_default().to_owned();
+        let existing = crate::entities::content_item::Entity::find()
+            .filter(crate::entities::content_item::Column::AuthorId.eq(author.id))
+            .filter(crate::entities::content_item::Column::Title.eq(title.as_str()))
+            .count(&state.db)
+            .await?;
+        if existing > 0 {
+            continue;
+        }
+        let sections = lesson["sections"]
+            .as_array_mut()
+            .with_context(|| format!("{name}: no sections"))?;
+        for section in sections.iter_mut() {
+            if let Some(path) = section
+                .get("file")
+                .and_then(|f| f.as_str())
+                .map(str::to_owned)
+            {
+                let bytes = std::fs::read(dir.join(&path))
+                    .with_context(|| format!("{name}: cannot read {path}"))?;
+                let stored = crate::content::uploads::store_bytes(
+                    state,
+                    author.id,
+                    author.school_id,
+                    bytes.into(),
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("{name}: {path}: {e}"))?;
+                section["file_id"] = serde_json::json!(stored.id);
+            }
+        }
+        let request: crate::content::items::ContentRequest =
+            serde_json::from_value(serde_json::json!({
+                "title": title,
+                "description": lesson["description"],
+                "scope": "province",
+                "body": { "kind": "lesson", "sections": lesson["sections"] },
+                "metadata": lesson["metadata"],
+            }))
+            .with_context(|| format!("{name} is not a lesson"))?;
+        crate::content::items::create_published(state, &author, request)
+            .await
+            .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+        created += 1;
     }
     Ok(created)
 }

@@ -480,3 +480,46 @@ pub async fn clean_abandoned(state: &AppState, now: DateTime<Utc>) -> Result<usi
     }
     Ok(cleaned)
 }
+
+/// Stores bytes the service already holds (samples, imports): the same checks as a completed
+/// upload, and one copy per content.
+pub async fn store_bytes(
+    state: &AppState,
+    owner: Uuid,
+    school: Option<Uuid>,
+    bytes: bytes::Bytes,
+) -> Result<content_file::Model, ApiError> {
+    let sha = hex::encode(Sha256::digest(&bytes));
+    if let Some(f) = content_file::Entity::find()
+        .filter(content_file::Column::Sha256.eq(sha.as_str()))
+        .one(&state.db)
+        .await?
+    {
+        return Ok(f);
+    }
+    let (mime, package) = match sniff::magic(&bytes) {
+        Some("application/zip") => {
+            sniff::inspect_zip(&bytes).map_err(|_| ApiError::field("file", "unreadable_file"))?
+        }
+        Some(mime) => (mime, Package::default()),
+        None => return Err(ApiError::field("file", "content_type_mismatch")),
+    };
+    let key = format!("content/{}", Uuid::now_v7());
+    let size = bytes.len() as i64;
+    state.blobs.put(&key, bytes, mime).await?;
+    let file = content_file::Model {
+        id: Uuid::now_v7(),
+        sha256: sha,
+        size,
+        mime: mime.to_owned(),
+        blob_key: key,
+        details: serde_json::to_string(&package).expect("plain data"),
+        created_by: owner,
+        school_id: school,
+        created_at: Utc::now(),
+    };
+    content_file::Entity::insert(content_file::ActiveModel::from(file.clone()).reset_all())
+        .exec_without_returning(&state.db)
+        .await?;
+    Ok(file)
+}

@@ -95,9 +95,10 @@ async fn seeding_loads_samples_and_every_sample_matrix_fits(app: TestApp) {
             report.schools,
             report.users.len(),
             report.items,
-            report.matrices
+            report.matrices,
+            report.lessons
         ),
-        (3, 13, 140, 10)
+        (3, 13, 140, 10, 5)
     );
     use sea_orm::{EntityTrait, PaginatorTrait};
     let groups = hocthi::entities::item_group::Entity::find()
@@ -107,12 +108,54 @@ async fn seeding_loads_samples_and_every_sample_matrix_fits(app: TestApp) {
     assert_eq!(groups, 1, "the English bank's reading passage is a group");
     let again = hocthi::seed::seed(&app.state, samples).await.unwrap();
     assert_eq!(
-        (again.schools, again.users.len(), again.items),
-        (0, 0, 0),
+        (again.schools, again.users.len(), again.items, again.lessons),
+        (0, 0, 0, 0),
         "seeding twice adds nothing"
     );
-
+    // The lessons are in the province repository with their pictures and the sound file,
+    // found without diacritics by anyone.
     let admin = app.admin_token().await;
+    let found = app
+        .get("/api/v1/content/items?q=song+am", Some(&admin))
+        .await;
+    assert_eq!(
+        found.body["items"][0]["title"], "Sóng âm: độ cao và tần số",
+        "{}",
+        found.text
+    );
+    let lesson = app
+        .get(
+            &format!(
+                "/api/v1/content/items/{}",
+                found.body["items"][0]["id"].as_str().unwrap()
+            ),
+            Some(&admin),
+        )
+        .await;
+    let mimes: Vec<&str> = lesson.body["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["mime"].as_str().unwrap())
+        .collect();
+    assert!(
+        mimes.contains(&"image/png") && mimes.contains(&"audio/wav"),
+        "{mimes:?}"
+    );
+    let all = app
+        .get(
+            "/api/v1/content/items?scope=province&limit=100",
+            Some(&admin),
+        )
+        .await;
+    let subjects: std::collections::BTreeSet<&str> = all.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["subject"].as_str().unwrap())
+        .collect();
+    assert_eq!(subjects.len(), 5, "five subjects: {subjects:?}");
+
     for file in ["toan.json", "vat-li.json"] {
         let matrix: serde_json::Value =
             serde_json::from_slice(&std::fs::read(samples.join("matrices").join(file)).unwrap())
