@@ -13,6 +13,7 @@ mod m20261124_000008_create_item_groups;
 mod m20261124_000009_create_exams;
 mod m20261124_000010_create_content;
 mod m20261124_000011_create_assignments_and_usage;
+mod m20261124_000012_index_content_browsing;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000009_create_exams::Migration),
             Box::new(m20261124_000010_create_content::Migration),
             Box::new(m20261124_000011_create_assignments_and_usage::Migration),
+            Box::new(m20261124_000012_index_content_browsing::Migration),
         ]
     }
 }

@@ -22,7 +22,12 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
         // transactions. The embedded mode serves one school, not a province.
         options.max_connections(1).min_connections(1);
     } else {
-        options.max_connections(20).min_connections(2);
+        options
+            .max_connections(20)
+            .min_connections(2)
+            // Plan each search with its own words: a generic plan for `LIKE $1` cannot use the
+            // trigram or prefix indexes and scans instead.
+            .map_sqlx_postgres_opts(|o| o.options([("plan_cache_mode", "force_custom_plan")]));
     }
     let db = Database::connect(options)
         .await
