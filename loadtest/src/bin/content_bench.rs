@@ -18,6 +18,7 @@ use std::{
 use anyhow::{Context, bail};
 use clap::Parser;
 use futures_util::{StreamExt, stream};
+use loadtest::report;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -81,28 +82,6 @@ const WORDS: [&str; 12] = [
     "nâng cao",
     "cơ bản",
 ];
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn report(name: &str, mut ms: Vec<f64>, elapsed: Duration) {
-    ms.sort_by(|a, b| a.total_cmp(b));
-    println!(
-        "{name}: {} in {:.1} s = {:.0}/s; p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        ms.len(),
-        elapsed.as_secs_f64(),
-        ms.len() as f64 / elapsed.as_secs_f64(),
-        percentile(&ms, 50.0),
-        percentile(&ms, 95.0),
-        percentile(&ms, 99.0),
-        ms.last().copied().unwrap_or(0.0)
-    );
-}
 
 async fn call(client: &reqwest::Client, request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
     let _ = client;
@@ -281,6 +260,7 @@ async fn main() -> anyhow::Result<()> {
             ),
             all.remove(kind).unwrap_or_default(),
             elapsed,
+            0,
         );
     }
 
@@ -327,6 +307,7 @@ async fn main() -> anyhow::Result<()> {
         ),
         ms,
         started.elapsed(),
+        0,
     );
     let _ = std::fs::remove_dir_all(&data);
     Ok(())

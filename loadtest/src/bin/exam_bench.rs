@@ -18,6 +18,7 @@ use std::{
 use anyhow::{Context, bail};
 use clap::Parser;
 use futures_util::{StreamExt, stream};
+use loadtest::report;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -43,28 +44,6 @@ struct Args {
 
 const PASSWORD: &str = "mat-khau-bench-123";
 const DEVICE: &str = "may-bench-0001";
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn report(name: &str, mut ms: Vec<f64>, elapsed: Duration, refused: usize) {
-    ms.sort_by(|a, b| a.total_cmp(b));
-    println!(
-        "{name}: {} ok in {:.1} s = {:.0}/s; p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms; refused (503) {refused}",
-        ms.len(),
-        elapsed.as_secs_f64(),
-        ms.len() as f64 / elapsed.as_secs_f64(),
-        percentile(&ms, 50.0),
-        percentile(&ms, 95.0),
-        percentile(&ms, 99.0),
-        ms.last().copied().unwrap_or(0.0)
-    );
-}
 
 struct Api {
     client: reqwest::Client,

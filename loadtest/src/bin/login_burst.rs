@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Parser;
+use loadtest::percentile;
 use serde_json::json;
 
 #[derive(Parser)]
@@ -27,14 +28,6 @@ struct Args {
     /// Probe-only time before the burst, for a baseline.
     #[arg(long, default_value_t = 3)]
     baseline_secs: u64,
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 fn summary(name: &str, mut ms: Vec<f64>) -> serde_json::Value {
