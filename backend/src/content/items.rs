@@ -999,6 +999,9 @@ pub struct SearchQuery {
     pub scope: Option<String>,
     pub school_id: Option<Uuid>,
     pub author_id: Option<Uuid>,
+    /// Only the items the caller bookmarked.
+    #[serde(default)]
+    pub bookmarked: bool,
     /// newest (default), most_used, best_rated.
     pub sort: Option<String>,
     pub limit: Option<u64>,
@@ -1081,6 +1084,17 @@ async fn search(
     }
     if let Some(a) = q.author_id {
         find = find.filter(content_item::Column::AuthorId.eq(a));
+    }
+    if q.bookmarked {
+        let marked: Vec<Uuid> = content_mark::Entity::find()
+            .select_only()
+            .column(content_mark::Column::ItemId)
+            .filter(content_mark::Column::UserId.eq(user.id))
+            .filter(content_mark::Column::Bookmarked.eq(true))
+            .into_tuple()
+            .all(&state.db)
+            .await?;
+        find = find.filter(content_item::Column::Id.is_in(marked));
     }
     let limit = q.limit.unwrap_or(20).clamp(1, 100);
     // Keyset pages: the sort value and the id of the last row seen.

@@ -833,6 +833,15 @@ async fn scopes_decide_who_sees_what_and_search_ignores_diacritics(app: TestApp)
     assert_eq!(rate(&p.colleague, "school", 5).await.status, 204);
     assert_eq!(rate(&p.colleague, "class", 2).await.status, 204);
     assert_eq!(rate(&p.colleague, "class", 9).await.status, 422);
+    let marked = app
+        .get("/api/v1/content/items?bookmarked=true", Some(&p.colleague))
+        .await;
+    assert_eq!(
+        marked.body["items"].as_array().unwrap().len(),
+        2,
+        "{}",
+        marked.text
+    );
     let best = app
         .get("/api/v1/content/items?sort=best_rated", Some(&p.colleague))
         .await;
