@@ -78,6 +78,9 @@ pub struct Settings {
     pub sweep_interval: Duration,
     /// A gap this long with no instance alive is an outage whose time is given back.
     pub outage_threshold: Duration,
+    /// The secret personal data is hashed and sealed with (base64, 32+ bytes); generated into
+    /// the data folder when unset. Every instance needs the same one.
+    pub pii_key: Option<Secret>,
     /// Content repository limits, in bytes.
     pub content_max_file: u64,
     pub content_quota_teacher: u64,
@@ -272,6 +275,7 @@ impl Settings {
                 "HOCTHI_OUTAGE_THRESHOLD_SECS",
                 20,
             )?),
+            pii_key: get("HOCTHI_PII_KEY").map(Secret::new),
             content_max_file: mebibytes(&get, "HOCTHI_CONTENT_MAX_FILE_MB", 4096)?,
             content_quota_teacher: mebibytes(&get, "HOCTHI_CONTENT_QUOTA_TEACHER_MB", 5 * 1024)?,
             content_quota_school: mebibytes(&get, "HOCTHI_CONTENT_QUOTA_SCHOOL_MB", 100 * 1024)?,

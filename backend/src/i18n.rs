@@ -94,6 +94,31 @@ pub fn text(code: &str) -> (&'static str, &'static str) {
             "The file format is not supported.",
         ),
         "route_not_found" => ("Không có địa chỉ này.", "There is no such route."),
+        "malformed_qr" => (
+            "Không đọc được mã QR trên CCCD.",
+            "The ID card's QR code could not be read.",
+        ),
+        "invalid_id_number" => ("Số CCCD không hợp lệ.", "The ID card number is not valid."),
+        "id_card_mismatch" => (
+            "Thông tin trên CCCD không khớp với thí sinh.",
+            "The ID card does not match the candidate.",
+        ),
+        "id_belongs_to_another_candidate" => (
+            "CCCD này thuộc về một thí sinh khác.",
+            "This ID card belongs to another candidate.",
+        ),
+        "id_number_taken" => (
+            "Số CCCD này đã được gán cho người khác.",
+            "This ID number is already recorded for someone else.",
+        ),
+        "id_number_not_found" => (
+            "Chưa có số CCCD của người này.",
+            "No ID number is recorded for this person.",
+        ),
+        "id_number_birth_year_differs" => (
+            "Năm sinh trong số CCCD khác ngày sinh đã lưu.",
+            "The ID number's birth year differs from the recorded date of birth.",
+        ),
         "not_shared_with_class" => (
             "Học sinh của lớp không được xem học liệu này.",
             "The class's students cannot read this item.",

@@ -11,6 +11,7 @@ pub mod exams;
 pub mod files;
 pub mod health;
 pub mod i18n;
+pub mod identity;
 pub mod org;
 pub mod questions;
 pub mod request;

@@ -123,6 +123,20 @@ impl Application {
 
         let keys = Arc::new(KeySet::load(&settings)?);
         let passwords = Passwords::new(settings.password_hash_concurrency);
+        let pii_secret = match &settings.pii_key {
+            Some(key) => {
+                use base64::Engine;
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(key.expose().trim())
+                    .context("HOCTHI_PII_KEY: not base64")?;
+                anyhow::ensure!(bytes.len() >= 32, "HOCTHI_PII_KEY: needs at least 32 bytes");
+                bytes
+            }
+            None => auth::tokens::load_or_create_secret(
+                &settings.data_dir.join("keys").join("pii.key"),
+            )?,
+        };
+        let vault = Arc::new(crate::identity::vault::Vault::new(&pii_secret)?);
         let clock = crate::clock::ServerClock::default();
         let exams = Arc::new(crate::exams::Engine::start(
             db.clone(),
@@ -139,6 +153,7 @@ impl Application {
             passwords,
             clock,
             exams,
+            vault,
         };
         let bootstrap = bootstrap::ensure_first_admin(&state).await?;
         let seeded = if state.settings.seed_on_first_start
@@ -204,7 +219,8 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                     .configure(audit::configure)
                     .configure(crate::questions::configure)
                     .configure(crate::exams::configure)
-                    .configure(crate::content::configure),
+                    .configure(crate::content::configure)
+                    .configure(crate::identity::configure),
             )
             .service(auth::routes::jwks)
             .configure(health::configure)

@@ -27,4 +27,6 @@ pub struct AppState {
     pub clock: ServerClock,
     /// The exam hot path: the group-commit writer and the caches in front of papers.
     pub exams: Arc<Engine>,
+    /// Hashes and seals personal data (ID numbers).
+    pub vault: Arc<crate::identity::vault::Vault>,
 }

@@ -14,6 +14,7 @@ mod m20261124_000009_create_exams;
 mod m20261124_000010_create_content;
 mod m20261124_000011_create_assignments_and_usage;
 mod m20261124_000012_index_content_browsing;
+mod m20261124_000013_create_identity_numbers;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000010_create_content::Migration),
             Box::new(m20261124_000011_create_assignments_and_usage::Migration),
             Box::new(m20261124_000012_index_content_browsing::Migration),
+            Box::new(m20261124_000013_create_identity_numbers::Migration),
         ]
     }
 }

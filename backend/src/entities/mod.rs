@@ -17,6 +17,7 @@ pub mod content_version;
 pub mod essay_mark;
 pub mod exam;
 pub mod exam_room;
+pub mod identity_number;
 pub mod incident_report;
 pub mod item;
 pub mod item_group;

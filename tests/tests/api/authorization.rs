@@ -325,6 +325,22 @@ const FORBIDDEN: &[(&str, &str, &[&str])] = &[
         "/api/v1/content/usage.xlsx",
         &["teacher_a", "student_a"],
     ),
+    // Identity: ID numbers and ID-card check-in.
+    (
+        "put",
+        "/api/v1/users/{user_id}/id-number",
+        &["teacher_a", "school_admin_b"],
+    ),
+    (
+        "get",
+        "/api/v1/users/{user_id}/id-number",
+        &["teacher_a", "school_admin_b"],
+    ),
+    (
+        "post",
+        "/api/v1/candidates/{candidate_id}/check-in/id-card",
+        &["student_a"],
+    ),
 ];
 
 fn body_for(path: &str, school: &str) -> Value {
@@ -363,6 +379,8 @@ fn body_for(path: &str, school: &str) -> Value {
         "/api/v1/content/items/{item_id}/mark" => json!({ "rating": 5 }),
         "/api/v1/classes/{class_id}/assignments" => json!({ "item_id": uuid::Uuid::nil() }),
         "/api/v1/assignments/{assignment_id}/progress" => json!({ "status": "opened" }),
+        "/api/v1/users/{user_id}/id-number" => json!({ "number": "001208012345" }),
+        "/api/v1/candidates/{candidate_id}/check-in/id-card" => json!({ "qr": "x" }),
         "/api/v1/exams/{exam_id}/sittings" => {
             json!({ "name": "Ca 1", "paper_id": uuid::Uuid::nil(), "starts_at": "2026-12-01T01:00:00Z" })
         }

@@ -9,6 +9,7 @@ mod exams;
 mod groups;
 mod health;
 mod hot_store;
+mod identity;
 mod item_import;
 mod items;
 mod moodle;

@@ -1,0 +1,309 @@
+//! Identity for exams: ID-card numbers kept as a keyed hash plus a sealed value, and check-in by
+//! the chip ID card's QR code, matched field by field against the registered candidate.
+pub mod cccd;
+pub mod vault;
+
+use actix_web::{HttpResponse, get, post, put, web};
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::{
+    audit::{self, Event},
+    auth::{CurrentUser, Scope, roles::Role},
+    entities::{candidate, exam_room, identity_number, incident_report, user},
+    error::{ApiError, FieldError, Problem},
+    org::domain::fold,
+    request::RequestMeta,
+    state::AppState,
+};
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(set_id_number)
+        .service(read_id_number)
+        .service(check_in_with_card);
+}
+
+async fn user_in_reach(
+    state: &AppState,
+    user: &CurrentUser,
+    id: Uuid,
+) -> Result<user::Model, ApiError> {
+    user.require(
+        &[Role::SchoolAdmin],
+        user.school.map(Scope::School).unwrap_or(Scope::Province),
+    )?;
+    let target = user::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or(ApiError::NotFound("user_not_found"))?;
+    let scope = target
+        .school_id
+        .map(Scope::School)
+        .unwrap_or(Scope::Province);
+    user.require(&[Role::SchoolAdmin], scope)?;
+    Ok(target)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct IdNumberRequest {
+    /// The 12-digit number of the chip ID card (CCCD).
+    pub number: String,
+}
+
+/// Records a student's ID-card number (school admins). Stored as a keyed hash and a sealed value;
+/// the number never appears in logs or audit details.
+#[utoipa::path(tag = "identity", security(("bearer" = [])), params(("user_id" = Uuid, Path)), request_body = IdNumberRequest, responses(
+    (status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+    (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[put("/users/{user_id}/id-number")]
+async fn set_id_number(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    user: CurrentUser,
+    path: web::Path<Uuid>,
+    body: web::Json<IdNumberRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let target = user_in_reach(&state, &user, path.into_inner()).await?;
+    let number =
+        cccd::parse_number(&body.number).map_err(|code| ApiError::field("number", code))?;
+    if let Some(born) = target.birth_date
+        && chrono::Datelike::year(&born) != number.birth_year
+    {
+        return Err(ApiError::field("number", "id_number_birth_year_differs"));
+    }
+    let hash = state.vault.lookup_hash(&number.digits);
+    let txn = state.db.begin().await?;
+    let taken = identity_number::Entity::find()
+        .filter(identity_number::Column::NumberHash.eq(hash.as_str()))
+        .one(&txn)
+        .await?;
+    if taken.as_ref().is_some_and(|t| t.user_id != target.id) {
+        return Err(ApiError::Conflict("id_number_taken"));
+    }
+    let row = identity_number::ActiveModel {
+        user_id: sea_orm::Set(target.id),
+        number_hash: sea_orm::Set(hash),
+        number_sealed: sea_orm::Set(state.vault.seal(number.digits.as_bytes())),
+        updated_at: sea_orm::Set(Utc::now()),
+    };
+    if identity_number::Entity::find_by_id(target.id)
+        .one(&txn)
+        .await?
+        .is_some()
+    {
+        row.update(&txn).await?;
+    } else {
+        identity_number::Entity::insert(row)
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    audit::record(
+        &txn,
+        &meta,
+        Event::by(user.id, "user.id_number_set", "user", target.id, json!({})),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct IdNumberResponse {
+    pub number: String,
+}
+
+/// Shows a student's ID-card number to a school admin; every read is an audit event.
+#[utoipa::path(tag = "identity", security(("bearer" = [])), params(("user_id" = Uuid, Path)), responses(
+    (status = 200, body = IdNumberResponse), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[get("/users/{user_id}/id-number")]
+async fn read_id_number(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    user: CurrentUser,
+    path: web::Path<Uuid>,
+) -> Result<web::Json<IdNumberResponse>, ApiError> {
+    let target = user_in_reach(&state, &user, path.into_inner()).await?;
+    let row = identity_number::Entity::find_by_id(target.id)
+        .one(&state.db)
+        .await?
+        .ok_or(ApiError::NotFound("id_number_not_found"))?;
+    let plain = state
+        .vault
+        .open(&row.number_sealed)
+        .map_err(ApiError::Unexpected)?;
+    let txn = state.db.begin().await?;
+    audit::record(
+        &txn,
+        &meta,
+        Event::by(user.id, "user.id_number_read", "user", target.id, json!({})),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(web::Json(IdNumberResponse {
+        number: String::from_utf8(plain).map_err(|e| ApiError::Unexpected(e.into()))?,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct CardCheckInRequest {
+    /// The line the QR scanner typed:
+    /// `number|old ID|full name|ddmmyyyy|Nam/Nữ|address|issue date`.
+    pub qr: String,
+}
+
+/// Checks a candidate in with the chip ID card: number, name (without diacritics or case) and
+/// date of birth must all match the registered candidate. A mismatch names the fields and is
+/// written up as an incident of the room.
+#[utoipa::path(tag = "identity", security(("bearer" = [])), params(("candidate_id" = Uuid, Path)), request_body = CardCheckInRequest, responses(
+    (status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+    (status = 409, description = "already_checked_in, id_belongs_to_another_candidate", body = Problem),
+    (status = 422, description = "malformed_qr, invalid_id_number, id_card_mismatch (fields named)", body = Problem)))]
+#[post("/candidates/{candidate_id}/check-in/id-card")]
+async fn check_in_with_card(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    user: CurrentUser,
+    path: web::Path<Uuid>,
+    body: web::Json<CardCheckInRequest>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(
+        &[Role::Proctor, Role::Teacher, Role::SchoolAdmin],
+        user.school.map(Scope::School).unwrap_or(Scope::Province),
+    )?;
+    let candidate = candidate::Entity::find_by_id(path.into_inner())
+        .one(&state.db)
+        .await?
+        .ok_or(ApiError::NotFound("candidate_not_found"))?;
+    let room = match candidate.room_id {
+        Some(r) => exam_room::Entity::find_by_id(r).one(&state.db).await?,
+        None => None,
+    }
+    .ok_or(ApiError::Conflict("candidate_has_no_room"))?;
+    let organiser = {
+        let exam = crate::entities::exam::Entity::find_by_id(candidate.exam_id)
+            .one(&state.db)
+            .await?
+            .ok_or(ApiError::NotFound("candidate_not_found"))?;
+        crate::exams::organisation::require_organiser(&user, &exam).is_ok()
+    };
+    if !organiser && !crate::exams::organisation::proctors_of(&room).contains(&user.id) {
+        return Err(ApiError::NotFound("candidate_not_found"));
+    }
+    if candidate.checked_in_at.is_some() {
+        return Err(ApiError::Conflict("already_checked_in"));
+    }
+    let card = cccd::parse_qr(&body.qr).map_err(|code| ApiError::field("qr", code))?;
+    let person = user::Entity::find_by_id(candidate.user_id)
+        .one(&state.db)
+        .await?
+        .ok_or(ApiError::NotFound("candidate_not_found"))?;
+    let hash = state.vault.lookup_hash(&card.number.digits);
+    let holder = identity_number::Entity::find()
+        .filter(identity_number::Column::NumberHash.eq(hash.as_str()))
+        .one(&state.db)
+        .await?;
+    let now = state.clock.now();
+    let incident = |text: String| incident_report::Model {
+        id: Uuid::now_v7(),
+        room_id: room.id,
+        attempt_id: None,
+        author_id: user.id,
+        text,
+        at: now,
+    };
+    if holder.as_ref().is_some_and(|h| h.user_id != person.id) {
+        write_incident(
+            &state,
+            &meta,
+            &user,
+            incident(format!(
+                "Thí sinh SBD {} xuất trình CCCD của một thí sinh khác.",
+                candidate.number
+            )),
+        )
+        .await?;
+        return Err(ApiError::Conflict("id_belongs_to_another_candidate"));
+    }
+    let mut wrong = Vec::new();
+    if holder.is_none() {
+        wrong.push(FieldError::new("id_number", "id_card_mismatch"));
+    }
+    if fold(&card.full_name) != person.full_name_folded {
+        wrong.push(FieldError::new("full_name", "id_card_mismatch"));
+    }
+    if person.birth_date != Some(card.birth_date) {
+        wrong.push(FieldError::new("birth_date", "id_card_mismatch"));
+    }
+    if !wrong.is_empty() {
+        let fields: Vec<String> = wrong.iter().map(|f| f.field.clone()).collect();
+        write_incident(
+            &state,
+            &meta,
+            &user,
+            incident(format!(
+                "CCCD không khớp với thí sinh SBD {}: {}.",
+                candidate.number,
+                fields.join(", ")
+            )),
+        )
+        .await?;
+        return Err(ApiError::Validation {
+            code: "id_card_mismatch",
+            fields: wrong,
+        });
+    }
+    let txn = state.db.begin().await?;
+    let mut active: candidate::ActiveModel = candidate.clone().into();
+    active.checked_in_at = sea_orm::Set(Some(now));
+    active.update(&txn).await?;
+    audit::record(
+        &txn,
+        &meta,
+        Event::by(
+            user.id,
+            "candidate.checked_in",
+            "candidate",
+            candidate.id,
+            json!({ "method": "id_card" }),
+        ),
+    )
+    .await?;
+    txn.commit().await?;
+    crate::exams::taking::announce(
+        &state,
+        Some(room.id),
+        json!({ "type": "checked_in", "candidate": candidate.id, "at": now }),
+    )
+    .await;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn write_incident(
+    state: &AppState,
+    meta: &RequestMeta,
+    user: &CurrentUser,
+    report: incident_report::Model,
+) -> Result<(), ApiError> {
+    let txn = state.db.begin().await?;
+    incident_report::Entity::insert(incident_report::ActiveModel::from(report.clone()).reset_all())
+        .exec_without_returning(&txn)
+        .await?;
+    audit::record(
+        &txn,
+        meta,
+        Event::by(
+            user.id,
+            "room.incident_reported",
+            "room",
+            report.room_id,
+            json!({ "report": report.id, "cause": "id_card" }),
+        ),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}

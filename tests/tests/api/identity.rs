@@ -1,0 +1,207 @@
+//! ID-card numbers at rest and check-in with the chip ID card's QR code.
+use hocthi_tests::{TestApp, on_every_store};
+use serde_json::{Value, json};
+
+on_every_store!(
+    id_numbers_are_unreadable_at_rest_and_every_read_is_audited,
+    the_id_card_qr_checks_a_candidate_in_field_by_field,
+);
+
+const FIRST: &str = "001208012345";
+const SECOND: &str = "001308054321";
+
+/// The exam with its two candidates registered and locked, not checked in; their ID numbers set.
+async fn ready(app: &TestApp) -> (super::exams::Exam, Vec<Value>) {
+    let e = super::exams::exam_ready(app, 2, "exam").await;
+    let registered = app
+        .post(
+            &format!("/api/v1/sittings/{}/candidates", e.sitting),
+            Some(&e.teacher),
+            json!({ "class_ids": [e.class] }),
+        )
+        .await;
+    assert_eq!(registered.status, 200, "{}", registered.text);
+    let locked = app
+        .post(
+            &format!("/api/v1/sittings/{}/lock", e.sitting),
+            Some(&e.teacher),
+            json!({}),
+        )
+        .await;
+    assert_eq!(locked.status, 200, "{}", locked.text);
+    let list = app
+        .get(
+            &format!("/api/v1/sittings/{}/candidates", e.sitting),
+            Some(&e.teacher),
+        )
+        .await;
+    let candidates = list.body.as_array().unwrap().clone();
+    for (c, number) in candidates.iter().zip([FIRST, SECOND]) {
+        let set = app
+            .send(
+                app.client
+                    .put(app.url(&format!(
+                        "/api/v1/users/{}/id-number",
+                        c["user_id"].as_str().unwrap()
+                    )))
+                    .bearer_auth(&e.admin)
+                    .json(&json!({ "number": number })),
+            )
+            .await;
+        assert_eq!(set.status, 204, "{}", set.text);
+    }
+    (e, candidates)
+}
+
+async fn id_numbers_are_unreadable_at_rest_and_every_read_is_audited(app: TestApp) {
+    let (e, candidates) = ready(&app).await;
+    let first = candidates[0]["user_id"].as_str().unwrap();
+    let path = format!("/api/v1/users/{first}/id-number");
+    let put = |number: &'static str| {
+        app.send(
+            app.client
+                .put(app.url(&path))
+                .bearer_auth(&e.admin)
+                .json(&json!({ "number": number })),
+        )
+    };
+    assert_eq!(
+        put("003208012345").await.body["errors"][0]["code"],
+        "invalid_id_number",
+        "unknown province code"
+    );
+    assert_eq!(
+        put("001209012345").await.body["errors"][0]["code"],
+        "id_number_birth_year_differs"
+    );
+    assert_eq!(put(SECOND).await.body["code"], "id_number_taken");
+
+    // The rows hold neither number in the clear.
+    use sea_orm::EntityTrait;
+    let rows = hocthi::entities::identity_number::Entity::find()
+        .all(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    for row in &rows {
+        let raw = format!("{row:?}");
+        assert!(!raw.contains(FIRST) && !raw.contains(SECOND), "{raw}");
+    }
+    let shown = app.get(&path, Some(&e.admin)).await;
+    assert_eq!(
+        (shown.status, shown.body["number"].as_str()),
+        (200, Some(FIRST)),
+        "{}",
+        shown.text
+    );
+    assert_eq!(app.get(&path, Some(&e.teacher)).await.status, 403);
+    let log = app
+        .get(
+            &format!("/api/v1/audit/events?target_type=user&target_id={first}"),
+            Some(&e.admin),
+        )
+        .await;
+    let actions: Vec<&str> = log.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"user.id_number_set") && actions.contains(&"user.id_number_read"),
+        "{actions:?}"
+    );
+    assert!(
+        !log.text.contains(FIRST),
+        "the audit log never holds the number"
+    );
+}
+
+async fn the_id_card_qr_checks_a_candidate_in_field_by_field(app: TestApp) {
+    let (e, candidates) = ready(&app).await;
+    let first = &candidates[0];
+    let path = format!(
+        "/api/v1/candidates/{}/check-in/id-card",
+        first["id"].as_str().unwrap()
+    );
+    let name = first["full_name"].as_str().unwrap().to_owned();
+    let scan = |qr: String| app.post(&path, Some(&e.proctor), json!({ "qr": qr }));
+    let line = |number: &str, name: &str, born: &str| {
+        format!("{number}||{name}|{born}|Nam|Số 1 Tràng Tiền, Hà Nội|01012022")
+    };
+
+    let malformed = scan("0012080123".into()).await;
+    assert_eq!(
+        (
+            malformed.status,
+            malformed.body["errors"][0]["code"].as_str()
+        ),
+        (422, Some("malformed_qr")),
+        "{}",
+        malformed.text
+    );
+    let invalid = scan(line("003208012345", &name, "01052008")).await;
+    assert_eq!(invalid.body["errors"][0]["code"], "invalid_id_number");
+    let theirs = scan(line(SECOND, &name, "01052008")).await;
+    assert_eq!(
+        (theirs.status, theirs.body["code"].as_str()),
+        (409, Some("id_belongs_to_another_candidate"))
+    );
+    for (qr, field) in [
+        (line("001208099999", &name, "01052008"), "id_number"),
+        (line(FIRST, "Học Sinh Số 99", "01052008"), "full_name"),
+        (line(FIRST, &name, "02052008"), "birth_date"),
+    ] {
+        let reply = scan(qr).await;
+        assert_eq!(
+            (reply.status, reply.body["code"].as_str()),
+            (422, Some("id_card_mismatch")),
+            "{}",
+            reply.text
+        );
+        let fields: Vec<&str> = reply.body["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["field"].as_str().unwrap())
+            .collect();
+        assert_eq!(fields, [field], "exactly the field that differs");
+    }
+    let reports = app
+        .get(
+            &format!("/api/v1/rooms/{}/incident-reports", e.room),
+            Some(&e.proctor),
+        )
+        .await;
+    assert_eq!(
+        reports.body.as_array().unwrap().len(),
+        4,
+        "each mismatch is written up: {}",
+        reports.text
+    );
+    assert!(
+        !reports.text.contains(FIRST),
+        "no ID number in the incident records"
+    );
+
+    // The card matches: name read without diacritics or case.
+    let upper = crate_upper(&name);
+    let ok = scan(line(FIRST, &upper, "01052008")).await;
+    assert_eq!(ok.status, 204, "{}", ok.text);
+    let list = app
+        .get(
+            &format!("/api/v1/sittings/{}/candidates", e.sitting),
+            Some(&e.teacher),
+        )
+        .await;
+    assert_eq!(list.body[0]["checked_in"], true);
+    assert_eq!(
+        scan(line(FIRST, &name, "01052008")).await.body["code"],
+        "already_checked_in"
+    );
+}
+
+/// "Học Sinh Số 00" as a scanner in capitals without diacritics might type it.
+fn crate_upper(name: &str) -> String {
+    hocthi::org::domain::fold(name).to_uppercase()
+}
