@@ -94,6 +94,30 @@ pub fn text(code: &str) -> (&'static str, &'static str) {
             "The file format is not supported.",
         ),
         "route_not_found" => ("Không có địa chỉ này.", "There is no such route."),
+        "consent_not_given" => (
+            "Cần đồng ý rõ ràng; im lặng không phải là đồng ý.",
+            "Explicit agreement is needed; silence is not consent.",
+        ),
+        "consent_text_outdated" => (
+            "Văn bản đồng ý đã có phiên bản mới; hãy đọc lại.",
+            "The consent text has a newer version; read it again.",
+        ),
+        "guardian_required" => (
+            "Học sinh dưới 16 tuổi cần cha, mẹ hoặc người giám hộ đồng ý.",
+            "A student under 16 needs a parent or guardian to consent.",
+        ),
+        "consent_not_found" => (
+            "Không tìm thấy sự đồng ý này.",
+            "The consent was not found.",
+        ),
+        "consent_withdrawn" => (
+            "Sự đồng ý này đã được rút lại.",
+            "This consent was already withdrawn.",
+        ),
+        "no_consent_for_id_card" => (
+            "Thí sinh chưa đồng ý dùng CCCD; hãy điểm danh thủ công.",
+            "The candidate has not consented to ID-card check-in; check them in by hand.",
+        ),
         "malformed_qr" => (
             "Không đọc được mã QR trên CCCD.",
             "The ID card's QR code could not be read.",

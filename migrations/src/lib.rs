@@ -15,6 +15,7 @@ mod m20261124_000010_create_content;
 mod m20261124_000011_create_assignments_and_usage;
 mod m20261124_000012_index_content_browsing;
 mod m20261124_000013_create_identity_numbers;
+mod m20261124_000014_create_consents;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000011_create_assignments_and_usage::Migration),
             Box::new(m20261124_000012_index_content_browsing::Migration),
             Box::new(m20261124_000013_create_identity_numbers::Migration),
+            Box::new(m20261124_000014_create_consents::Migration),
         ]
     }
 }

@@ -8,6 +8,7 @@ pub mod attempt_event;
 pub mod audit_event;
 pub mod candidate;
 pub mod class;
+pub mod consent;
 pub mod content_file;
 pub mod content_item;
 pub mod content_mark;

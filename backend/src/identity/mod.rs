@@ -1,6 +1,7 @@
 //! Identity for exams: ID-card numbers kept as a keyed hash plus a sealed value, and check-in by
 //! the chip ID card's QR code, matched field by field against the registered candidate.
 pub mod cccd;
+pub mod consent;
 pub mod vault;
 
 use actix_web::{HttpResponse, get, post, put, web};
@@ -25,6 +26,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(set_id_number)
         .service(read_id_number)
         .service(check_in_with_card);
+    consent::configure(cfg);
 }
 
 async fn user_in_reach(
@@ -195,6 +197,10 @@ async fn check_in_with_card(
     }
     if candidate.checked_in_at.is_some() {
         return Err(ApiError::Conflict("already_checked_in"));
+    }
+    // The card is identity data: read only with the candidate's standing consent.
+    if !consent::has_consent(&state, candidate.user_id, candidate.exam_id, "id_card").await? {
+        return Err(ApiError::Conflict("no_consent_for_id_card"));
     }
     let card = cccd::parse_qr(&body.qr).map_err(|code| ApiError::field("qr", code))?;
     let person = user::Entity::find_by_id(candidate.user_id)

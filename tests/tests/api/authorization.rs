@@ -22,6 +22,11 @@ const OPEN_TO_EVERY_USER: &[(&str, &str)] = &[
     ("get", "/api/v1/content/items"),
     ("get", "/api/v1/content/items/{item_id}"),
     ("get", "/api/v1/content/items/{item_id}/download"),
+    // Consent and one's own personal data.
+    ("get", "/api/v1/consent/text"),
+    ("get", "/api/v1/me/consents"),
+    ("post", "/api/v1/me/consents/{consent_id}/withdraw"),
+    ("get", "/api/v1/me/personal-data"),
 ];
 
 /// (method, path, who must get 403)
@@ -341,6 +346,7 @@ const FORBIDDEN: &[(&str, &str, &[&str])] = &[
         "/api/v1/candidates/{candidate_id}/check-in/id-card",
         &["student_a"],
     ),
+    ("post", "/api/v1/me/consents", &["teacher_a"]),
 ];
 
 fn body_for(path: &str, school: &str) -> Value {
@@ -381,6 +387,9 @@ fn body_for(path: &str, school: &str) -> Value {
         "/api/v1/assignments/{assignment_id}/progress" => json!({ "status": "opened" }),
         "/api/v1/users/{user_id}/id-number" => json!({ "number": "001208012345" }),
         "/api/v1/candidates/{candidate_id}/check-in/id-card" => json!({ "qr": "x" }),
+        "/api/v1/me/consents" => {
+            json!({ "purposes": ["id_card"], "text_version": "2026-11-v1", "accepted": true })
+        }
         "/api/v1/exams/{exam_id}/sittings" => {
             json!({ "name": "Ca 1", "paper_id": uuid::Uuid::nil(), "starts_at": "2026-12-01T01:00:00Z" })
         }
@@ -479,6 +488,7 @@ async fn every_endpoint_refuses_strangers(app: TestApp) {
             .replace("{version}", "1")
             .replace("{class_id}", &uuid::Uuid::now_v7().to_string())
             .replace("{assignment_id}", &uuid::Uuid::now_v7().to_string())
+            .replace("{consent_id}", &uuid::Uuid::now_v7().to_string())
     };
     let request = |method: &str, path: &str, token: Option<&str>| {
         let mut url = app.url(&concrete(path));

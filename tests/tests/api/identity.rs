@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 on_every_store!(
     id_numbers_are_unreadable_at_rest_and_every_read_is_audited,
     the_id_card_qr_checks_a_candidate_in_field_by_field,
+    consent_comes_first_from_a_guardian_under_16_and_data_can_be_exported,
 );
 
 const FIRST: &str = "001208012345";
@@ -130,6 +131,20 @@ async fn the_id_card_qr_checks_a_candidate_in_field_by_field(app: TestApp) {
         format!("{number}||{name}|{born}|Nam|Số 1 Tràng Tiền, Hà Nội|01012022")
     };
 
+    // Without the candidate's consent the card is not read at all.
+    let refused = scan(line(FIRST, &name, "01052008")).await;
+    assert_eq!(
+        (refused.status, refused.body["code"].as_str()),
+        (409, Some("no_consent_for_id_card")),
+        "{}",
+        refused.text
+    );
+    let (_, student) = &e.students[0];
+    let given = app
+        .post("/api/v1/me/consents", Some(student), json!({ "purposes": ["id_card"], "text_version": "2026-11-v1", "accepted": true, "exam_id": e.exam }))
+        .await;
+    assert_eq!(given.status, 201, "{}", given.text);
+
     let malformed = scan("0012080123".into()).await;
     assert_eq!(
         (
@@ -204,4 +219,117 @@ async fn the_id_card_qr_checks_a_candidate_in_field_by_field(app: TestApp) {
 /// "Học Sinh Số 00" as a scanner in capitals without diacritics might type it.
 fn crate_upper(name: &str) -> String {
     hocthi::org::domain::fold(name).to_uppercase()
+}
+
+async fn consent_comes_first_from_a_guardian_under_16_and_data_can_be_exported(app: TestApp) {
+    let (e, candidates) = ready(&app).await;
+    let text = app
+        .get("/api/v1/consent/text", Some(&e.students[0].1))
+        .await;
+    assert!(
+        text.body["vi"].as_str().unwrap().contains("nhạy cảm"),
+        "the text says photos are sensitive"
+    );
+    assert_eq!(text.body["purposes"][1]["sensitive"], true);
+    let version = text.body["version"].as_str().unwrap().to_owned();
+
+    // A student of 13: only a legal representative consents.
+    let created = app
+        .post("/api/v1/users", Some(&e.admin), json!({ "login": "hs.lop7", "password": hocthi_tests::USER_PASSWORD,
+            "full_name": "Phạm Minh Khang", "roles": ["student"], "school_id": e.school, "birth_date": "2013-09-02" }))
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let young = app.token("hs.lop7", hocthi_tests::USER_PASSWORD).await;
+    let consent = |guardian: Value, accepted: bool| {
+        app.post("/api/v1/me/consents", Some(&young), json!({ "purposes": ["id_card", "photo"], "text_version": version, "accepted": accepted, "guardian": guardian }))
+    };
+    assert_eq!(
+        consent(Value::Null, true).await.body["errors"][0]["code"],
+        "guardian_required"
+    );
+    assert_eq!(
+        consent(
+            json!({ "full_name": "Phạm Thu Trang", "relation": "mẹ" }),
+            false
+        )
+        .await
+        .body["errors"][0]["code"],
+        "consent_not_given"
+    );
+    let given = consent(
+        json!({ "full_name": "Phạm Thu Trang", "relation": "mẹ" }),
+        true,
+    )
+    .await;
+    assert_eq!(
+        (given.status, given.body["guardian_relation"].as_str()),
+        (201, Some("mẹ")),
+        "{}",
+        given.text
+    );
+    let outdated = app
+        .post(
+            "/api/v1/me/consents",
+            Some(&young),
+            json!({ "purposes": ["id_card"], "text_version": "2020-01", "accepted": true,
+        "guardian": { "full_name": "Phạm Thu Trang", "relation": "mẹ" } }),
+        )
+        .await;
+    assert_eq!(outdated.body["errors"][0]["code"], "consent_text_outdated");
+
+    // Withdrawal is honoured: the card is no longer read for that candidate.
+    let (_, student) = &e.students[0];
+    let mine = app
+        .post(
+            "/api/v1/me/consents",
+            Some(student),
+            json!({ "purposes": ["id_card"], "text_version": version, "accepted": true }),
+        )
+        .await;
+    let id = mine.body["id"].as_str().unwrap();
+    let withdrawn = app
+        .post(
+            &format!("/api/v1/me/consents/{id}/withdraw"),
+            Some(student),
+            json!({}),
+        )
+        .await;
+    assert!(
+        withdrawn.body["withdrawn_at"].is_string(),
+        "{}",
+        withdrawn.text
+    );
+    let scan = app
+        .post(&format!("/api/v1/candidates/{}/check-in/id-card", candidates[0]["id"].as_str().unwrap()), Some(&e.proctor),
+            json!({ "qr": format!("{FIRST}||{}|01052008|Nam|x|y", candidates[0]["full_name"].as_str().unwrap()) }))
+        .await;
+    assert_eq!(scan.body["code"], "no_consent_for_id_card");
+
+    // The student exports what is held about them; reading the ID number that way is audited.
+    let export = app.get("/api/v1/me/personal-data", Some(student)).await;
+    assert_eq!(export.status, 200, "{}", export.text);
+    assert_eq!(export.body["id_number"], FIRST);
+    assert_eq!(
+        export.body["consents"][0]["withdrawn_at"],
+        withdrawn.body["withdrawn_at"]
+    );
+    assert_eq!(
+        export.body["candidacies"][0]["number"],
+        candidates[0]["number"]
+    );
+    assert_eq!(export.body["attempts"].as_array().unwrap().len(), 1);
+    let user_id = candidates[0]["user_id"].as_str().unwrap();
+    let log = app
+        .get(
+            &format!("/api/v1/audit/events?target_type=user&target_id={user_id}"),
+            Some(&e.admin),
+        )
+        .await;
+    let reads = log.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["action"] == "user.id_number_read")
+        .count();
+    assert_eq!(reads, 1, "{}", log.text);
 }

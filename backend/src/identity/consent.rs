@@ -1,0 +1,359 @@
+//! Consent before identity data is collected (Law 91/2025/QH15, Decree 356/2025/NĐ-CP): the
+//! text says what is collected and why, and that photos are sensitive data; consent is explicit,
+//! given by the student or, under 16, by a legal representative; it is recorded with its time and
+//! text version, and can be withdrawn. A student can export what is held about them.
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{Datelike, Utc};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::{
+    audit::{self, Event},
+    auth::{CurrentUser, Scope, roles::Role},
+    entities::{attempt, audit_event, candidate, consent, exam, identity_number, user},
+    error::{ApiError, FieldError, Problem},
+    request::RequestMeta,
+    state::AppState,
+};
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(consent_text)
+        .service(give)
+        .service(mine)
+        .service(withdraw)
+        .service(export);
+}
+
+pub const TEXT_VERSION: &str = "2026-11-v1";
+pub const PURPOSES: [&str; 2] = ["id_card", "photo"];
+/// Under this age a legal representative consents.
+const AGE_OF_CONSENT: i32 = 16;
+
+#[derive(Serialize, ToSchema)]
+pub struct Purpose {
+    pub id: &'static str,
+    /// Sensitive personal data (biometrics, ID-card images) needs its own explicit consent.
+    pub sensitive: bool,
+    pub vi: &'static str,
+    pub en: &'static str,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ConsentText {
+    pub version: &'static str,
+    pub vi: &'static str,
+    pub en: &'static str,
+    pub purposes: Vec<Purpose>,
+}
+
+/// What the exam collects and why, in the version consent is given to.
+#[utoipa::path(tag = "identity", security(("bearer" = [])), responses((status = 200, body = ConsentText), (status = 401, body = Problem)))]
+#[get("/consent/text")]
+async fn consent_text(_user: CurrentUser) -> web::Json<ConsentText> {
+    web::Json(ConsentText {
+        version: TEXT_VERSION,
+        vi: "Để xác minh đúng người dự thi, kỳ thi thu thập: số căn cước công dân (dữ liệu cá nhân cơ bản) khi điểm danh bằng mã QR trên thẻ; và nếu bạn đồng ý, ảnh chân dung khi điểm danh và trong giờ thi (dữ liệu cá nhân nhạy cảm). Dữ liệu được mã hóa, chỉ giám thị của kỳ thi và quản trị viên được xem, mọi lần xem đều được ghi lại, và được xóa khi hết thời hạn lưu trữ của kỳ thi. Bạn có thể rút lại sự đồng ý và xuất toàn bộ dữ liệu cá nhân của mình bất cứ lúc nào. Học sinh dưới 16 tuổi do cha, mẹ hoặc người giám hộ đồng ý thay.",
+        en: "To verify that the right person sits the exam, it collects: the chip ID card number (basic personal data) when you check in with the card's QR code; and, if you agree, portrait photos at check-in and during the exam (sensitive personal data). The data is encrypted, only the exam's proctors and administrators may see it, every view is logged, and it is deleted when the exam's retention period ends. You may withdraw consent and export all your personal data at any time. For students under 16 a parent or guardian consents.",
+        purposes: vec![
+            Purpose {
+                id: "id_card",
+                sensitive: false,
+                vi: "Số CCCD để điểm danh",
+                en: "ID card number for check-in",
+            },
+            Purpose {
+                id: "photo",
+                sensitive: true,
+                vi: "Ảnh chân dung khi điểm danh và trong giờ thi (dữ liệu nhạy cảm)",
+                en: "Portrait photos at check-in and during the exam (sensitive data)",
+            },
+        ],
+    })
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct Guardian {
+    pub full_name: String,
+    /// e.g. "mẹ", "bố", "người giám hộ".
+    pub relation: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ConsentRequest {
+    /// One exam, or every exam when left out.
+    pub exam_id: Option<Uuid>,
+    pub purposes: Vec<String>,
+    /// The version of the text shown; must be the current one.
+    pub text_version: String,
+    /// Must be true: silence or a default is not consent.
+    pub accepted: bool,
+    /// Required for a student under 16 (or whose date of birth is unknown).
+    pub guardian: Option<Guardian>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ConsentResponse {
+    pub id: Uuid,
+    pub exam_id: Option<Uuid>,
+    pub purposes: Vec<String>,
+    pub text_version: String,
+    pub guardian_name: Option<String>,
+    pub guardian_relation: Option<String>,
+    pub given_at: chrono::DateTime<Utc>,
+    pub withdrawn_at: Option<chrono::DateTime<Utc>>,
+}
+
+fn response(c: &consent::Model) -> ConsentResponse {
+    ConsentResponse {
+        id: c.id,
+        exam_id: c.exam_id,
+        purposes: c.purposes.split_whitespace().map(str::to_owned).collect(),
+        text_version: c.text_version.clone(),
+        guardian_name: c.guardian_name.clone(),
+        guardian_relation: c.guardian_relation.clone(),
+        given_at: c.given_at,
+        withdrawn_at: c.withdrawn_at,
+    }
+}
+
+fn home(user: &CurrentUser) -> Scope {
+    user.school.map(Scope::School).unwrap_or(Scope::Province)
+}
+
+async fn me(state: &AppState, user: &CurrentUser) -> Result<user::Model, ApiError> {
+    user::Entity::find_by_id(user.id)
+        .one(&state.db)
+        .await?
+        .ok_or(ApiError::Unauthorized("token_invalid"))
+}
+
+/// Records consent, by the student or, under 16, naming the legal representative who gives it.
+#[utoipa::path(tag = "identity", security(("bearer" = [])), request_body = ConsentRequest, responses(
+    (status = 201, body = ConsentResponse), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
+#[post("/me/consents")]
+async fn give(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    user: CurrentUser,
+    body: web::Json<ConsentRequest>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(&[Role::Student], home(&user))?;
+    let mut problems = Vec::new();
+    if !body.accepted {
+        problems.push(FieldError::new("accepted", "consent_not_given"));
+    }
+    if body.text_version != TEXT_VERSION {
+        problems.push(FieldError::new("text_version", "consent_text_outdated"));
+    }
+    if body.purposes.is_empty()
+        || body
+            .purposes
+            .iter()
+            .any(|p| !PURPOSES.contains(&p.as_str()))
+    {
+        problems.push(FieldError::new("purposes", "invalid"));
+    }
+    let me = me(&state, &user).await?;
+    let today = Utc::now().date_naive();
+    let minor = me.birth_date.is_none_or(|born| {
+        let mut age = today.year() - born.year();
+        if (today.month(), today.day()) < (born.month(), born.day()) {
+            age -= 1;
+        }
+        age < AGE_OF_CONSENT
+    });
+    let guardian = body
+        .guardian
+        .as_ref()
+        .filter(|g| !g.full_name.trim().is_empty() && !g.relation.trim().is_empty());
+    if minor && guardian.is_none() {
+        problems.push(FieldError::new("guardian", "guardian_required"));
+    }
+    if let Some(exam_id) = body.exam_id
+        && exam::Entity::find_by_id(exam_id)
+            .one(&state.db)
+            .await?
+            .is_none()
+    {
+        problems.push(FieldError::new("exam_id", "exam_not_found"));
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::fields(problems));
+    }
+    let model = consent::Model {
+        id: Uuid::now_v7(),
+        user_id: user.id,
+        exam_id: body.exam_id,
+        purposes: format!(" {} ", body.purposes.join(" ")),
+        text_version: TEXT_VERSION.to_owned(),
+        guardian_name: guardian.map(|g| crate::org::domain::clean_name(&g.full_name)),
+        guardian_relation: guardian.map(|g| g.relation.trim().to_owned()),
+        given_at: Utc::now(),
+        withdrawn_at: None,
+    };
+    let txn = state.db.begin().await?;
+    consent::Entity::insert(consent::ActiveModel::from(model.clone()).reset_all())
+        .exec_without_returning(&txn)
+        .await?;
+    audit::record(&txn, &meta, Event::by(user.id, "consent.given", "user", user.id,
+        json!({ "consent": model.id, "purposes": body.purposes, "by_guardian": guardian.is_some(), "text_version": TEXT_VERSION }))).await?;
+    txn.commit().await?;
+    Ok(HttpResponse::Created().json(response(&model)))
+}
+
+use sea_orm::ActiveModelTrait;
+
+/// The caller's consents, given and withdrawn.
+#[utoipa::path(tag = "identity", security(("bearer" = [])), responses(
+    (status = 200, body = Vec<ConsentResponse>), (status = 401, body = Problem)))]
+#[get("/me/consents")]
+async fn mine(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+) -> Result<web::Json<Vec<ConsentResponse>>, ApiError> {
+    let list = consent::Entity::find()
+        .filter(consent::Column::UserId.eq(user.id))
+        .order_by_asc(consent::Column::GivenAt)
+        .all(&state.db)
+        .await?;
+    Ok(web::Json(list.iter().map(response).collect()))
+}
+
+/// Withdraws a consent: what it allowed stops (card check-in falls back to a proctor's manual
+/// check-in).
+#[utoipa::path(tag = "identity", security(("bearer" = [])), params(("consent_id" = Uuid, Path)), responses(
+    (status = 200, body = ConsentResponse), (status = 401, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+#[post("/me/consents/{consent_id}/withdraw")]
+async fn withdraw(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    user: CurrentUser,
+    path: web::Path<Uuid>,
+) -> Result<web::Json<ConsentResponse>, ApiError> {
+    let found = consent::Entity::find_by_id(path.into_inner())
+        .one(&state.db)
+        .await?
+        .filter(|c| c.user_id == user.id)
+        .ok_or(ApiError::NotFound("consent_not_found"))?;
+    if found.withdrawn_at.is_some() {
+        return Err(ApiError::Conflict("consent_withdrawn"));
+    }
+    let txn = state.db.begin().await?;
+    let mut active: consent::ActiveModel = found.clone().into();
+    active.withdrawn_at = sea_orm::Set(Some(Utc::now()));
+    let updated = active.update(&txn).await?;
+    audit::record(
+        &txn,
+        &meta,
+        Event::by(
+            user.id,
+            "consent.withdrawn",
+            "user",
+            user.id,
+            json!({ "consent": found.id }),
+        ),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(web::Json(response(&updated)))
+}
+
+/// Whether the user has a standing consent for `purpose` covering `exam`.
+pub async fn has_consent(
+    state: &AppState,
+    user: Uuid,
+    exam: Uuid,
+    purpose: &str,
+) -> Result<bool, ApiError> {
+    let list = consent::Entity::find()
+        .filter(consent::Column::UserId.eq(user))
+        .filter(consent::Column::WithdrawnAt.is_null())
+        .filter(consent::Column::Purposes.contains(format!(" {purpose} ")))
+        .all(&state.db)
+        .await?;
+    Ok(list.iter().any(|c| c.exam_id.is_none_or(|e| e == exam)))
+}
+
+/// Everything held about the caller: profile, ID number, consents, exams and results, and the
+/// audit entries about them. Reading the ID number here is itself audited.
+#[utoipa::path(tag = "identity", security(("bearer" = [])), responses(
+    (status = 200, description = "the caller's personal data (JSON)"), (status = 401, body = Problem)))]
+#[get("/me/personal-data")]
+async fn export(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    user: CurrentUser,
+) -> Result<HttpResponse, ApiError> {
+    let me = me(&state, &user).await?;
+    let id_number = match identity_number::Entity::find_by_id(me.id)
+        .one(&state.db)
+        .await?
+    {
+        Some(row) => Some(
+            String::from_utf8(
+                state
+                    .vault
+                    .open(&row.number_sealed)
+                    .map_err(ApiError::Unexpected)?,
+            )
+            .map_err(|e| ApiError::Unexpected(e.into()))?,
+        ),
+        None => None,
+    };
+    let consents = consent::Entity::find()
+        .filter(consent::Column::UserId.eq(me.id))
+        .all(&state.db)
+        .await?;
+    let candidacies = candidate::Entity::find()
+        .filter(candidate::Column::UserId.eq(me.id))
+        .all(&state.db)
+        .await?;
+    let attempts = attempt::Entity::find()
+        .filter(attempt::Column::UserId.eq(me.id))
+        .all(&state.db)
+        .await?;
+    let about_me = audit_event::Entity::find()
+        .filter(audit_event::Column::TargetId.eq(me.id.to_string()))
+        .order_by_asc(audit_event::Column::Id)
+        .all(&state.db)
+        .await?;
+    let body = json!({
+        "exported_at": Utc::now(),
+        "profile": { "id": me.id, "login": me.login, "full_name": me.full_name, "email": me.email,
+            "birth_date": me.birth_date, "school_id": me.school_id, "class_id": me.class_id,
+            "roles": crate::auth::roles::from_db(&me.roles), "created_at": me.created_at },
+        "id_number": id_number,
+        "consents": consents.iter().map(response).collect::<Vec<_>>(),
+        "candidacies": candidacies.iter().map(|c| json!({ "exam_id": c.exam_id, "sitting_id": c.sitting_id,
+            "number": c.number, "room_id": c.room_id, "checked_in_at": c.checked_in_at, "extra_minutes": c.extra_minutes })).collect::<Vec<_>>(),
+        "attempts": attempts.iter().map(|a| json!({ "id": a.id, "sitting_id": a.sitting_id, "code": a.code,
+            "state": a.state, "started_at": a.started_at, "submitted_at": a.submitted_at,
+            "incidents": serde_json::from_str::<serde_json::Value>(&a.incidents).unwrap_or_default() })).collect::<Vec<_>>(),
+        "audit": about_me.iter().map(|e| json!({ "at": e.at, "action": e.action, "actor_id": e.actor_id })).collect::<Vec<_>>(),
+    });
+    if id_number.is_some() {
+        let txn = state.db.begin().await?;
+        audit::record(
+            &txn,
+            &meta,
+            Event::by(
+                user.id,
+                "user.id_number_read",
+                "user",
+                me.id,
+                json!({ "via": "personal_data_export" }),
+            ),
+        )
+        .await?;
+        txn.commit().await?;
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            "Content-Disposition",
+            "attachment; filename=\"du-lieu-ca-nhan.json\"",
+        ))
+        .json(body))
+}
