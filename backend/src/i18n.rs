@@ -94,6 +94,12 @@ pub fn text(code: &str) -> (&'static str, &'static str) {
             "The file format is not supported.",
         ),
         "route_not_found" => ("Không có địa chỉ này.", "There is no such route."),
+        "no_consent_for_photos" => (
+            "Thí sinh chưa đồng ý cho chụp ảnh.",
+            "The candidate has not consented to photos.",
+        ),
+        "photo_not_found" => ("Không tìm thấy ảnh.", "The photo was not found."),
+        "photo_not_pending" => ("Ảnh này đã được lưu.", "This photo is already stored."),
         "consent_not_given" => (
             "Cần đồng ý rõ ràng; im lặng không phải là đồng ý.",
             "Explicit agreement is needed; silence is not consent.",

@@ -16,6 +16,7 @@ mod m20261124_000011_create_assignments_and_usage;
 mod m20261124_000012_index_content_browsing;
 mod m20261124_000013_create_identity_numbers;
 mod m20261124_000014_create_consents;
+mod m20261124_000015_create_photos;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000012_index_content_browsing::Migration),
             Box::new(m20261124_000013_create_identity_numbers::Migration),
             Box::new(m20261124_000014_create_consents::Migration),
+            Box::new(m20261124_000015_create_photos::Migration),
         ]
     }
 }

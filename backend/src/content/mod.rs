@@ -16,7 +16,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     usage::configure(cfg);
 }
 
-/// Every few minutes each instance cleans up uploads that were never completed.
+/// Every few minutes each instance cleans up uploads that were never completed and photos
+/// past their retention.
 pub fn start_janitor(state: AppState) {
     if state.settings.sweep_interval.is_zero() {
         return;
@@ -27,6 +28,10 @@ pub fn start_janitor(state: AppState) {
             ticker.tick().await;
             if let Err(e) = uploads::clean_abandoned(&state, chrono::Utc::now()).await {
                 tracing::warn!(error = ?e, "cleaning abandoned uploads failed; next round retries");
+            }
+            if let Err(e) = crate::identity::photos::clean_expired(&state, chrono::Utc::now()).await
+            {
+                tracing::warn!(error = ?e, "deleting expired photos failed; next round retries");
             }
         }
     });

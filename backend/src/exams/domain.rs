@@ -54,10 +54,17 @@ pub struct Policy {
     #[serde(default = "default_margin")]
     #[schema(value_type = String, example = "0.5")]
     pub marking_margin: Points,
+    /// Days photos taken at check-in or during the exam are kept.
+    #[serde(default = "default_photo_days")]
+    pub photo_retention_days: u32,
 }
 
 fn default_margin() -> Points {
     Points::hundredths(50)
+}
+
+fn default_photo_days() -> u32 {
+    30
 }
 
 impl Policy {
@@ -68,12 +75,14 @@ impl Policy {
                 show_key: false,
                 double_marking: false,
                 marking_margin: default_margin(),
+                photo_retention_days: default_photo_days(),
             },
             ExamKind::Practice => Policy {
                 release: ResultRelease::Immediate,
                 show_key: true,
                 double_marking: false,
                 marking_margin: default_margin(),
+                photo_retention_days: default_photo_days(),
             },
         }
     }

@@ -2,6 +2,7 @@
 //! the chip ID card's QR code, matched field by field against the registered candidate.
 pub mod cccd;
 pub mod consent;
+pub mod photos;
 pub mod vault;
 
 use actix_web::{HttpResponse, get, post, put, web};
@@ -27,6 +28,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(read_id_number)
         .service(check_in_with_card);
     consent::configure(cfg);
+    photos::configure(cfg);
 }
 
 async fn user_in_reach(

@@ -27,6 +27,10 @@ const OPEN_TO_EVERY_USER: &[(&str, &str)] = &[
     ("get", "/api/v1/me/consents"),
     ("post", "/api/v1/me/consents/{consent_id}/withdraw"),
     ("get", "/api/v1/me/personal-data"),
+    // Photos: the candidate's own snapshots or the room's staff, checked per attempt.
+    ("post", "/api/v1/attempts/{attempt_id}/photos"),
+    ("post", "/api/v1/photos/{photo_id}/complete"),
+    ("get", "/api/v1/photos/{photo_id}"),
 ];
 
 /// (method, path, who must get 403)
@@ -387,6 +391,9 @@ fn body_for(path: &str, school: &str) -> Value {
         "/api/v1/assignments/{assignment_id}/progress" => json!({ "status": "opened" }),
         "/api/v1/users/{user_id}/id-number" => json!({ "number": "001208012345" }),
         "/api/v1/candidates/{candidate_id}/check-in/id-card" => json!({ "qr": "x" }),
+        "/api/v1/attempts/{attempt_id}/photos" => {
+            json!({ "kind": "snapshot", "content_type": "image/png", "size": 100 })
+        }
         "/api/v1/me/consents" => {
             json!({ "purposes": ["id_card"], "text_version": "2026-11-v1", "accepted": true })
         }
@@ -489,6 +496,7 @@ async fn every_endpoint_refuses_strangers(app: TestApp) {
             .replace("{class_id}", &uuid::Uuid::now_v7().to_string())
             .replace("{assignment_id}", &uuid::Uuid::now_v7().to_string())
             .replace("{consent_id}", &uuid::Uuid::now_v7().to_string())
+            .replace("{photo_id}", &uuid::Uuid::now_v7().to_string())
     };
     let request = |method: &str, path: &str, token: Option<&str>| {
         let mut url = app.url(&concrete(path));

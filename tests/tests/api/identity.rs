@@ -6,6 +6,7 @@ on_every_store!(
     id_numbers_are_unreadable_at_rest_and_every_read_is_audited,
     the_id_card_qr_checks_a_candidate_in_field_by_field,
     consent_comes_first_from_a_guardian_under_16_and_data_can_be_exported,
+    photos_are_sealed_seen_only_by_the_room_and_deleted_after_retention,
 );
 
 const FIRST: &str = "001208012345";
@@ -332,4 +333,158 @@ async fn consent_comes_first_from_a_guardian_under_16_and_data_can_be_exported(a
         .filter(|i| i["action"] == "user.id_number_read")
         .count();
     assert_eq!(reads, 1, "{}", log.text);
+}
+
+async fn photos_are_sealed_seen_only_by_the_room_and_deleted_after_retention(app: TestApp) {
+    let (e, candidates) = ready(&app).await;
+    let app = &app;
+    let attempt = candidates[0]["attempt_id"].as_str().unwrap().to_owned();
+    let (_, student) = &e.students[0];
+    let image = hocthi::exams::chart::png(&[1, 2, 3]);
+    let ask = |token: String, kind: &'static str| {
+        let path = format!("/api/v1/attempts/{attempt}/photos");
+        let size = image.len();
+        async move {
+            app.post(
+                &path,
+                Some(&token),
+                json!({ "kind": kind, "content_type": "image/png", "size": size }),
+            )
+            .await
+        }
+    };
+    assert_eq!(
+        ask(e.proctor.clone(), "check_in").await.body["code"],
+        "no_consent_for_photos"
+    );
+    let given = app
+        .post(
+            "/api/v1/me/consents",
+            Some(student),
+            json!({ "purposes": ["photo"], "text_version": "2026-11-v1", "accepted": true }),
+        )
+        .await;
+    assert_eq!(given.status, 201, "{}", given.text);
+    assert_eq!(
+        ask(e.students[1].1.clone(), "snapshot").await.status,
+        404,
+        "not another candidate's attempt"
+    );
+    let ticket = ask(e.proctor.clone(), "check_in").await;
+    assert_eq!(ticket.status, 201, "{}", ticket.text);
+    let id = ticket.body["photo_id"].as_str().unwrap().to_owned();
+    let put = app
+        .client
+        .put(ticket.body["url"].as_str().unwrap())
+        .header("content-type", "image/png")
+        .body(image.clone())
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success());
+    let done = app
+        .post(
+            &format!("/api/v1/photos/{id}/complete"),
+            Some(&e.proctor),
+            json!({}),
+        )
+        .await;
+    assert_eq!(done.status, 204, "{}", done.text);
+
+    // At rest: the object is not the image, the row holds no usable key.
+    let raw = app
+        .state
+        .blobs
+        .get(&format!("photos/sealed/{id}"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        !raw.starts_with(b"\x89PNG") && raw.windows(4).all(|w| w != b"IHDR"),
+        "the stored object is ciphertext"
+    );
+    assert!(
+        app.state
+            .blobs
+            .get(&format!("photos/staging/{id}"))
+            .await
+            .unwrap()
+            .is_none(),
+        "no clear copy left"
+    );
+    use sea_orm::EntityTrait;
+    let row = hocthi::entities::photo::Entity::find_by_id(id.parse::<uuid::Uuid>().unwrap())
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(row.wrapped_key.as_deref().is_some_and(|k| k.len() > 40));
+
+    // Seen by the room's proctor, each view audited; not by the candidate or another proctor.
+    let seen = app
+        .send(
+            app.client
+                .get(app.url(&format!("/api/v1/photos/{id}")))
+                .bearer_auth(&e.proctor),
+        )
+        .await;
+    assert_eq!(seen.status, 200);
+    let bytes = app
+        .client
+        .get(app.url(&format!("/api/v1/photos/{id}")))
+        .bearer_auth(&e.proctor)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(bytes.as_ref(), &image[..]);
+    assert_eq!(
+        app.get(&format!("/api/v1/photos/{id}"), Some(student))
+            .await
+            .status,
+        404
+    );
+    let log = app
+        .get(
+            &format!("/api/v1/audit/events?target_type=photo&target_id={id}"),
+            Some(&e.admin),
+        )
+        .await;
+    assert_eq!(
+        log.body["items"].as_array().unwrap().len(),
+        2,
+        "{}",
+        log.text
+    );
+
+    // Deleted after the exam's retention (30 days by default).
+    let now = chrono::Utc::now();
+    assert_eq!(
+        hocthi::identity::photos::clean_expired(&app.state, now)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        hocthi::identity::photos::clean_expired(&app.state, now + chrono::Duration::days(31))
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(
+        app.state
+            .blobs
+            .get(&format!("photos/sealed/{id}"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/photos/{id}"), Some(&e.proctor))
+            .await
+            .status,
+        404
+    );
 }
