@@ -258,6 +258,17 @@ async fn withdraw(
     )
     .await?;
     txn.commit().await?;
+    // Photos are not legally required: without a standing photo consent they go now.
+    if found.purposes.contains(" photo ") {
+        let still = consent::Entity::find()
+            .filter(consent::Column::UserId.eq(user.id))
+            .filter(consent::Column::WithdrawnAt.is_null())
+            .filter(consent::Column::Purposes.contains(" photo "))
+            .all(&state.db)
+            .await?;
+        let covered: Vec<Option<Uuid>> = still.iter().map(|c| c.exam_id).collect();
+        super::photos::delete_uncovered(&state, user.id, &covered).await?;
+    }
     Ok(web::Json(response(&updated)))
 }
 

@@ -270,3 +270,31 @@ pub async fn clean_expired(
     }
     Ok(due.len())
 }
+
+/// Deletes a user's photos that no standing consent covers (`covered`: the exams consented to,
+/// `None` meaning every exam). Returns how many.
+pub async fn delete_uncovered(
+    state: &AppState,
+    user: Uuid,
+    covered: &[Option<Uuid>],
+) -> Result<usize, ApiError> {
+    if covered.contains(&None) {
+        return Ok(0);
+    }
+    let photos = photo::Entity::find()
+        .filter(photo::Column::UserId.eq(user))
+        .all(&state.db)
+        .await?;
+    let mut deleted = 0;
+    for p in photos {
+        let ctx = Context::load(&state.db, p.attempt_id).await?;
+        if covered.contains(&Some(ctx.exam.id)) {
+            continue;
+        }
+        state.blobs.delete(&sealed_key(p.id)).await?;
+        state.blobs.delete(&staging_key(p.id)).await?;
+        photo::Entity::delete_by_id(p.id).exec(&state.db).await?;
+        deleted += 1;
+    }
+    Ok(deleted)
+}

@@ -487,4 +487,52 @@ async fn photos_are_sealed_seen_only_by_the_room_and_deleted_after_retention(app
             .status,
         404
     );
+
+    // Withdrawing the photo consent deletes the photos taken so far, at once.
+    let second = ask(e.proctor.clone(), "check_in").await;
+    let second_id = second.body["photo_id"].as_str().unwrap().to_owned();
+    app.client
+        .put(second.body["url"].as_str().unwrap())
+        .header("content-type", "image/png")
+        .body(image.clone())
+        .send()
+        .await
+        .unwrap();
+    let stored = app
+        .post(
+            &format!("/api/v1/photos/{second_id}/complete"),
+            Some(&e.proctor),
+            json!({}),
+        )
+        .await;
+    assert_eq!(stored.status, 204);
+    let withdrawn = app
+        .post(
+            &format!(
+                "/api/v1/me/consents/{}/withdraw",
+                given.body["id"].as_str().unwrap()
+            ),
+            Some(student),
+            json!({}),
+        )
+        .await;
+    assert_eq!(withdrawn.status, 200, "{}", withdrawn.text);
+    assert!(
+        app.state
+            .blobs
+            .get(&format!("photos/sealed/{second_id}"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/photos/{second_id}"), Some(&e.proctor))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        ask(e.proctor.clone(), "check_in").await.body["code"],
+        "no_consent_for_photos"
+    );
 }
