@@ -662,18 +662,27 @@ async fn heartbeat(
         json!({ "type": "heartbeat", "attempt": id, "at": now, "incidents": body.incidents }),
     )
     .await;
-    let ctx = Context::load(&state.db, id).await?;
-    let events = lifecycle::events(&state.db, id).await?;
-    let clock = domain::clock(ctx.allowed(), &lifecycle::ticks(&events), now);
+    // One read on the hot path: a running attempt's time left is its stored deadline minus now;
+    // only a paused or unstarted one needs its events folded.
+    let row = attempt::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or(ApiError::NotFound("attempt_not_found"))?;
+    let current = AttemptState::parse(&row.state);
+    let remaining_seconds = match (current, row.deadline) {
+        (s, _) if s.is_closed() => 0,
+        (AttemptState::InProgress, Some(deadline)) => (deadline - now).num_seconds().max(0),
+        _ => {
+            let ctx = Context::around(&state.db, row.clone()).await?;
+            let events = lifecycle::events(&state.db, id).await?;
+            domain::clock(ctx.allowed(), &lifecycle::ticks(&events), now).remaining_seconds
+        }
+    };
     Ok(web::Json(HeartbeatAck {
-        state: ctx.state(),
+        state: current,
         server_now: now,
-        deadline: ctx.attempt.deadline,
-        remaining_seconds: if ctx.state().is_closed() {
-            0
-        } else {
-            clock.remaining_seconds
-        },
+        deadline: row.deadline,
+        remaining_seconds,
     }))
 }
 
