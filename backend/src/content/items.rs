@@ -461,6 +461,44 @@ async fn response(
     })
 }
 
+/// A new item at version 1, its browsing columns filled by `publish`.
+fn first_version(
+    kind: &str,
+    author: Uuid,
+    school: Option<Uuid>,
+    class: Option<Uuid>,
+    scope: &str,
+    review_state: &str,
+    now: chrono::DateTime<Utc>,
+) -> content_item::Model {
+    content_item::Model {
+        id: Uuid::now_v7(),
+        kind: kind.to_owned(),
+        author_id: author,
+        school_id: school,
+        class_id: class,
+        scope: scope.to_owned(),
+        review: review_state.to_owned(),
+        latest_version: 1,
+        published_version: None,
+        title: String::new(),
+        subject: String::new(),
+        grade: 0,
+        series: None,
+        topic: String::new(),
+        tags: String::new(),
+        language: String::new(),
+        licence: String::new(),
+        search_text: String::new(),
+        views: 0,
+        downloads: 0,
+        rating_sum: 0,
+        rating_count: 0,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
 fn version_row(
     item: Uuid,
     version: i32,
@@ -496,32 +534,15 @@ async fn create_item(
     let stored = stored_of(&body);
     let now = Utc::now();
     let province = body.scope == "province";
-    let mut item = content_item::Model {
-        id: Uuid::now_v7(),
-        kind: body.body.kind().to_owned(),
-        author_id: user.id,
-        school_id: user.school,
-        class_id: body.class_id.filter(|_| body.scope == "class"),
-        scope: body.scope.clone(),
-        review: "none".into(),
-        latest_version: 1,
-        published_version: None,
-        title: String::new(),
-        subject: String::new(),
-        grade: 0,
-        series: None,
-        topic: String::new(),
-        tags: String::new(),
-        language: String::new(),
-        licence: String::new(),
-        search_text: String::new(),
-        views: 0,
-        downloads: 0,
-        rating_sum: 0,
-        rating_count: 0,
-        created_at: now,
-        updated_at: now,
-    };
+    let mut item = first_version(
+        body.body.kind(),
+        user.id,
+        user.school,
+        body.class_id.filter(|_| body.scope == "class"),
+        &body.scope,
+        "none",
+        now,
+    );
     publish(&mut item, 1, &stored);
     if province {
         item.published_version = None;
@@ -1302,32 +1323,15 @@ pub async fn create_published(
 ) -> Result<Uuid, ApiError> {
     let stored = stored_of(&request);
     let now = Utc::now();
-    let mut item = content_item::Model {
-        id: Uuid::now_v7(),
-        kind: request.body.kind().to_owned(),
-        author_id: author.id,
-        school_id: author.school_id,
-        class_id: None,
-        scope: "province".into(),
-        review: "approved".into(),
-        latest_version: 1,
-        published_version: None,
-        title: String::new(),
-        subject: String::new(),
-        grade: 0,
-        series: None,
-        topic: String::new(),
-        tags: String::new(),
-        language: String::new(),
-        licence: String::new(),
-        search_text: String::new(),
-        views: 0,
-        downloads: 0,
-        rating_sum: 0,
-        rating_count: 0,
-        created_at: now,
-        updated_at: now,
-    };
+    let mut item = first_version(
+        request.body.kind(),
+        author.id,
+        author.school_id,
+        None,
+        "province",
+        "approved",
+        now,
+    );
     publish(&mut item, 1, &stored);
     let txn = state.db.begin().await?;
     content_item::Entity::insert(content_item::ActiveModel::from(item.clone()).reset_all())
