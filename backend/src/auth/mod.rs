@@ -36,6 +36,21 @@ pub struct CurrentUser {
 }
 
 impl CurrentUser {
+    /// The scope the caller acts in by default: their school, or the province.
+    pub fn home(&self) -> Scope {
+        self.school.map(Scope::School).unwrap_or(Scope::Province)
+    }
+
+    /// The caller's account row.
+    pub async fn account(
+        &self,
+        db: &impl sea_orm::ConnectionTrait,
+    ) -> Result<crate::entities::user::Model, ApiError> {
+        db::find_user(db, self.id)
+            .await?
+            .ok_or(ApiError::Unauthorized("token_invalid"))
+    }
+
     pub fn has(&self, role: Role) -> bool {
         self.roles.contains(&role)
     }

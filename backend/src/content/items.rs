@@ -239,12 +239,6 @@ pub struct ContentResponse {
     pub ratings: i32,
 }
 
-fn home(user: &CurrentUser) -> crate::auth::Scope {
-    user.school
-        .map(crate::auth::Scope::School)
-        .unwrap_or(crate::auth::Scope::Province)
-}
-
 /// Who may read an item's published version.
 fn visible(user: &CurrentUser, me: &user::Model, item: &content_item::Model) -> bool {
     if item.author_id == user.id || user.has(Role::ProvinceAdmin) {
@@ -298,13 +292,6 @@ fn visible_condition(user: &CurrentUser, me: &user::Model) -> Condition {
     Condition::any()
         .add(content_item::Column::AuthorId.eq(user.id))
         .add(readable.add(audience))
-}
-
-async fn me(state: &AppState, user: &CurrentUser) -> Result<user::Model, ApiError> {
-    user::Entity::find_by_id(user.id)
-        .one(&state.db)
-        .await?
-        .ok_or(ApiError::Unauthorized("token_invalid"))
 }
 
 async fn check(
@@ -529,7 +516,7 @@ async fn create_item(
     user: CurrentUser,
     body: web::Json<ContentRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(AUTHORS, home(&user))?;
+    user.require(AUTHORS, user.home())?;
     check(&state.db, &user, &body).await?;
     let stored = stored_of(&body);
     let now = Utc::now();
@@ -598,7 +585,7 @@ async fn may_review(
     if !user.has(Role::Reviewer) || !(user.school.is_none() || user.school == item.school_id) {
         return Ok(false);
     }
-    let me = me(state, user).await?;
+    let me = user.account(&state.db).await?;
     let subject = content_version::Entity::find_by_id((item.id, item.latest_version))
         .one(&state.db)
         .await?
@@ -625,7 +612,7 @@ async fn get_item(
     query: web::Query<VersionQuery>,
 ) -> Result<web::Json<ContentResponse>, ApiError> {
     let item = find(&state, path.into_inner()).await?;
-    let me = me(&state, &user).await?;
+    let me = user.account(&state.db).await?;
     let privileged = item.author_id == user.id || may_review(&state, &user, &item).await?;
     if !visible(&user, &me, &item) && !privileged {
         return Err(ApiError::NotFound("content_not_found"));
@@ -663,7 +650,7 @@ async fn update_item(
     path: web::Path<Uuid>,
     body: web::Json<ContentRequest>,
 ) -> Result<web::Json<ContentResponse>, ApiError> {
-    user.require(AUTHORS, home(&user))?;
+    user.require(AUTHORS, user.home())?;
     let item = find(&state, path.into_inner()).await?;
     if item.author_id != user.id {
         return Err(ApiError::Forbidden("forbidden"));
@@ -771,7 +758,7 @@ async fn history(
     user: CurrentUser,
     path: web::Path<Uuid>,
 ) -> Result<web::Json<Vec<VersionSummary>>, ApiError> {
-    user.require(AUTHORS, home(&user))?;
+    user.require(AUTHORS, user.home())?;
     let item = find(&state, path.into_inner()).await?;
     if item.author_id != user.id && !may_review(&state, &user, &item).await? {
         return Err(ApiError::NotFound("content_not_found"));
@@ -809,7 +796,7 @@ async fn restore(
     user: CurrentUser,
     path: web::Path<(Uuid, i32)>,
 ) -> Result<web::Json<ContentResponse>, ApiError> {
-    user.require(AUTHORS, home(&user))?;
+    user.require(AUTHORS, user.home())?;
     let (id, version) = path.into_inner();
     let item = find(&state, id).await?;
     if item.author_id != user.id {
@@ -839,7 +826,7 @@ async fn submit(
     user: CurrentUser,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(AUTHORS, home(&user))?;
+    user.require(AUTHORS, user.home())?;
     let item = find(&state, path.into_inner()).await?;
     if item.author_id != user.id {
         return Err(ApiError::Forbidden("forbidden"));
@@ -903,7 +890,7 @@ async fn review(
     path: web::Path<Uuid>,
     body: web::Json<ReviewRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(&[Role::Reviewer], home(&user))?;
+    user.require(&[Role::Reviewer], user.home())?;
     let item = find(&state, path.into_inner()).await?;
     if !may_review(&state, &user, &item).await? {
         return Err(ApiError::Forbidden("forbidden"));
@@ -1063,7 +1050,7 @@ async fn search(
     user: CurrentUser,
     query: web::Query<SearchQuery>,
 ) -> Result<web::Json<SearchPage>, ApiError> {
-    let me = me(&state, &user).await?;
+    let me = user.account(&state.db).await?;
     let q = query.into_inner();
     let mut find = content_item::Entity::find().filter(visible_condition(&user, &me));
     if let Some(text) = &q.q {
@@ -1211,7 +1198,7 @@ async fn download(
     path: web::Path<Uuid>,
 ) -> Result<web::Json<FileUrl>, ApiError> {
     let item = find(&state, path.into_inner()).await?;
-    let me = me(&state, &user).await?;
+    let me = user.account(&state.db).await?;
     if !visible(&user, &me, &item) {
         return Err(ApiError::NotFound("content_not_found"));
     }
@@ -1260,12 +1247,12 @@ async fn mark(
     path: web::Path<Uuid>,
     body: web::Json<MarkRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(AUTHORS, home(&user))?;
+    user.require(AUTHORS, user.home())?;
     if body.rating.is_some_and(|r| !(1..=5).contains(&r)) {
         return Err(ApiError::field("rating", "out_of_range"));
     }
     let item = find(&state, path.into_inner()).await?;
-    let me = me(&state, &user).await?;
+    let me = user.account(&state.db).await?;
     if !visible(&user, &me, &item) {
         return Err(ApiError::NotFound("content_not_found"));
     }

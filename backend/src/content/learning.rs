@@ -94,10 +94,7 @@ async fn assign(
     path: web::Path<Uuid>,
     body: web::Json<AssignRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(
-        &[Role::Teacher, Role::SchoolAdmin],
-        super::uploads::home(&user),
-    )?;
+    user.require(&[Role::Teacher, Role::SchoolAdmin], user.home())?;
     let class = class_of(&state, &user, path.into_inner()).await?;
     let title = match (body.item_id, body.sitting_id) {
         (Some(item), None) => {
@@ -223,10 +220,7 @@ async fn class_progress(
     user: CurrentUser,
     path: web::Path<Uuid>,
 ) -> Result<web::Json<Vec<AssignmentProgressView>>, ApiError> {
-    user.require(
-        &[Role::Teacher, Role::SchoolAdmin],
-        super::uploads::home(&user),
-    )?;
+    user.require(&[Role::Teacher, Role::SchoolAdmin], user.home())?;
     let class = class_of(&state, &user, path.into_inner()).await?;
     let students = user::Entity::find()
         .filter(user::Column::ClassId.eq(class.id))
@@ -293,11 +287,8 @@ async fn my_assignments(
     state: web::Data<AppState>,
     user: CurrentUser,
 ) -> Result<web::Json<Vec<MyAssignment>>, ApiError> {
-    user.require(&[Role::Student], super::uploads::home(&user))?;
-    let me = user::Entity::find_by_id(user.id)
-        .one(&state.db)
-        .await?
-        .ok_or(ApiError::Unauthorized("token_invalid"))?;
+    user.require(&[Role::Student], user.home())?;
+    let me = user.account(&state.db).await?;
     let Some(class) = me.class_id else {
         return Ok(web::Json(Vec::new()));
     };
@@ -349,7 +340,7 @@ async fn record_progress(
     path: web::Path<Uuid>,
     body: web::Json<ProgressRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(&[Role::Student], super::uploads::home(&user))?;
+    user.require(&[Role::Student], user.home())?;
     let completed = match body.status.as_str() {
         "opened" => false,
         "completed" => true,
@@ -359,10 +350,7 @@ async fn record_progress(
         .one(&state.db)
         .await?
         .ok_or(ApiError::NotFound("assignment_not_found"))?;
-    let me = user::Entity::find_by_id(user.id)
-        .one(&state.db)
-        .await?
-        .ok_or(ApiError::Unauthorized("token_invalid"))?;
+    let me = user.account(&state.db).await?;
     if me.class_id != Some(a.class_id) {
         return Err(ApiError::NotFound("assignment_not_found"));
     }

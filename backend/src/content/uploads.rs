@@ -83,12 +83,6 @@ pub fn file_response(f: &content_file::Model) -> FileResponse {
     }
 }
 
-pub fn home(user: &CurrentUser) -> crate::auth::Scope {
-    user.school
-        .map(crate::auth::Scope::School)
-        .unwrap_or(crate::auth::Scope::Province)
-}
-
 async fn used_bytes(
     state: &AppState,
     column: content_upload::Column,
@@ -116,7 +110,7 @@ async fn start_upload(
     user: CurrentUser,
     body: web::Json<UploadRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(AUTHORS, home(&user))?;
+    user.require(AUTHORS, user.home())?;
     let mime = body.content_type.trim().to_ascii_lowercase();
     let sha = body.sha256.trim().to_ascii_lowercase();
     let mut problems = Vec::new();
@@ -318,7 +312,7 @@ async fn complete_upload(
     path: web::Path<Uuid>,
     body: web::Json<CompleteRequest>,
 ) -> Result<web::Json<FileResponse>, ApiError> {
-    user.require(AUTHORS, home(&user))?;
+    user.require(AUTHORS, user.home())?;
     let upload = content_upload::Entity::find_by_id(path.into_inner())
         .one(&state.db)
         .await?
@@ -427,7 +421,7 @@ async fn file_url(
     user: CurrentUser,
     path: web::Path<Uuid>,
 ) -> Result<web::Json<FileUrl>, ApiError> {
-    user.require(AUTHORS, home(&user))?;
+    user.require(AUTHORS, user.home())?;
     let id = path.into_inner();
     let mine = content_upload::Entity::find()
         .filter(content_upload::Column::FileId.eq(id))

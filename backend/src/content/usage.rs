@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::{
-    auth::{CurrentUser, Scope, roles::Role},
+    auth::{CurrentUser, roles::Role},
     entities::{assignment, content_item, content_usage, school},
     error::{ApiError, Problem},
     state::AppState,
@@ -106,10 +106,7 @@ pub struct Usage {
 }
 
 async fn compute(state: &AppState, user: &CurrentUser, q: &UsageQuery) -> Result<Usage, ApiError> {
-    user.require(
-        &[Role::SchoolAdmin],
-        user.school.map(Scope::School).unwrap_or(Scope::Province),
-    )?;
+    user.require(&[Role::SchoolAdmin], user.home())?;
     let to = q.to.unwrap_or_else(|| Utc::now().date_naive());
     let from = q.from.unwrap_or(to - chrono::Duration::days(30));
     if from > to {

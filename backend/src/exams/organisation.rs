@@ -73,7 +73,7 @@ pub async fn organised_sitting(
     user: &CurrentUser,
     id: Uuid,
 ) -> Result<(exam::Model, sitting::Model), ApiError> {
-    user.require(&[Role::SchoolAdmin, Role::Teacher], home(user))?;
+    user.require(&[Role::SchoolAdmin, Role::Teacher], user.home())?;
     let sitting = sitting::Entity::find_by_id(id)
         .one(&state.db)
         .await?
@@ -81,10 +81,6 @@ pub async fn organised_sitting(
     let exam = find_exam(state, sitting.exam_id).await?;
     require_organiser(user, &exam).map_err(|_| ApiError::NotFound("sitting_not_found"))?;
     Ok((exam, sitting))
-}
-
-pub fn home(user: &CurrentUser) -> Scope {
-    user.school.map(Scope::School).unwrap_or(Scope::Province)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -191,7 +187,7 @@ async fn create_exam(
     user: CurrentUser,
     body: web::Json<ExamRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(&[Role::SchoolAdmin, Role::Teacher], home(&user))?;
+    user.require(&[Role::SchoolAdmin, Role::Teacher], user.home())?;
     let body = body.into_inner();
     let name = crate::questions::domain::clean_text(&body.name);
     if name.is_empty() || name.chars().count() > 300 {
@@ -264,7 +260,7 @@ async fn list_exams(
     state: web::Data<AppState>,
     user: CurrentUser,
 ) -> Result<web::Json<Vec<ExamResponse>>, ApiError> {
-    user.require(STAFF, home(&user))?;
+    user.require(STAFF, user.home())?;
     let mut query = exam::Entity::find().order_by_desc(exam::Column::CreatedAt);
     if !user.has(Role::ProvinceAdmin) && user.school.is_some() {
         query = query.filter(
@@ -288,7 +284,7 @@ async fn get_exam(
     user: CurrentUser,
     path: web::Path<Uuid>,
 ) -> Result<web::Json<ExamResponse>, ApiError> {
-    user.require(STAFF, home(&user))?;
+    user.require(STAFF, user.home())?;
     let e = find_exam(&state, path.into_inner()).await?;
     if e.school_id.is_some() && user.school.is_some() && e.school_id != user.school {
         return Err(ApiError::NotFound("exam_not_found"));
@@ -323,7 +319,7 @@ async fn create_sitting(
     path: web::Path<Uuid>,
     body: web::Json<SittingRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(&[Role::SchoolAdmin, Role::Teacher], home(&user))?;
+    user.require(&[Role::SchoolAdmin, Role::Teacher], user.home())?;
     let exam = find_exam(&state, path.into_inner()).await?;
     require_organiser(&user, &exam)?;
     let paper = paper::Entity::find_by_id(body.paper_id)
@@ -1075,7 +1071,7 @@ async fn set_accommodation(
     path: web::Path<Uuid>,
     body: web::Json<AccommodationRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(&[Role::SchoolAdmin, Role::Teacher], home(&user))?;
+    user.require(&[Role::SchoolAdmin, Role::Teacher], user.home())?;
     let candidate = candidate::Entity::find_by_id(path.into_inner())
         .one(&state.db)
         .await?

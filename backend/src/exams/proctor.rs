@@ -19,7 +19,7 @@ use uuid::Uuid;
 use super::{
     domain::{AttemptState, EventKind},
     lifecycle::{self, Change, Context},
-    organisation::{home, proctors_of, require_organiser},
+    organisation::{proctors_of, require_organiser},
     taking::announce,
 };
 use crate::{
@@ -74,7 +74,7 @@ async fn room_in_reach(
     user: &CurrentUser,
     id: Uuid,
 ) -> Result<(exam_room::Model, sitting::Model, exam::Model), ApiError> {
-    user.require(PROCTORS, home(user))?;
+    user.require(PROCTORS, user.home())?;
     let room = exam_room::Entity::find_by_id(id)
         .one(db)
         .await?
@@ -296,7 +296,7 @@ async fn act(
     details: serde_json::Value,
     build: impl FnOnce(&Context) -> Result<Change, ApiError>,
 ) -> Result<attempt::Model, ApiError> {
-    user.require(PROCTORS, home(user))?;
+    user.require(PROCTORS, user.home())?;
     let now = state.clock.now();
     let txn = state.db.begin().await?;
     let ctx = Context::load(&txn, id).await?;
@@ -348,7 +348,7 @@ async fn check_in(
     path: web::Path<Uuid>,
     body: web::Json<ReasonRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(PROCTORS, home(&user))?;
+    user.require(PROCTORS, user.home())?;
     let why = reason(&body)?;
     let txn = state.db.begin().await?;
     let candidate = candidate::Entity::find_by_id(path.into_inner())
@@ -567,7 +567,7 @@ async fn pause_room(
     path: web::Path<Uuid>,
     body: web::Json<ReasonRequest>,
 ) -> Result<web::Json<RoomActionResult>, ApiError> {
-    user.require(PROCTORS, home(&user))?;
+    user.require(PROCTORS, user.home())?;
     let why = reason(&body)?;
     let result = room_wide(
         &state,
@@ -592,7 +592,7 @@ async fn carry_on_room(
     user: CurrentUser,
     path: web::Path<Uuid>,
 ) -> Result<web::Json<RoomActionResult>, ApiError> {
-    user.require(PROCTORS, home(&user))?;
+    user.require(PROCTORS, user.home())?;
     let result = room_wide(
         &state,
         &meta,

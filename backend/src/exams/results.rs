@@ -17,7 +17,7 @@ use super::{
     domain::{self, AttemptState, EssayOutcome, EventKind, ItemFigures, Policy, Summary},
     grading::{self, Score},
     lifecycle::{self, Change, Context},
-    organisation::{find_exam, home, organised_sitting, require_organiser},
+    organisation::{find_exam, organised_sitting, require_organiser},
 };
 use crate::{
     audit::{self, Event},
@@ -249,7 +249,7 @@ async fn mark_essay(
     path: web::Path<Uuid>,
     body: web::Json<MarkRequest>,
 ) -> Result<web::Json<Score>, ApiError> {
-    user.require(&[Role::SchoolAdmin, Role::Teacher], home(&user))?;
+    user.require(&[Role::SchoolAdmin, Role::Teacher], user.home())?;
     let txn = state.db.begin().await?;
     let ctx = Context::load(&txn, path.into_inner()).await?;
     require_organiser(&user, &ctx.exam).map_err(|_| ApiError::NotFound("attempt_not_found"))?;
@@ -968,7 +968,7 @@ async fn appeal_export(
     user: CurrentUser,
     path: web::Path<Uuid>,
 ) -> Result<web::Json<AppealExport>, ApiError> {
-    user.require(&[Role::SchoolAdmin, Role::Teacher], home(&user))?;
+    user.require(&[Role::SchoolAdmin, Role::Teacher], user.home())?;
     let ctx = Context::load(&state.db, path.into_inner()).await?;
     require_organiser(&user, &ctx.exam).map_err(|_| ApiError::NotFound("attempt_not_found"))?;
     let a = &ctx.attempt;
@@ -1063,7 +1063,7 @@ async fn release(
     user: CurrentUser,
     path: web::Path<Uuid>,
 ) -> Result<web::Json<ReleaseReport>, ApiError> {
-    user.require(&[Role::SchoolAdmin, Role::Teacher], home(&user))?;
+    user.require(&[Role::SchoolAdmin, Role::Teacher], user.home())?;
     let exam: exam::Model = find_exam(&state, path.into_inner()).await?;
     require_organiser(&user, &exam)?;
     let sittings = sitting::Entity::find()
@@ -1163,10 +1163,7 @@ async fn item_statistics(
     user: CurrentUser,
     path: web::Path<Uuid>,
 ) -> Result<web::Json<Vec<ItemStatisticRow>>, ApiError> {
-    user.require(
-        crate::questions::routes::AUTHORS,
-        crate::questions::routes::home_scope(&user),
-    )?;
+    user.require(crate::questions::routes::AUTHORS, user.home())?;
     Ok(web::Json(
         item_statistic::Entity::find()
             .filter(item_statistic::Column::ItemId.eq(path.into_inner()))

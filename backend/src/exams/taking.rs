@@ -20,8 +20,8 @@ use super::{
     writer::{Answer, SaveJob},
 };
 use crate::{
-    auth::{CurrentUser, Scope, roles::Role},
-    entities::{attempt, exam, paper_code, sitting, user},
+    auth::{CurrentUser, roles::Role},
+    entities::{attempt, exam, paper_code, sitting},
     error::{ApiError, FieldError, Problem},
     state::AppState,
 };
@@ -148,16 +148,12 @@ pub async fn view(state: &AppState, ctx: &Context, answers: bool) -> Result<Atte
 
 /// The caller's own attempt; anyone else's is "not found".
 async fn own(state: &AppState, user: &CurrentUser, id: Uuid) -> Result<Context, ApiError> {
-    user.require(&[Role::Student], home(user))?;
+    user.require(&[Role::Student], user.home())?;
     let ctx = Context::load(&state.db, id).await?;
     if ctx.attempt.user_id != user.id {
         return Err(ApiError::NotFound("attempt_not_found"));
     }
     Ok(ctx)
-}
-
-fn home(user: &CurrentUser) -> Scope {
-    super::organisation::home(user)
 }
 
 #[derive(Serialize, ToSchema)]
@@ -232,7 +228,7 @@ async fn new_practice_attempt(
     user: CurrentUser,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(&[Role::Student], home(&user))?;
+    user.require(&[Role::Student], user.home())?;
     let sitting = sitting::Entity::find_by_id(path.into_inner())
         .one(&state.db)
         .await?
@@ -241,10 +237,7 @@ async fn new_practice_attempt(
         .one(&state.db)
         .await?
         .ok_or(ApiError::NotFound("sitting_not_found"))?;
-    let me = user::Entity::find_by_id(user.id)
-        .one(&state.db)
-        .await?
-        .ok_or(ApiError::Unauthorized("unauthenticated"))?;
+    let me = user.account(&state.db).await?;
     let eligible = match (exam.class_id, exam.school_id) {
         (Some(class), _) => me.class_id == Some(class),
         (None, Some(school)) => me.school_id == Some(school),
@@ -439,7 +432,7 @@ async fn paper(
     path: web::Path<Uuid>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(&[Role::Student], home(&user))?;
+    user.require(&[Role::Student], user.home())?;
     let id = path.into_inner();
     let facts = state.exams.facts(&state.db, id).await?;
     if facts.user_id != user.id {
@@ -521,7 +514,7 @@ async fn save(
     path: web::Path<Uuid>,
     body: web::Json<SaveRequest>,
 ) -> Result<web::Json<SaveAck>, ApiError> {
-    user.require(&[Role::Student], home(&user))?;
+    user.require(&[Role::Student], user.home())?;
     let id = path.into_inner();
     let body = body.into_inner();
     check_device(&body.device_id)?;
@@ -610,7 +603,7 @@ async fn heartbeat(
     path: web::Path<Uuid>,
     body: web::Json<HeartbeatRequest>,
 ) -> Result<web::Json<HeartbeatAck>, ApiError> {
-    user.require(&[Role::Student], home(&user))?;
+    user.require(&[Role::Student], user.home())?;
     let id = path.into_inner();
     check_device(&body.device_id)?;
     if body.incidents.len() > 20

@@ -12,8 +12,8 @@ use uuid::Uuid;
 
 use crate::{
     audit::{self, Event},
-    auth::{CurrentUser, Scope, roles::Role},
-    entities::{attempt, audit_event, candidate, consent, exam, identity_number, user},
+    auth::{CurrentUser, roles::Role},
+    entities::{attempt, audit_event, candidate, consent, exam, identity_number},
     error::{ApiError, FieldError, Problem},
     request::RequestMeta,
     state::AppState,
@@ -119,17 +119,6 @@ fn response(c: &consent::Model) -> ConsentResponse {
     }
 }
 
-fn home(user: &CurrentUser) -> Scope {
-    user.school.map(Scope::School).unwrap_or(Scope::Province)
-}
-
-async fn me(state: &AppState, user: &CurrentUser) -> Result<user::Model, ApiError> {
-    user::Entity::find_by_id(user.id)
-        .one(&state.db)
-        .await?
-        .ok_or(ApiError::Unauthorized("token_invalid"))
-}
-
 /// Records consent, by the student or, under 16, naming the legal representative who gives it.
 #[utoipa::path(tag = "identity", security(("bearer" = [])), request_body = ConsentRequest, responses(
     (status = 201, body = ConsentResponse), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
@@ -140,7 +129,7 @@ async fn give(
     user: CurrentUser,
     body: web::Json<ConsentRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(&[Role::Student], home(&user))?;
+    user.require(&[Role::Student], user.home())?;
     let mut problems = Vec::new();
     if !body.accepted {
         problems.push(FieldError::new("accepted", "consent_not_given"));
@@ -156,7 +145,7 @@ async fn give(
     {
         problems.push(FieldError::new("purposes", "invalid"));
     }
-    let me = me(&state, &user).await?;
+    let me = user.account(&state.db).await?;
     let today = Utc::now().date_naive();
     let minor = me.birth_date.is_none_or(|born| {
         let mut age = today.year() - born.year();
@@ -298,7 +287,7 @@ async fn export(
     meta: RequestMeta,
     user: CurrentUser,
 ) -> Result<HttpResponse, ApiError> {
-    let me = me(&state, &user).await?;
+    let me = user.account(&state.db).await?;
     let id_number = match identity_number::Entity::find_by_id(me.id)
         .one(&state.db)
         .await?

@@ -36,10 +36,7 @@ async fn user_in_reach(
     user: &CurrentUser,
     id: Uuid,
 ) -> Result<user::Model, ApiError> {
-    user.require(
-        &[Role::SchoolAdmin],
-        user.school.map(Scope::School).unwrap_or(Scope::Province),
-    )?;
+    user.require(&[Role::SchoolAdmin], user.home())?;
     let target = user::Entity::find_by_id(id)
         .one(&state.db)
         .await?
@@ -176,7 +173,7 @@ async fn check_in_with_card(
 ) -> Result<HttpResponse, ApiError> {
     user.require(
         &[Role::Proctor, Role::Teacher, Role::SchoolAdmin],
-        user.school.map(Scope::School).unwrap_or(Scope::Province),
+        user.home(),
     )?;
     let candidate = candidate::Entity::find_by_id(path.into_inner())
         .one(&state.db)

@@ -39,7 +39,7 @@ pub async fn export_items(
     user: CurrentUser,
     body: web::Json<ExportRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(AUTHORS, super::routes::home_scope(&user))?;
+    user.require(AUTHORS, user.home())?;
     if body.item_ids.is_empty() || body.item_ids.len() > 5000 {
         return Err(ApiError::field("item_ids", "required"));
     }

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{
     db::{self, ItemFilter},
-    routes::{AUTHORS, home_scope, viewer},
+    routes::{AUTHORS, viewer},
 };
 use crate::{
     audit::{self, Event},
@@ -48,7 +48,7 @@ pub async fn create_group(
     user: CurrentUser,
     body: web::Json<GroupRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(AUTHORS, home_scope(&user))?;
+    user.require(AUTHORS, user.home())?;
     let title = super::domain::clean_text(&body.title);
     let stimulus = super::domain::clean_text(&body.stimulus);
     let mut problems = Vec::new();
@@ -103,7 +103,7 @@ pub async fn get_group(
     user: CurrentUser,
     path: web::Path<Uuid>,
 ) -> Result<web::Json<GroupResponse>, ApiError> {
-    user.require(AUTHORS, home_scope(&user))?;
+    user.require(AUTHORS, user.home())?;
     let group = db::find_group(&state.db, path.into_inner())
         .await?
         .ok_or(ApiError::NotFound("group_not_found"))?;

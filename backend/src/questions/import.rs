@@ -169,7 +169,7 @@ pub async fn import_items(
     query: web::Query<ImportQuery>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(AUTHORS, super::routes::home_scope(&user))?;
+    user.require(AUTHORS, user.home())?;
     let (report, rejected) =
         import_file(&state, &meta, user.id, user.school, &query, &body).await?;
     if rejected {

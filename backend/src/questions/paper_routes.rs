@@ -16,7 +16,7 @@ use super::{
     domain::Body,
     papers::{self, Candidate, CellReport, CodeKey, Guidance, Matrix, PaperOptions, Slot},
     print,
-    routes::{AUTHORS, home_scope, viewer},
+    routes::{AUTHORS, viewer},
     scoring::{Subject, format_of},
 };
 use crate::{
@@ -105,7 +105,7 @@ async fn check_matrix(
     user: CurrentUser,
     body: web::Json<MatrixRequest>,
 ) -> Result<web::Json<MatrixCheck>, ApiError> {
-    user.require(AUTHORS, home_scope(&user))?;
+    user.require(AUTHORS, user.home())?;
     let matrix = &body.matrix;
     checked(matrix)?;
     let pools = candidates(&state, &user, matrix).await?;
@@ -201,7 +201,7 @@ async fn create_paper(
     user: CurrentUser,
     body: web::Json<CreatePaperRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(AUTHORS, home_scope(&user))?;
+    user.require(AUTHORS, user.home())?;
     let request = body.into_inner();
     checked(&request.matrix)?;
     if !(1..=99).contains(&request.options.codes) {
@@ -310,7 +310,7 @@ pub(crate) async fn paper_in_reach(
     user: &CurrentUser,
     id: Uuid,
 ) -> Result<paper::Model, ApiError> {
-    user.require(AUTHORS, home_scope(user))?;
+    user.require(AUTHORS, user.home())?;
     let paper = paper::Entity::find_by_id(id)
         .one(&state.db)
         .await?

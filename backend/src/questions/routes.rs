@@ -36,11 +36,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
 /// Who may write and use the question bank.
 pub const AUTHORS: &[Role] = &[Role::Teacher, Role::Reviewer, Role::SchoolAdmin];
 
-/// The scope a caller works in: their school, or the province for province-level staff.
-pub fn home_scope(user: &CurrentUser) -> Scope {
-    user.school.map(Scope::School).unwrap_or(Scope::Province)
-}
-
 pub fn viewer(user: &CurrentUser) -> Viewer {
     Viewer {
         id: user.id,
@@ -138,7 +133,7 @@ async fn load(state: &AppState, id: Uuid) -> Result<item::Model, ApiError> {
 
 /// The author's own item, for changes only they may make.
 async fn own(state: &AppState, user: &CurrentUser, id: Uuid) -> Result<item::Model, ApiError> {
-    user.require(AUTHORS, home_scope(user))?;
+    user.require(AUTHORS, user.home())?;
     let item = load(state, id).await?;
     if item.author_id != user.id {
         return Err(ApiError::Forbidden("forbidden"));
@@ -159,7 +154,7 @@ async fn create_item(
     user: CurrentUser,
     body: web::Json<ItemRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(AUTHORS, home_scope(&user))?;
+    user.require(AUTHORS, user.home())?;
     let request = body.into_inner();
     let group_id = request.group_id;
     let (body, metadata) = validated(request)?;
@@ -265,7 +260,7 @@ async fn list_items(
     user: CurrentUser,
     query: web::Query<ItemQuery>,
 ) -> Result<web::Json<ItemPage>, ApiError> {
-    user.require(AUTHORS, home_scope(&user))?;
+    user.require(AUTHORS, user.home())?;
     let query = query.into_inner();
     let limit = query.limit.unwrap_or(50).clamp(1, 500);
     let filter = ItemFilter {
@@ -297,7 +292,7 @@ async fn review_queue(
     state: web::Data<AppState>,
     user: CurrentUser,
 ) -> Result<web::Json<ItemPage>, ApiError> {
-    user.require(&[Role::Reviewer], home_scope(&user))?;
+    user.require(&[Role::Reviewer], user.home())?;
     let me = auth::db::find_user(&state.db, user.id)
         .await?
         .ok_or(ApiError::Unauthorized("token_invalid"))?;
@@ -346,7 +341,7 @@ async fn get_item(
     path: web::Path<Uuid>,
     query: web::Query<VersionQuery>,
 ) -> Result<web::Json<serde_json::Value>, ApiError> {
-    user.require(AUTHORS, home_scope(&user))?;
+    user.require(AUTHORS, user.home())?;
     let item = load(&state, path.into_inner()).await?;
     let privileged = item.author_id == user.id || may_review(&state, &user, &item).await?;
     let shared = item.scope == "province"
@@ -521,7 +516,7 @@ async fn review_item(
     path: web::Path<Uuid>,
     body: web::Json<ReviewRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(&[Role::Reviewer], home_scope(&user))?;
+    user.require(&[Role::Reviewer], user.home())?;
     let item = load(&state, path.into_inner()).await?;
     if item.author_id == user.id {
         return Err(ApiError::Forbidden("own_item_review"));
