@@ -232,13 +232,13 @@ pub async fn apply(
 }
 
 /// Loads, applies and commits one change, retrying a lost race a few times: proctor actions
-/// and the candidate's own requests may meet on one attempt.
+/// and the candidate's own requests may meet on one attempt. Returns the attempt as changed.
 pub async fn change_now(
     db: &DatabaseConnection,
     attempt_id: Uuid,
     now: DateTime<Utc>,
     mut build: impl FnMut(&Context) -> Result<Change, ApiError>,
-) -> Result<(Context, attempt::Model), ApiError> {
+) -> Result<Context, ApiError> {
     let mut tries = 0;
     loop {
         let txn = db.begin().await?;
@@ -247,7 +247,10 @@ pub async fn change_now(
         match apply(&txn, &ctx, change, now).await {
             Ok(after) => {
                 txn.commit().await?;
-                return Ok((ctx, after));
+                return Ok(Context {
+                    attempt: after,
+                    ..ctx
+                });
             }
             Err(ApiError::Conflict("attempt_changed")) if tries < 3 => {
                 tries += 1;

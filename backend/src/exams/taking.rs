@@ -150,10 +150,15 @@ pub async fn view(state: &AppState, ctx: &Context, answers: bool) -> Result<Atte
 async fn own(state: &AppState, user: &CurrentUser, id: Uuid) -> Result<Context, ApiError> {
     user.require(&[Role::Student], user.home())?;
     let ctx = Context::load(&state.db, id).await?;
+    owned(&ctx, user)?;
+    Ok(ctx)
+}
+
+fn owned(ctx: &Context, user: &CurrentUser) -> Result<(), ApiError> {
     if ctx.attempt.user_id != user.id {
         return Err(ApiError::NotFound("attempt_not_found"));
     }
-    Ok(ctx)
+    Ok(())
 }
 
 #[derive(Serialize, ToSchema)]
@@ -300,10 +305,11 @@ async fn start(
 ) -> Result<web::Json<AttemptView>, ApiError> {
     let id = path.into_inner();
     check_device(&body.device_id)?;
-    own(&state, &user, id).await?;
+    user.require(&[Role::Student], user.home())?;
     let now = state.clock.now();
     let device = body.device_id.clone();
-    let (_, after) = lifecycle::change_now(&state.db, id, now, |ctx| {
+    let ctx = lifecycle::change_now(&state.db, id, now, |ctx| {
+        owned(ctx, &user)?;
         if ctx.state() != AttemptState::NotStarted {
             return Err(ApiError::Conflict("attempt_already_started"));
         }
@@ -334,11 +340,10 @@ async fn start(
     .await?;
     announce(
         &state,
-        after.room_id,
+        ctx.attempt.room_id,
         json!({ "type": "started", "attempt": id, "at": now }),
     )
     .await;
-    let ctx = Context::load(&state.db, id).await?;
     Ok(web::Json(view(&state, &ctx, true).await?))
 }
 
@@ -368,7 +373,7 @@ async fn resume(
     let now = state.clock.now();
     let device = body.device_id.clone();
     if ctx.exam.kind == "practice" {
-        lifecycle::change_now(&state.db, id, now, |_| {
+        let ctx = lifecycle::change_now(&state.db, id, now, |_| {
             Ok(Change::new(
                 EventKind::DeviceSwitchApproved,
                 Some(user.id),
@@ -380,7 +385,6 @@ async fn resume(
             }))
         })
         .await?;
-        let ctx = Context::load(&state.db, id).await?;
         return Ok(web::Json(view(&state, &ctx, true).await?));
     }
     if ctx.attempt.pending_device.as_deref() != Some(device.as_str()) {
@@ -691,11 +695,12 @@ async fn next_section(
     body: web::Json<DeviceRequest>,
 ) -> Result<web::Json<AttemptView>, ApiError> {
     let id = path.into_inner();
-    own(&state, &user, id).await?;
+    user.require(&[Role::Student], user.home())?;
     let facts = state.exams.facts(&state.db, id).await?;
     let last = i32::from(facts.parts.iter().copied().max().unwrap_or(1));
     let now = state.clock.now();
-    lifecycle::change_now(&state.db, id, now, |ctx| {
+    let ctx = lifecycle::change_now(&state.db, id, now, |ctx| {
+        owned(ctx, &user)?;
         if ctx.sitting.navigation != "forward_only" {
             return Err(ApiError::Conflict("navigation_is_free"));
         }
@@ -714,7 +719,6 @@ async fn next_section(
         )
     })
     .await?;
-    let ctx = Context::load(&state.db, id).await?;
     Ok(web::Json(view(&state, &ctx, false).await?))
 }
 
@@ -730,9 +734,10 @@ async fn submit(
     body: web::Json<DeviceRequest>,
 ) -> Result<web::Json<AttemptView>, ApiError> {
     let id = path.into_inner();
-    own(&state, &user, id).await?;
+    user.require(&[Role::Student], user.home())?;
     let now = state.clock.now();
-    lifecycle::change_now(&state.db, id, now, |ctx| {
+    let ctx = lifecycle::change_now(&state.db, id, now, |ctx| {
+        owned(ctx, &user)?;
         match ctx.state() {
             AttemptState::InProgress => {}
             AttemptState::Paused => return Err(ApiError::Conflict("attempt_paused")),
@@ -746,7 +751,6 @@ async fn submit(
     })
     .await?;
     after_submit(&state, id, "submitted").await;
-    let ctx = Context::load(&state.db, id).await?;
     Ok(web::Json(view(&state, &ctx, true).await?))
 }
 
