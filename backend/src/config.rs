@@ -88,6 +88,11 @@ pub struct Settings {
     /// Uploads above this size go in parts of `multipart_part_size`.
     pub multipart_threshold: u64,
     pub multipart_part_size: u64,
+    /// WebAuthn relying-party id (a domain); from the public URL's host, else `localhost`.
+    pub webauthn_rp_id: Option<String>,
+    /// Origins passkey ceremonies may come from; default the public URL, else
+    /// `http://localhost:<port>`. Checked against the RP id at start-up.
+    pub webauthn_origins: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -287,6 +292,8 @@ impl Settings {
                 }
                 size => size,
             },
+            webauthn_rp_id: get("HOCTHI_WEBAUTHN_RP_ID").map(|v| v.trim().to_ascii_lowercase()),
+            webauthn_origins: list(get("HOCTHI_WEBAUTHN_ORIGINS")),
         })
     }
 

@@ -641,6 +641,75 @@ pub fn text(code: &str) -> (&'static str, &'static str) {
             "Tệp có dòng lỗi nên không dòng nào được nhập. Xem báo cáo từng dòng.",
             "The file has invalid rows, so nothing was imported. See the per-row report.",
         ),
+        "ceremony_unknown" => (
+            "Phiên xác thực không tồn tại hoặc đã được dùng. Hãy thử lại từ đầu.",
+            "This sign-in challenge is unknown or already used. Start again.",
+        ),
+        "ceremony_expired" => (
+            "Phiên xác thực đã hết hạn. Hãy thử lại từ đầu.",
+            "This sign-in challenge has expired. Start again.",
+        ),
+        "ceremony_mismatch" => (
+            "Phiên xác thực này không dành cho thao tác hoặc thiết bị này.",
+            "This challenge was issued for another action or device.",
+        ),
+        "passkey_rejected" => (
+            "Khóa truy cập không được chấp nhận (sai chữ ký, sai trang web hoặc sai thử thách).",
+            "The passkey's answer was refused (signature, site or challenge did not match).",
+        ),
+        "passkey_unknown" => (
+            "Khóa truy cập này chưa được đăng ký hoặc đã bị thu hồi.",
+            "This passkey is not registered or has been revoked.",
+        ),
+        "passkey_clone_suspected" => (
+            "Khóa truy cập này có dấu hiệu bị sao chép nên đã bị khóa. Hãy liên hệ quản trị trường.",
+            "This passkey looks cloned and has been blocked. Contact your school's administrator.",
+        ),
+        "passkey_not_yours" => (
+            "Khóa truy cập này thuộc về người khác.",
+            "This passkey belongs to someone else.",
+        ),
+        "passkey_assertion_required" => (
+            "Kỳ thi yêu cầu xác thực bằng khóa truy cập trước khi bắt đầu hoặc tiếp tục làm bài.",
+            "This exam needs your passkey before you start or resume the attempt.",
+        ),
+        "passkey_already_registered" => (
+            "Khóa truy cập này đã được đăng ký.",
+            "This passkey is already registered.",
+        ),
+        "passkey_not_found" => ("Không tìm thấy khóa truy cập.", "Passkey not found."),
+        "no_passkey" => (
+            "Bạn chưa có khóa truy cập. Hãy đăng ký với giáo viên hoặc giám thị.",
+            "You have no passkey yet. Register one with your teacher or proctor.",
+        ),
+        "enrollment_code_required" => (
+            "Học sinh cần mã đăng ký do giáo viên hoặc giám thị cấp.",
+            "Students need an enrollment code from a teacher or proctor.",
+        ),
+        "enrollment_code_used" => (
+            "Mã đăng ký đã được sử dụng.",
+            "This enrollment code has already been used.",
+        ),
+        "enrollment_code_expired" => (
+            "Mã đăng ký đã hết hạn. Hãy xin mã mới.",
+            "This enrollment code has expired. Ask for a new one.",
+        ),
+        "enrollment_code_unknown" => (
+            "Mã đăng ký không đúng.",
+            "This enrollment code is not valid.",
+        ),
+        "too_many_enrollment_attempts" => (
+            "Nhập sai mã quá nhiều lần. Hãy thử lại sau.",
+            "Too many enrollment codes tried. Try again later.",
+        ),
+        "not_in_class" => (
+            "Bạn không thuộc lớp của phiên đăng ký này.",
+            "You are not in this enrollment session's class.",
+        ),
+        "not_a_student" => (
+            "Người dùng này không phải học sinh.",
+            "This user is not a student.",
+        ),
         "invalid_cursor" => (
             "Con trỏ phân trang không hợp lệ.",
             "The page cursor is not valid.",

@@ -20,4 +20,5 @@ pub mod startup;
 pub mod state;
 pub mod stores;
 pub mod telemetry;
+pub mod webapp;
 pub mod xml;

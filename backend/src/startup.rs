@@ -121,6 +121,12 @@ impl Application {
             }
         };
 
+        let webauthn = Arc::new(crate::identity::passkeys::build_webauthn(
+            settings.webauthn_rp_id.as_deref(),
+            &settings.webauthn_origins,
+            &public_url,
+            port,
+        )?);
         let keys = Arc::new(KeySet::load(&settings)?);
         let passwords = Passwords::new(settings.password_hash_concurrency);
         let pii_secret = match &settings.pii_key {
@@ -154,6 +160,7 @@ impl Application {
             clock,
             exams,
             vault,
+            webauthn,
         };
         let bootstrap = bootstrap::ensure_first_admin(&state).await?;
         let seeded = if state.settings.seed_on_first_start
@@ -227,6 +234,7 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .split_for_parts();
         app.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api))
             .configure(blob_http::configure)
+            .configure(crate::webapp::configure)
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(ApiError::NotFound("route_not_found"))
             }))

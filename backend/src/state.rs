@@ -29,4 +29,6 @@ pub struct AppState {
     pub exams: Arc<Engine>,
     /// Hashes and seals personal data (ID numbers).
     pub vault: Arc<crate::identity::vault::Vault>,
+    /// The passkey verifier, built once from the configured RP id and origins.
+    pub webauthn: Arc<webauthn_rs::prelude::Webauthn>,
 }

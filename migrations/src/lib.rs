@@ -17,6 +17,7 @@ mod m20261124_000012_index_content_browsing;
 mod m20261124_000013_create_identity_numbers;
 mod m20261124_000014_create_consents;
 mod m20261124_000015_create_photos;
+mod m20261124_000016_create_passkeys;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000013_create_identity_numbers::Migration),
             Box::new(m20261124_000014_create_consents::Migration),
             Box::new(m20261124_000015_create_photos::Migration),
+            Box::new(m20261124_000016_create_passkeys::Migration),
         ]
     }
 }

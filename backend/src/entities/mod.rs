@@ -27,6 +27,7 @@ pub mod item_statistic;
 pub mod item_version;
 pub mod paper;
 pub mod paper_code;
+pub mod passkey;
 pub mod photo;
 pub mod refresh_token;
 pub mod school;

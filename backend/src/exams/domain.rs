@@ -57,6 +57,39 @@ pub struct Policy {
     /// Days photos taken at check-in or during the exam are kept.
     #[serde(default = "default_photo_days")]
     pub photo_retention_days: u32,
+    /// What proves the candidate is who sits the test, before starting and on every resume.
+    #[serde(default)]
+    pub identity: IdentityCheck,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentityCheck {
+    /// Being signed in is enough (practice).
+    None,
+    /// A proctor checks the candidate in (manually or with the ID card).
+    #[default]
+    CheckIn,
+    /// A fresh passkey assertion, bound to the attempt and device.
+    Passkey,
+    /// Both.
+    PasskeyAndCheckIn,
+}
+
+impl IdentityCheck {
+    pub fn needs_check_in(self) -> bool {
+        matches!(
+            self,
+            IdentityCheck::CheckIn | IdentityCheck::PasskeyAndCheckIn
+        )
+    }
+
+    pub fn needs_passkey(self) -> bool {
+        matches!(
+            self,
+            IdentityCheck::Passkey | IdentityCheck::PasskeyAndCheckIn
+        )
+    }
 }
 
 fn default_margin() -> Points {
@@ -76,6 +109,7 @@ impl Policy {
                 double_marking: false,
                 marking_margin: default_margin(),
                 photo_retention_days: default_photo_days(),
+                identity: IdentityCheck::CheckIn,
             },
             ExamKind::Practice => Policy {
                 release: ResultRelease::Immediate,
@@ -83,6 +117,7 @@ impl Policy {
                 double_marking: false,
                 marking_margin: default_margin(),
                 photo_retention_days: default_photo_days(),
+                identity: IdentityCheck::None,
             },
         }
     }

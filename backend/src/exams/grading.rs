@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{
-    domain::{self, AttemptState, EssayOutcome, Policy},
+    domain::{self, AttemptState, EssayOutcome},
     lifecycle::Context,
 };
 use crate::{
@@ -166,8 +166,7 @@ pub async fn grade(db: &impl ConnectionTrait, ctx: &Context) -> Result<Score, Ap
     let (slots, key) = code_of(db, attempt.paper_id, &attempt.code).await?;
     let latest = latest_answers(db, attempt.id).await?;
     let auto = score_paper(&paper_key(&key)?, &responses(&slots, &latest));
-    let policy: Policy =
-        serde_json::from_str(&ctx.exam.policy).map_err(|e| ApiError::Unexpected(e.into()))?;
+    let policy = ctx.policy()?;
     let maxima = essay_maxima(db, &slots).await?;
     let marks = essay_mark::Entity::find()
         .filter(essay_mark::Column::AttemptId.eq(attempt.id))

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::domain::{self, AttemptState, EventKind, Tick};
+use super::domain::{self, AttemptState, EventKind, Policy, Tick};
 use crate::{
     audit::GENESIS,
     entities::{attempt, attempt_event, candidate, exam, sitting},
@@ -60,6 +60,10 @@ impl Context {
             exam,
             candidate,
         })
+    }
+
+    pub fn policy(&self) -> Result<Policy, ApiError> {
+        serde_json::from_str(&self.exam.policy).map_err(|e| ApiError::Unexpected(e.into()))
     }
 
     /// The sitting's time plus the candidate's accommodation.

@@ -259,8 +259,7 @@ async fn mark_essay(
     ) {
         return Err(ApiError::Conflict("attempt_not_submitted"));
     }
-    let policy: Policy =
-        serde_json::from_str(&ctx.exam.policy).map_err(|e| ApiError::Unexpected(e.into()))?;
+    let policy = ctx.policy()?;
     let (slots, _) = grading::code_of(&txn, ctx.attempt.paper_id, &ctx.attempt.code).await?;
     let maxima = grading::essay_maxima(&txn, &slots).await?;
     let Some(max) = maxima.get(&body.slot) else {

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{
-    domain::{self, AttemptState, EventKind, Navigation, Policy, ResultRelease},
+    domain::{self, AttemptState, EventKind, Navigation, ResultRelease},
     grading::{self, Score},
     lifecycle::{self, Change, Context},
     writer::{Answer, SaveJob},
@@ -23,6 +23,7 @@ use crate::{
     auth::{CurrentUser, roles::Role},
     entities::{attempt, exam, paper_code, sitting},
     error::{ApiError, FieldError, Problem},
+    request::RequestMeta,
     state::AppState,
 };
 
@@ -75,7 +76,42 @@ pub struct DeviceRequest {
     pub device_id: String,
 }
 
-fn check_device(device: &str) -> Result<(), ApiError> {
+#[derive(Deserialize, ToSchema)]
+pub struct StartRequest {
+    /// A random id the client keeps for this device (8-100 characters).
+    pub device_id: String,
+    /// The passkey's answer to `/attempts/{id}/passkey-challenge`, when the exam's identity
+    /// policy asks for one.
+    #[serde(default)]
+    pub passkey: Option<crate::identity::passkeys::AssertionRequest>,
+}
+
+impl StartRequest {
+    /// Verifies the step-up assertion if one came; answers whether it did.
+    async fn verify_passkey(
+        self,
+        state: &AppState,
+        meta: &RequestMeta,
+        user: &CurrentUser,
+        attempt: Uuid,
+    ) -> Result<bool, ApiError> {
+        let Some(proof) = self.passkey else {
+            return Ok(false);
+        };
+        crate::identity::passkeys::verify_for_attempt(
+            state,
+            meta,
+            user,
+            attempt,
+            &self.device_id,
+            proof,
+        )
+        .await?;
+        Ok(true)
+    }
+}
+
+pub fn check_device(device: &str) -> Result<(), ApiError> {
     if (8..=100).contains(&device.len()) && device.chars().all(|c| c.is_ascii_graphic()) {
         Ok(())
     } else {
@@ -293,21 +329,28 @@ async fn new_practice_attempt(
 
 /// Starts the attempt on this device. Exams need a check-in, the sitting's start time, and no
 /// more than the late-start limit (unless a proctor admitted the candidate late).
-#[utoipa::path(tag = "attempts", security(("bearer" = [])), params(("attempt_id" = Uuid, Path)), request_body = DeviceRequest, responses(
-    (status = 200, body = AttemptView), (status = 401, body = Problem), (status = 403, body = Problem),
+/// Under a passkey identity policy the request carries a fresh assertion for this attempt and
+/// device (`passkey_assertion_required` otherwise).
+#[utoipa::path(tag = "attempts", security(("bearer" = [])), params(("attempt_id" = Uuid, Path)), request_body = StartRequest, responses(
+    (status = 200, body = AttemptView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
     (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 #[post("/attempts/{attempt_id}/start")]
 async fn start(
     state: web::Data<AppState>,
+    meta: RequestMeta,
     user: CurrentUser,
     path: web::Path<Uuid>,
-    body: web::Json<DeviceRequest>,
+    body: web::Json<StartRequest>,
 ) -> Result<web::Json<AttemptView>, ApiError> {
     let id = path.into_inner();
     check_device(&body.device_id)?;
     user.require(&[Role::Student], user.home())?;
-    let now = state.clock.now();
     let device = body.device_id.clone();
+    let asserted = body
+        .into_inner()
+        .verify_passkey(&state, &meta, &user, id)
+        .await?;
+    let now = state.clock.now();
     let ctx = lifecycle::change_now(&state.db, id, now, |ctx| {
         owned(ctx, &user)?;
         if ctx.state() != AttemptState::NotStarted {
@@ -316,9 +359,13 @@ async fn start(
         if now < ctx.sitting.starts_at {
             return Err(ApiError::Conflict("sitting_not_open"));
         }
+        let identity = ctx.policy()?.identity;
+        if identity.needs_passkey() && !asserted {
+            return Err(ApiError::Forbidden("passkey_assertion_required"));
+        }
         if ctx.exam.kind == "exam" {
             let candidate = ctx.candidate.as_ref();
-            if candidate.is_none_or(|c| c.checked_in_at.is_none()) {
+            if identity.needs_check_in() && candidate.is_none_or(|c| c.checked_in_at.is_none()) {
                 return Err(ApiError::Conflict("not_checked_in"));
             }
             let limit = ctx.sitting.starts_at
@@ -332,7 +379,7 @@ async fn start(
         Ok(Change::new(
             EventKind::Started,
             Some(user.id),
-            json!({ "device": device }),
+            json!({ "device": device, "passkey": asserted }),
         )
         .to(AttemptState::InProgress)
         .edit(|a, d| a.device_id = d["device"].as_str().map(str::to_owned)))
@@ -348,16 +395,18 @@ async fn start(
 }
 
 /// Comes back to a started attempt: after a crash on the same device, or on another device once
-/// a proctor approves the switch (practice tests switch without one).
-#[utoipa::path(tag = "attempts", security(("bearer" = [])), params(("attempt_id" = Uuid, Path)), request_body = DeviceRequest, responses(
-    (status = 200, body = AttemptView), (status = 401, body = Problem), (status = 403, body = Problem),
+/// a proctor approves the switch (practice tests switch without one). Under a passkey identity
+/// policy every resume, on the same device or another, carries a fresh assertion.
+#[utoipa::path(tag = "attempts", security(("bearer" = [])), params(("attempt_id" = Uuid, Path)), request_body = StartRequest, responses(
+    (status = 200, body = AttemptView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
     (status = 404, body = Problem), (status = 409, description = "device_switch_needs_approval, attempt_closed, …", body = Problem)))]
 #[post("/attempts/{attempt_id}/resume")]
 async fn resume(
     state: web::Data<AppState>,
+    meta: RequestMeta,
     user: CurrentUser,
     path: web::Path<Uuid>,
-    body: web::Json<DeviceRequest>,
+    body: web::Json<StartRequest>,
 ) -> Result<web::Json<AttemptView>, ApiError> {
     let id = path.into_inner();
     check_device(&body.device_id)?;
@@ -367,11 +416,17 @@ async fn resume(
         s if s.is_closed() => return Err(ApiError::Conflict("attempt_closed")),
         _ => {}
     }
-    if ctx.attempt.device_id.as_deref() == Some(body.device_id.as_str()) {
+    let body = body.into_inner();
+    let device = body.device_id.clone();
+    let needs_passkey = ctx.policy()?.identity.needs_passkey();
+    if needs_passkey && body.passkey.is_none() {
+        return Err(ApiError::Forbidden("passkey_assertion_required"));
+    }
+    body.verify_passkey(&state, &meta, &user, id).await?;
+    if ctx.attempt.device_id.as_deref() == Some(device.as_str()) {
         return Ok(web::Json(view(&state, &ctx, true).await?));
     }
     let now = state.clock.now();
-    let device = body.device_id.clone();
     if ctx.exam.kind == "practice" {
         let ctx = lifecycle::change_now(&state.db, id, now, |_| {
             Ok(Change::new(
@@ -835,8 +890,7 @@ async fn result(
         super::proctor::require_room_staff(&state.db, &user, &ctx).await?;
         true
     };
-    let policy: Policy =
-        serde_json::from_str(&ctx.exam.policy).map_err(|e| ApiError::Unexpected(e.into()))?;
+    let policy = ctx.policy()?;
     if !(staff || ctx.exam.results_released || policy.release == ResultRelease::Immediate) {
         return Err(ApiError::Conflict("results_not_released"));
     }

@@ -2,6 +2,8 @@
 //! the chip ID card's QR code, matched field by field against the registered candidate.
 pub mod cccd;
 pub mod consent;
+pub mod enrollment;
+pub mod passkeys;
 pub mod photos;
 pub mod vault;
 
@@ -29,8 +31,10 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(check_in_with_card);
     consent::configure(cfg);
     photos::configure(cfg);
+    passkeys::configure(cfg);
 }
 
+/// A user in the caller's reach as a school admin (province admins: everyone).
 async fn user_in_reach(
     state: &AppState,
     user: &CurrentUser,

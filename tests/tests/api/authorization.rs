@@ -31,6 +31,11 @@ const OPEN_TO_EVERY_USER: &[(&str, &str)] = &[
     ("post", "/api/v1/attempts/{attempt_id}/photos"),
     ("post", "/api/v1/photos/{photo_id}/complete"),
     ("get", "/api/v1/photos/{photo_id}"),
+    // One's own passkeys; a step-up challenge only for one's own attempt (tests/api/passkeys.rs).
+    ("get", "/api/v1/me/passkeys"),
+    ("patch", "/api/v1/me/passkeys/{passkey_id}"),
+    ("delete", "/api/v1/me/passkeys/{passkey_id}"),
+    ("post", "/api/v1/attempts/{attempt_id}/passkey-challenge"),
 ];
 
 /// (method, path, who must get 403)
@@ -351,6 +356,26 @@ const FORBIDDEN: &[(&str, &str, &[&str])] = &[
         &["student_a"],
     ),
     ("post", "/api/v1/me/consents", &["teacher_a"]),
+    (
+        "post",
+        "/api/v1/users/{user_id}/passkey-enrollment",
+        &["student_a", "school_admin_b"],
+    ),
+    (
+        "post",
+        "/api/v1/classes/{class_id}/passkey-enrollment",
+        &["student_a"],
+    ),
+    (
+        "get",
+        "/api/v1/users/{user_id}/passkeys",
+        &["teacher_a", "school_admin_b"],
+    ),
+    (
+        "delete",
+        "/api/v1/users/{user_id}/passkeys/{passkey_id}",
+        &["teacher_a", "school_admin_b"],
+    ),
 ];
 
 fn body_for(path: &str, school: &str) -> Value {
@@ -421,7 +446,11 @@ fn body_for(path: &str, school: &str) -> Value {
         | "/api/v1/attempts/{attempt_id}/resume"
         | "/api/v1/attempts/{attempt_id}/next-section"
         | "/api/v1/attempts/{attempt_id}/submit"
-        | "/api/v1/attempts/{attempt_id}/heartbeat" => json!({ "device_id": "thiet-bi-thu" }),
+        | "/api/v1/attempts/{attempt_id}/heartbeat"
+        | "/api/v1/attempts/{attempt_id}/passkey-challenge" => {
+            json!({ "device_id": "thiet-bi-thu" })
+        }
+        "/api/v1/me/passkeys/{passkey_id}" => json!({ "name": "Điện thoại" }),
         "/api/v1/attempts/{attempt_id}/answers" => {
             json!({ "device_id": "thiet-bi-thu", "seq": 1, "answers": [{ "slot": 0, "value": "A" }] })
         }
@@ -497,6 +526,7 @@ async fn every_endpoint_refuses_strangers(app: TestApp) {
             .replace("{assignment_id}", &uuid::Uuid::now_v7().to_string())
             .replace("{consent_id}", &uuid::Uuid::now_v7().to_string())
             .replace("{photo_id}", &uuid::Uuid::now_v7().to_string())
+            .replace("{passkey_id}", &uuid::Uuid::now_v7().to_string())
     };
     let request = |method: &str, path: &str, token: Option<&str>| {
         let mut url = app.url(&concrete(path));
@@ -513,6 +543,11 @@ async fn every_endpoint_refuses_strangers(app: TestApp) {
                 .client
                 .put(url)
                 .json(&body_for(path, &school_a.to_string())),
+            "patch" => app
+                .client
+                .patch(url)
+                .json(&body_for(path, &school_a.to_string())),
+            "delete" => app.client.delete(url),
             other => panic!("no case for {other}"),
         };
         if path.ends_with("/import") {

@@ -120,6 +120,16 @@ async fn maths_paper(
 /// A school, a class of `students`, a proctor, a Maths paper with 2 codes, an exam with one
 /// sitting that started a minute ago, one room, registered, locked and checked in.
 pub async fn exam_ready(app: &TestApp, students: usize, kind: &str) -> Exam {
+    exam_ready_with_policy(app, students, kind, None).await
+}
+
+/// The same, with the exam's policy given (e.g. its identity check).
+pub async fn exam_ready_with_policy(
+    app: &TestApp,
+    students: usize,
+    kind: &str,
+    policy: Option<Value>,
+) -> Exam {
     let bank = super::items::bank(app).await;
     let (paper, codes) = maths_paper(app, &bank.author, &bank.reviewer, 2).await;
     let class = app.create_class(&bank.admin, bank.school, "12A1").await;
@@ -144,7 +154,8 @@ pub async fn exam_ready(app: &TestApp, students: usize, kind: &str) -> Exam {
         .post(
             "/api/v1/exams",
             Some(&bank.author),
-            json!({ "name": "Kiểm tra giữa học kì I - Toán 12", "kind": kind, "scope": "school", "school_id": bank.school }),
+            json!({ "name": "Kiểm tra giữa học kì I - Toán 12", "kind": kind, "scope": "school",
+                    "school_id": bank.school, "policy": policy }),
         )
         .await;
     assert_eq!(exam.status, 201, "{}", exam.text);
@@ -191,7 +202,7 @@ pub async fn exam_ready(app: &TestApp, students: usize, kind: &str) -> Exam {
 
 /// Registers the class, locks the roster and checks everyone in; returns attempt ids in
 /// candidate-number order (the order of `e.students`).
-async fn register_lock_check_in(app: &TestApp, e: &Exam) -> Vec<String> {
+pub async fn register_lock_check_in(app: &TestApp, e: &Exam) -> Vec<String> {
     let registered = app
         .post(
             &format!("/api/v1/sittings/{}/candidates", e.sitting),
