@@ -29,9 +29,9 @@ const SUPERVISORS: &[Role] = &[Role::Teacher, Role::Proctor, Role::SchoolAdmin];
 const STUDENT_CODE_MINUTES: i64 = 10;
 /// No letters or digits that read alike (0/O, 1/I/L).
 const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
-/// Tries per address within ten minutes before 429: a code has ~40 bits, this keeps guessing
-/// hopeless.
-const TRIES_PER_ADDRESS: i64 = 30;
+/// Wrong codes per address within ten minutes before 429: a code has ~40 bits, this keeps
+/// guessing hopeless.
+const WRONG_CODES_PER_ADDRESS: i64 = 30;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(issue_student_enrollment_code)
@@ -224,7 +224,8 @@ async fn spent(state: &AppState, key: &str) -> Result<bool, ApiError> {
 }
 
 /// The account a code enrolls, without spending it. A class session needs the student signed in
-/// (and in that class); a student's code names its student.
+/// (and in that class); a student's code names its student. Wrong codes count against the
+/// address (a whole school may share one), right ones do not.
 pub async fn redeemable(
     state: &AppState,
     meta: &RequestMeta,
@@ -235,21 +236,36 @@ pub async fn redeemable(
         .ip
         .map(|ip| ip.to_string())
         .unwrap_or_else(|| "unknown".into());
-    let tries = state
+    let tries_key = format!("enroll-wrong:{address}");
+    let wrong = state
         .hot
-        .incr(
-            &format!("enroll-tries:{address}"),
-            1,
-            Duration::from_secs(600),
-        )
+        .get(&tries_key)
         .await
-        .map_err(ApiError::Unexpected)?;
-    if tries > TRIES_PER_ADDRESS {
+        .map_err(ApiError::Unexpected)?
+        .and_then(|v| String::from_utf8(v).ok()?.parse::<i64>().ok())
+        .unwrap_or(0);
+    if wrong >= WRONG_CODES_PER_ADDRESS {
         return Err(ApiError::TooManyRequests {
             code: "too_many_enrollment_attempts",
             retry_after_secs: 600,
         });
     }
+    let outcome = redeem(state, code, signed_in).await;
+    if let Err(ApiError::NotFound(_) | ApiError::Conflict(_)) = outcome {
+        state
+            .hot
+            .incr(&tries_key, 1, Duration::from_secs(600))
+            .await
+            .map_err(ApiError::Unexpected)?;
+    }
+    outcome
+}
+
+async fn redeem(
+    state: &AppState,
+    code: &str,
+    signed_in: Option<&CurrentUser>,
+) -> Result<(user::Model, String), ApiError> {
     let hash = hash_code(code);
     let Some(grant) = grant_for(state, &hash).await? else {
         return Err(if spent(state, &spent_key(&hash, None)).await? {

@@ -285,6 +285,16 @@ async fn enrollment_codes_are_supervised_spent_once_and_expire(app: TestApp) {
             audit.text
         );
     }
+
+    // Guessing codes: wrong ones (four above: used, unknown, expired, used) count against the
+    // address, right ones do not; the thirtieth wrong one closes it for ten minutes.
+    for n in 4..30 {
+        let wrong = start_registration(&app, &format!("ZZZZ-{n:04}"), None).await;
+        assert_eq!(wrong.status, 404, "{}", wrong.text);
+    }
+    let blocked = start_registration(&app, "ZZZZ-9999", None).await;
+    assert_eq!(blocked.status, 429, "{}", blocked.text);
+    assert!(blocked.headers.contains_key("retry-after"));
 }
 
 async fn passkey_sign_in_issues_tokens_and_refuses_bad_assertions(app: TestApp) {
