@@ -115,7 +115,7 @@ async fn main() -> anyhow::Result<()> {
         let user = post(&client, format!("{api}/users"), Some(&admin),
             json!({ "login": login, "password": STUDENT_PASSWORD, "full_name": format!("Học Sinh {i:05}"),
                     "roles": ["student"], "school_id": school, "class_id": class })).await?;
-        let id = user["id"].as_str().context("user id")?;
+        let id = user["user"]["id"].as_str().context("user id")?;
         let code = post(
             &client,
             format!("{api}/users/{id}/passkey-enrollment"),
