@@ -74,6 +74,8 @@ pub struct Settings {
     pub save_grace: Duration,
     /// Saves waiting for the group-commit writer before new ones get 503.
     pub save_queue: usize,
+    /// Requests served at once by this instance before new ones get 503 (0: no limit).
+    pub max_in_flight: usize,
     /// How often the sweeper submits expired attempts; zero turns it off (tests drive it).
     pub sweep_interval: Duration,
     /// A gap this long with no instance alive is an outage whose time is given back.
@@ -265,6 +267,12 @@ impl Settings {
                     .ok()
                     .filter(|n| *n > 0)
                     .ok_or_else(|| bad("HOCTHI_SAVE_QUEUE", "must be a positive number"))?,
+            },
+            max_in_flight: match get("HOCTHI_MAX_IN_FLIGHT") {
+                None => 512,
+                Some(v) => v
+                    .parse()
+                    .map_err(|_| bad("HOCTHI_MAX_IN_FLIGHT", "must be a number (0: no limit)"))?,
             },
             sweep_interval: Duration::from_millis(match get("HOCTHI_SWEEP_INTERVAL_MS") {
                 None => 1000,

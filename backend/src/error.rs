@@ -56,7 +56,29 @@ pub enum ApiError {
     #[error("unavailable")]
     Unavailable { retry_after_secs: u64 },
     #[error(transparent)]
-    Unexpected(#[from] anyhow::Error),
+    Unexpected(anyhow::Error),
+}
+
+impl From<anyhow::Error> for ApiError {
+    /// A store that cannot be reached (Redis restarting, a dropped connection, a timeout) is
+    /// an outage the client should wait out, not our bug: 503 with Retry-After.
+    fn from(err: anyhow::Error) -> Self {
+        let outage = err.chain().any(|cause| {
+            cause.downcast_ref::<redis::RedisError>().is_some_and(|e| {
+                e.is_io_error()
+                    || e.is_connection_dropped()
+                    || e.is_connection_refusal()
+                    || e.is_timeout()
+            })
+        });
+        if outage {
+            tracing::warn!(error = %err, "hot store unavailable");
+            return ApiError::Unavailable {
+                retry_after_secs: 2,
+            };
+        }
+        ApiError::Unexpected(err)
+    }
 }
 
 impl ApiError {
@@ -219,4 +241,30 @@ pub fn path_error(
     _req: &actix_web::HttpRequest,
 ) -> actix_web::Error {
     ApiError::NotFound("malformed_path").into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_hot_store_is_an_outage_not_a_bug() {
+        let refused = redis::RedisError::from(std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "connection refused",
+        ));
+        let err = ApiError::from(anyhow::Error::new(refused).context("GET revoked-session"));
+        assert!(
+            matches!(
+                err,
+                ApiError::Unavailable {
+                    retry_after_secs: 2
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(err.status_code(), StatusCode::SERVICE_UNAVAILABLE);
+        let bug = ApiError::from(anyhow::anyhow!("a broken invariant"));
+        assert_eq!(bug.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
 }

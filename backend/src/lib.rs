@@ -1,4 +1,5 @@
 //! HọcThi: one service for a province's shared learning content, question banks and exams.
+pub mod admission;
 pub mod audit;
 pub mod auth;
 pub mod bootstrap;

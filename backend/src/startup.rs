@@ -149,6 +149,7 @@ impl Application {
             clock.clone(),
             &settings,
         ));
+        let settings_max_in_flight = settings.max_in_flight;
         let state = AppState {
             settings: Arc::new(settings),
             db,
@@ -161,6 +162,7 @@ impl Application {
             exams,
             vault,
             webauthn,
+            admission: crate::admission::Admission::new(settings_max_in_flight),
         };
         let bootstrap = bootstrap::ensure_first_admin(&state).await?;
         let seeded = if state.settings.seed_on_first_start
@@ -238,6 +240,7 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(ApiError::NotFound("route_not_found"))
             }))
+            .wrap(from_fn(crate::admission::admit))
             .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
             .wrap(from_fn(telemetry::request_context))
     })

@@ -31,4 +31,6 @@ pub struct AppState {
     pub vault: Arc<crate::identity::vault::Vault>,
     /// The passkey verifier, built once from the configured RP id and origins.
     pub webauthn: Arc<webauthn_rs::prelude::Webauthn>,
+    /// Requests in flight on this instance, bounded (`HOCTHI_MAX_IN_FLIGHT`).
+    pub admission: Arc<crate::admission::Admission>,
 }

@@ -27,7 +27,7 @@ fn keys(login: &str, ip: Option<IpAddr>) -> [(String, i64); 3] {
 /// Refuses with 429 and `Retry-After` while any counter is at its limit.
 pub async fn check(hot: &dyn HotStore, login: &str, ip: Option<IpAddr>) -> Result<(), ApiError> {
     for (key, limit) in keys(login, ip) {
-        let count = match hot.get(&key).await.map_err(ApiError::Unexpected)? {
+        let count = match hot.get(&key).await.map_err(ApiError::from)? {
             Some(v) => std::str::from_utf8(&v)
                 .ok()
                 .and_then(|s| s.parse::<i64>().ok())
@@ -38,7 +38,7 @@ pub async fn check(hot: &dyn HotStore, login: &str, ip: Option<IpAddr>) -> Resul
             let retry_after_secs = hot
                 .ttl(&key)
                 .await
-                .map_err(ApiError::Unexpected)?
+                .map_err(ApiError::from)?
                 .unwrap_or(WINDOW.as_secs());
             return Err(ApiError::TooManyRequests {
                 code: "too_many_login_attempts",
@@ -55,9 +55,7 @@ pub async fn record_failure(
     ip: Option<IpAddr>,
 ) -> Result<(), ApiError> {
     for (key, _) in keys(login, ip) {
-        hot.incr(&key, 1, WINDOW)
-            .await
-            .map_err(ApiError::Unexpected)?;
+        hot.incr(&key, 1, WINDOW).await.map_err(ApiError::from)?;
     }
     Ok(())
 }
@@ -69,5 +67,5 @@ pub async fn record_success(
     ip: Option<IpAddr>,
 ) -> Result<(), ApiError> {
     let [(key, _), ..] = keys(login, ip);
-    hot.delete(&key).await.map_err(ApiError::Unexpected)
+    hot.delete(&key).await.map_err(ApiError::from)
 }

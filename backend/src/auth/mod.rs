@@ -119,7 +119,7 @@ impl FromRequest for CurrentUser {
                 .hot
                 .get(&revoked_key(claims.sid))
                 .await
-                .map_err(ApiError::Unexpected)?
+                .map_err(ApiError::from)?
                 .is_some()
             {
                 return Err(ApiError::Unauthorized("token_revoked"));

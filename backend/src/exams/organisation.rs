@@ -305,9 +305,12 @@ pub struct SittingRequest {
     pub closes_at: Option<DateTime<Utc>>,
     /// Practice: attempts per student (default 1 for exams, 3 for practice).
     pub max_attempts: Option<i32>,
+    /// Time allowed in minutes, 1-300; default from the paper's format (a short class test,
+    /// or a rehearsal of the province's timetable played faster).
+    pub minutes: Option<i32>,
 }
 
-/// Adds a sitting (ca thi) with a paper; its time comes from the paper's format.
+/// Adds a sitting (ca thi) with a paper; its time comes from the paper's format unless given.
 #[utoipa::path(tag = "exams", security(("bearer" = [])), params(("exam_id" = Uuid, Path)), request_body = SittingRequest, responses(
     (status = 201, body = SittingResponse), (status = 401, body = Problem), (status = 403, body = Problem),
     (status = 404, body = Problem), (status = 422, body = Problem)))]
@@ -345,6 +348,12 @@ async fn create_sitting(
     if !(1..=50).contains(&max_attempts) || (!practice && max_attempts != 1) {
         problems.push(FieldError::new("max_attempts", "out_of_range"));
     }
+    let minutes = body
+        .minutes
+        .unwrap_or(i32::from(format_of(subject).minutes));
+    if !(1..=300).contains(&minutes) {
+        problems.push(FieldError::new("minutes", "out_of_range"));
+    }
     if body.closes_at.is_some_and(|c| c <= body.starts_at) {
         problems.push(FieldError::new("closes_at", "before_start"));
     }
@@ -362,7 +371,7 @@ async fn create_sitting(
         paper_id: paper.id,
         subject: subject.code().to_owned(),
         starts_at: body.starts_at,
-        minutes: i32::from(format_of(subject).minutes),
+        minutes,
         late_start_minutes: late,
         navigation: as_text(&body.navigation.unwrap_or(Navigation::Free)),
         closes_at: body.closes_at,

@@ -116,7 +116,7 @@ async fn issue(
         .hot
         .set(&code_key(&hash_code(&code)), &bytes, lifetime)
         .await
-        .map_err(ApiError::Unexpected)?;
+        .map_err(ApiError::from)?;
     txn.commit().await?;
     Ok((code, grant.expires_at))
 }
@@ -210,17 +210,12 @@ async fn grant_for(state: &AppState, hash: &str) -> Result<Option<Grant>, ApiErr
         .hot
         .get(&code_key(hash))
         .await
-        .map_err(ApiError::Unexpected)?;
+        .map_err(ApiError::from)?;
     Ok(bytes.and_then(|b| serde_json::from_slice(&b).ok()))
 }
 
 async fn spent(state: &AppState, key: &str) -> Result<bool, ApiError> {
-    Ok(state
-        .hot
-        .get(key)
-        .await
-        .map_err(ApiError::Unexpected)?
-        .is_some())
+    Ok(state.hot.get(key).await.map_err(ApiError::from)?.is_some())
 }
 
 /// The account a code enrolls, without spending it. A class session needs the student signed in
@@ -241,7 +236,7 @@ pub async fn redeemable(
         .hot
         .get(&tries_key)
         .await
-        .map_err(ApiError::Unexpected)?
+        .map_err(ApiError::from)?
         .and_then(|v| String::from_utf8(v).ok()?.parse::<i64>().ok())
         .unwrap_or(0);
     if wrong >= WRONG_CODES_PER_ADDRESS {
@@ -256,7 +251,7 @@ pub async fn redeemable(
             .hot
             .incr(&tries_key, 1, Duration::from_secs(600))
             .await
-            .map_err(ApiError::Unexpected)?;
+            .map_err(ApiError::from)?;
     }
     outcome
 }
@@ -313,19 +308,19 @@ pub async fn spend(state: &AppState, hash: &str, owner: Uuid) -> Result<Uuid, Ap
             .hot
             .take(&code_key(hash))
             .await
-            .map_err(ApiError::Unexpected)?
+            .map_err(ApiError::from)?
             .ok_or(ApiError::Conflict("enrollment_code_used"))?;
         state
             .hot
             .set(&spent_key(hash, None), b"1", lifetime)
             .await
-            .map_err(ApiError::Unexpected)?;
+            .map_err(ApiError::from)?;
     } else {
         let uses = state
             .hot
             .incr(&spent_key(hash, Some(owner)), 1, lifetime)
             .await
-            .map_err(ApiError::Unexpected)?;
+            .map_err(ApiError::from)?;
         if uses > 1 {
             return Err(ApiError::Conflict("enrollment_code_used"));
         }

@@ -136,7 +136,7 @@ async fn keep_ceremony<S: Serialize>(
         .hot
         .set(&ceremony_key(id), &bytes, CEREMONY_TTL)
         .await
-        .map_err(ApiError::Unexpected)?;
+        .map_err(ApiError::from)?;
     Ok(id)
 }
 
@@ -150,7 +150,7 @@ async fn take_ceremony<S: DeserializeOwned>(
         .hot
         .take(&ceremony_key(id))
         .await
-        .map_err(ApiError::Unexpected)?
+        .map_err(ApiError::from)?
         .ok_or(ApiError::BadRequest("ceremony_unknown"))?;
     let ceremony: Ceremony<S> =
         serde_json::from_slice(&bytes).map_err(|_| ApiError::BadRequest("ceremony_unknown"))?;

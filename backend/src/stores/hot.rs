@@ -183,7 +183,13 @@ pub struct RedisHotStore {
 impl RedisHotStore {
     pub async fn connect(url: &str, prefix: &str) -> anyhow::Result<Self> {
         let client = redis::Client::open(url).context("REDIS_URL is not a valid Redis URL")?;
-        let manager = redis::aio::ConnectionManager::new(client.clone())
+        // While Redis restarts a request waits at most a second for it, then gets 503 with
+        // Retry-After, rather than hanging on reconnect attempts.
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(std::time::Duration::from_secs(1)))
+            .set_response_timeout(Some(std::time::Duration::from_secs(1)))
+            .set_number_of_retries(1);
+        let manager = redis::aio::ConnectionManager::new_with_config(client.clone(), config)
             .await
             .with_context(|| format!("cannot connect to Redis at {}", redact_url(url)))?;
         Ok(Self {

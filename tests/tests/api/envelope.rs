@@ -6,7 +6,8 @@ on_every_store!(
     bad_input_gets_the_envelope,
     language_follows_accept_language,
     request_ids_are_kept_or_made,
-    openapi_and_docs_are_served
+    openapi_and_docs_are_served,
+    an_instance_at_its_limit_sheds_requests_with_retry_after
 );
 
 fn assert_problem(reply: &hocthi_tests::Reply, status: u16, code: &str) {
@@ -215,4 +216,22 @@ async fn cors_allows_only_listed_origins() {
         reply.headers.get("access-control-allow-origin").is_none(),
         "no origins listed: no CORS headers"
     );
+}
+
+async fn an_instance_at_its_limit_sheds_requests_with_retry_after(app: TestApp) {
+    let token = app.admin_token().await;
+    let limit = app.state.settings.max_in_flight;
+    assert!(limit > 0, "a limit by default");
+    // Every place taken, as by `limit` slow requests.
+    let held: Vec<_> = (0..limit)
+        .map(|_| app.state.admission.try_enter().expect("a place"))
+        .collect();
+    let shed = app.get("/api/v1/me", Some(&token)).await;
+    assert_problem(&shed, 503, "service_unavailable");
+    assert_eq!(shed.headers["retry-after"], "1");
+    // Probes still answer: the instance is alive, only full.
+    assert_eq!(app.get("/health/live", None).await.status, 200);
+    drop(held);
+    assert_eq!(app.get("/api/v1/me", Some(&token)).await.status, 200);
+    assert_eq!(app.state.admission.in_flight(), 0, "every place given back");
 }

@@ -914,13 +914,27 @@ async fn a_candidate_never_sees_a_key_or_another_candidates_attempt(app: TestApp
 
 async fn the_late_start_limit_and_forward_only_sections_hold(app: TestApp) {
     let e = exam_ready(&app, 2, "exam").await;
-    // A second sitting with forward-only sections.
+    // A second sitting with forward-only sections and its own time allowed.
     let starts_at = app.state.clock.now() - Duration::minutes(1);
+    let no_time = app
+        .post(
+            &format!("/api/v1/exams/{}/sittings", e.exam),
+            Some(&e.teacher),
+            json!({ "name": "Ca 2", "paper_id": e.paper, "starts_at": starts_at, "minutes": 0 }),
+        )
+        .await;
+    assert_eq!(no_time.status, 422, "{}", no_time.text);
+    assert_eq!(
+        no_time.body["errors"][0]["field"], "minutes",
+        "{}",
+        no_time.text
+    );
     let sitting = app
         .post(&format!("/api/v1/exams/{}/sittings", e.exam), Some(&e.teacher),
-            json!({ "name": "Ca 2", "paper_id": e.paper, "starts_at": starts_at, "navigation": "forward_only" }))
+            json!({ "name": "Ca 2", "paper_id": e.paper, "starts_at": starts_at, "navigation": "forward_only", "minutes": 45 }))
         .await;
     assert_eq!(sitting.status, 201, "{}", sitting.text);
+    assert_eq!(sitting.body["minutes"], 45);
     let e = Exam {
         sitting: sitting.body["id"].as_str().unwrap().to_owned(),
         ..e

@@ -1,0 +1,112 @@
+//! Admission control: at most `HOCTHI_MAX_IN_FLIGHT` requests are being served by one instance
+//! at a time. Past that, a request is refused at once with 503 and `Retry-After`, so an
+//! overload costs the excess a retry (which clients with a journal make anyway) instead of
+//! costing every request a growing queue and the instance its memory.
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
+};
+
+use actix_web::{
+    Error, ResponseError,
+    body::{BoxBody, MessageBody},
+    dev::{ServiceRequest, ServiceResponse},
+    middleware::Next,
+    web,
+};
+
+use crate::{error::ApiError, state::AppState};
+
+pub struct Admission {
+    limit: usize,
+    in_flight: AtomicUsize,
+}
+
+/// A place in the instance; given back when dropped.
+pub struct Ticket(Arc<Admission>);
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Admission {
+    /// `limit` zero admits everything.
+    pub fn new(limit: usize) -> Arc<Self> {
+        Arc::new(Self {
+            limit,
+            in_flight: AtomicUsize::new(0),
+        })
+    }
+
+    pub fn try_enter(self: &Arc<Self>) -> Option<Ticket> {
+        let before = self.in_flight.fetch_add(1, Ordering::AcqRel);
+        let ticket = Ticket(self.clone());
+        (self.limit == 0 || before < self.limit).then_some(ticket)
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Acquire)
+    }
+}
+
+/// Long-lived streams (a proctor's dashboard) and the probes an orchestrator uses to decide
+/// whether the instance lives are not counted.
+fn exempt(path: &str) -> bool {
+    path.starts_with("/health/") || path == "/metrics" || path.ends_with("/dashboard")
+}
+
+pub async fn admit(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let admission = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.admission.clone());
+    let ticket = match admission {
+        Some(a) if !exempt(req.path()) => match a.try_enter() {
+            Some(ticket) => Some(ticket),
+            None => {
+                metrics::counter!("http_requests_shed_total").increment(1);
+                let refusal = ApiError::Unavailable {
+                    retry_after_secs: 1,
+                }
+                .error_response();
+                return Ok(req.into_response(refusal));
+            }
+        },
+        _ => None,
+    };
+    let response = next.call(req).await?.map_into_boxed_body();
+    drop(ticket);
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limit_is_held_and_places_come_back() {
+        let a = Admission::new(2);
+        let first = a.try_enter().expect("a place");
+        let second = a.try_enter().expect("a place");
+        assert!(a.try_enter().is_none(), "a third request is refused");
+        assert_eq!(a.in_flight(), 2, "a refusal holds no place");
+        drop(first);
+        let third = a.try_enter().expect("a place freed");
+        drop((second, third));
+        assert_eq!(a.in_flight(), 0);
+        let unlimited = Admission::new(0);
+        let many: Vec<_> = (0..1000).map(|_| unlimited.try_enter()).collect();
+        assert!(many.iter().all(Option::is_some));
+    }
+
+    #[test]
+    fn streams_and_probes_are_not_counted() {
+        assert!(exempt("/api/v1/rooms/0195/dashboard"));
+        assert!(exempt("/health/ready"));
+        assert!(!exempt("/api/v1/attempts/0195/answers"));
+    }
+}
