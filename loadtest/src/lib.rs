@@ -1,6 +1,9 @@
 //! What the load generators share: latency percentiles and the one-line report.
 use std::time::Duration;
 
+pub mod api;
+pub mod province;
+
 /// The value at percentile `p` (nearest rank) of an ascending list; NaN for an empty one.
 pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {

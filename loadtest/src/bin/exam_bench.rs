@@ -18,7 +18,10 @@ use std::{
 use anyhow::{Context, bail};
 use clap::Parser;
 use futures_util::{StreamExt, stream};
-use loadtest::report;
+use loadtest::{
+    api::{Api, Staff, exam_staff, maths_paper},
+    report,
+};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -45,71 +48,6 @@ struct Args {
 const PASSWORD: &str = "mat-khau-bench-123";
 const DEVICE: &str = "may-bench-0001";
 
-struct Api {
-    client: reqwest::Client,
-    base: String,
-}
-
-impl Api {
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> anyhow::Result<(u16, Value)> {
-        let mut request = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(t) = token {
-            request = request.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            request = request.json(&b);
-        }
-        let response = request.send().await?;
-        let status = response.status().as_u16();
-        let text = response.text().await?;
-        Ok((
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        ))
-    }
-
-    async fn post(&self, path: &str, token: &str, body: Value) -> anyhow::Result<Value> {
-        let (status, body) = self
-            .call(reqwest::Method::POST, path, Some(token), Some(body))
-            .await?;
-        if status >= 300 {
-            bail!("POST {path}: {status} {body}");
-        }
-        Ok(body)
-    }
-
-    async fn get(&self, path: &str, token: &str) -> anyhow::Result<Value> {
-        let (status, body) = self
-            .call(reqwest::Method::GET, path, Some(token), None)
-            .await?;
-        if status >= 300 {
-            bail!("GET {path}: {status} {body}");
-        }
-        Ok(body)
-    }
-
-    async fn token(&self, login: &str, password: &str) -> anyhow::Result<String> {
-        let (status, body) = self
-            .call(
-                reqwest::Method::POST,
-                "/api/v1/auth/login",
-                None,
-                Some(json!({ "login": login, "password": password })),
-            )
-            .await?;
-        if status != 200 {
-            bail!("sign-in {login}: {status} {body}");
-        }
-        Ok(body["access_token"].as_str().context("a token")?.to_owned())
-    }
-}
-
 struct Candidate {
     attempt: String,
     user_id: Uuid,
@@ -120,86 +58,25 @@ async fn setup(api: &Api, args: &Args) -> anyhow::Result<(Vec<Candidate>, String
     let admin = api.token(&args.admin_login, &args.admin_password).await?;
     let tag = Uuid::now_v7().simple().to_string()[20..].to_owned();
     let school = api
-        .post("/api/v1/schools", &admin, json!({ "code": format!("B-{tag}"), "name": format!("Trường đo tải {tag}"), "level": "THPT" }))
+        .post("/api/v1/schools", Some(&admin), json!({ "code": format!("B-{tag}"), "name": format!("Trường đo tải {tag}"), "level": "THPT" }))
         .await?;
     let school = school["id"].as_str().context("school id")?.to_owned();
     let class = api
         .post(
             &format!("/api/v1/schools/{school}/classes"),
-            &admin,
+            Some(&admin),
             json!({ "name": "12A1", "grade": 12, "school_year": "2025-2026" }),
         )
         .await?;
     let class = class["id"].as_str().context("class id")?.to_owned();
-    for (login, roles, subjects) in [
-        (format!("gv.{tag}"), json!(["teacher"]), json!([])),
-        (
-            format!("tt.{tag}"),
-            json!(["teacher", "reviewer"]),
-            json!(["toan"]),
-        ),
-        (format!("gt.{tag}"), json!(["proctor"]), json!([])),
-    ] {
-        api.post(
-            "/api/v1/users",
-            &admin,
-            json!({ "login": login, "password": PASSWORD, "full_name": "Giáo Viên Đo Tải",
-            "roles": roles, "school_id": school, "subjects": subjects }),
-        )
-        .await?;
-    }
-    let teacher = api.token(&format!("gv.{tag}"), PASSWORD).await?;
-    let reviewer = api.token(&format!("tt.{tag}"), PASSWORD).await?;
-    let proctor = api.token(&format!("gt.{tag}"), PASSWORD).await?;
-    let proctor_id = api.get("/api/v1/me", &proctor).await?["id"]
-        .as_str()
-        .context("proctor id")?
-        .to_owned();
+    let Staff {
+        teacher,
+        reviewer,
+        proctor,
+        proctor_id,
+    } = exam_staff(api, &admin, &school, &tag, PASSWORD).await?;
 
-    let mut n = 0;
-    for (kind, count) in [
-        ("multiple_choice", 12),
-        ("true_false", 4),
-        ("short_answer", 6),
-    ] {
-        for _ in 0..count {
-            n += 1;
-            let correct = ["A", "B", "C", "D"][n % 4];
-            let body = match kind {
-                "multiple_choice" => {
-                    json!({ "kind": kind, "stem": format!("Câu {n}: tính $f'({n})$"), "options": ["1", "2", "3", "4"], "correct": correct })
-                }
-                "true_false" => {
-                    json!({ "kind": kind, "stem": format!("Câu {n}"), "statements": (0..4).map(|i| json!({ "text": format!("Ý {i}"), "correct": i % 2 == 0 })).collect::<Vec<_>>() })
-                }
-                _ => json!({ "kind": kind, "stem": format!("Câu {n}"), "accepted": ["1,5"] }),
-            };
-            let item = api
-                .post("/api/v1/items", &teacher, json!({ "body": body, "metadata": { "subject": "toan", "grade": 12, "topic": ["Chương 1"], "level": "hieu" } }))
-                .await?;
-            let id = item["id"].as_str().context("item id")?;
-            api.post(&format!("/api/v1/items/{id}/submit"), &teacher, json!({}))
-                .await?;
-            api.post(
-                &format!("/api/v1/items/{id}/review"),
-                &reviewer,
-                json!({ "decision": "approve" }),
-            )
-            .await
-            .ok();
-        }
-    }
-    let matrix = json!({ "subject": "toan", "name": "Đề đo tải", "rows": [{ "topic": "Chương 1", "cells": [
-        { "kind": "multiple_choice", "level": "hieu", "count": 12 }, { "kind": "true_false", "level": "hieu", "count": 4 },
-        { "kind": "short_answer", "level": "hieu", "count": 6 }] }] });
-    let paper = api
-        .post(
-            "/api/v1/papers",
-            &teacher,
-            json!({ "matrix": matrix, "codes": 24 }),
-        )
-        .await?;
-    let paper = paper["id"].as_str().context("paper id")?.to_owned();
+    let paper = maths_paper(api, &teacher, &reviewer, 24).await?;
 
     let started = Instant::now();
     let mut csv = String::from("login,full_name,role,class,password\n");
@@ -208,48 +85,43 @@ async fn setup(api: &Api, args: &Args) -> anyhow::Result<(Vec<Candidate>, String
             "hs{i:06}.{tag},Học Sinh {i:06},student,12A1,{PASSWORD}\n"
         ));
     }
-    let response = api
-        .client
-        .post(format!("{}/api/v1/schools/{school}/users/import", api.base))
-        .bearer_auth(&admin)
-        .header("content-type", "text/csv")
-        .body(csv)
-        .send()
-        .await?;
-    if !response.status().is_success() {
-        bail!("roster import: {}", response.text().await?);
-    }
+    api.post_csv(
+        &format!("/api/v1/schools/{school}/users/import"),
+        &admin,
+        csv,
+    )
+    .await?;
     println!(
         "setup: {} students imported in {:.1} s",
         args.candidates,
         started.elapsed().as_secs_f64()
     );
 
-    let exam = api.post("/api/v1/exams", &teacher, json!({ "name": "Kỳ thi đo tải", "kind": "exam", "scope": "school", "school_id": school })).await?;
+    let exam = api.post("/api/v1/exams", Some(&teacher), json!({ "name": "Kỳ thi đo tải", "kind": "exam", "scope": "school", "school_id": school })).await?;
     let exam = exam["id"].as_str().context("exam id")?.to_owned();
     let starts_at = chrono::Utc::now() - chrono::Duration::minutes(1);
     let sitting = api
         .post(
             &format!("/api/v1/exams/{exam}/sittings"),
-            &teacher,
+            Some(&teacher),
             json!({ "name": "Ca 1", "paper_id": paper, "starts_at": starts_at }),
         )
         .await?;
     let sitting = sitting["id"].as_str().context("sitting id")?.to_owned();
     for r in 0..args.candidates.div_ceil(500) {
-        api.post(&format!("/api/v1/sittings/{sitting}/rooms"), &teacher,
+        api.post(&format!("/api/v1/sittings/{sitting}/rooms"), Some(&teacher),
             json!({ "name": format!("Phòng {:03}", r + 1), "capacity": 500, "proctor_ids": [proctor_id] })).await?;
     }
     api.post(
         &format!("/api/v1/sittings/{sitting}/candidates"),
-        &teacher,
+        Some(&teacher),
         json!({ "class_ids": [class] }),
     )
     .await?;
     let lock_started = Instant::now();
     api.post(
         &format!("/api/v1/sittings/{sitting}/lock"),
-        &teacher,
+        Some(&teacher),
         json!({}),
     )
     .await?;
@@ -271,7 +143,7 @@ async fn setup(api: &Api, args: &Args) -> anyhow::Result<(Vec<Candidate>, String
                         "/api/v1/candidates/{}/check-in",
                         c["id"].as_str().unwrap_or_default()
                     ),
-                    &proctor,
+                    Some(&proctor),
                     json!({ "reason": "Đo tải" }),
                 )
                 .await
@@ -296,7 +168,7 @@ async fn setup(api: &Api, args: &Args) -> anyhow::Result<(Vec<Candidate>, String
                 let user_id: Uuid = user["id"].as_str().context("user id")?.parse()?;
                 api.post(
                     &format!("/api/v1/attempts/{attempt}/start"),
-                    &token,
+                    Some(&token),
                     json!({ "device_id": DEVICE }),
                 )
                 .await?;
@@ -387,12 +259,7 @@ async fn http_saves(
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let api = Arc::new(Api {
-        client: reqwest::Client::builder()
-            .pool_max_idle_per_host(1024)
-            .build()?,
-        base: args.base_url.trim_end_matches('/').to_owned(),
-    });
+    let api = Arc::new(Api::new(&args.base_url)?);
     let (candidates, sitting) = setup(&api, &args).await?;
     let candidates = Arc::new(candidates);
 

@@ -1,0 +1,345 @@
+//! The run's report: `report.json`, `report.md` and `latency.svg` (p99 latency and throughput
+//! per second for each request type, and the server's memory).
+use std::{collections::BTreeMap, fmt::Write as _, path::Path};
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::{
+    audit::Findings,
+    record::{Kind, Sample},
+};
+use crate::percentile;
+
+#[derive(Debug, Serialize)]
+pub struct Figures {
+    pub count: usize,
+    pub ok: usize,
+    /// Every answer that was not a 2xx (refusals included).
+    pub errors: usize,
+    /// Of the errors: 429 and 503, which carry Retry-After and are retried.
+    pub refused: usize,
+    /// Of the errors: no answer at all (connection refused or reset).
+    pub transport_errors: usize,
+    pub error_rate: f64,
+    /// Acknowledged requests per second over the whole traffic phase.
+    pub rps: f64,
+    /// The busiest second's acknowledged requests.
+    pub peak_rps: usize,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+pub fn figures(samples: &[Sample], seconds: f64) -> BTreeMap<&'static str, Figures> {
+    let mut out = BTreeMap::new();
+    for kind in Kind::ALL {
+        let mine: Vec<&Sample> = samples.iter().filter(|s| s.kind == kind).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let mut ms: Vec<f64> = mine
+            .iter()
+            .filter(|s| s.ok())
+            .map(|s| f64::from(s.micros) / 1000.0)
+            .collect();
+        ms.sort_by(f64::total_cmp);
+        let mut per_second: BTreeMap<u32, usize> = BTreeMap::new();
+        for s in mine.iter().filter(|s| s.ok()) {
+            *per_second.entry(s.at_ms / 1000).or_default() += 1;
+        }
+        let errors = mine.iter().filter(|s| !s.ok()).count();
+        out.insert(
+            kind.name(),
+            Figures {
+                count: mine.len(),
+                ok: ms.len(),
+                errors,
+                refused: mine.iter().filter(|s| s.refused()).count(),
+                transport_errors: mine.iter().filter(|s| s.status == 0).count(),
+                error_rate: errors as f64 / mine.len() as f64,
+                rps: ms.len() as f64 / seconds.max(1e-9),
+                peak_rps: per_second.values().copied().max().unwrap_or(0),
+                p50_ms: round(percentile(&ms, 50.0)),
+                p95_ms: round(percentile(&ms, 95.0)),
+                p99_ms: round(percentile(&ms, 99.0)),
+                max_ms: round(ms.last().copied().unwrap_or(f64::NAN)),
+            },
+        );
+    }
+    out
+}
+
+fn round(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
+
+/// A watched process: CPU seconds used during the traffic and its resident memory over time.
+#[derive(Debug, Serialize)]
+pub struct Process {
+    pub pid: u32,
+    pub name: String,
+    pub cpu_seconds: f64,
+    pub rss_mb_start: f64,
+    pub rss_mb_max: f64,
+    pub rss_mb_end: f64,
+    #[serde(skip)]
+    pub rss_series: Vec<(f64, f64)>,
+}
+
+/// CPU seconds of the watched service and stores (everything but the generator), or None when
+/// none was watched.
+fn server_cpu_seconds(processes: &[Process]) -> Option<f64> {
+    let server: Vec<f64> = processes
+        .iter()
+        .filter(|p| !p.name.starts_with("loadtest"))
+        .map(|p| p.cpu_seconds)
+        .collect();
+    (!server.is_empty()).then(|| server.iter().sum())
+}
+
+/// The targets of issue 7 for saves, heartbeats, starts and submits.
+pub fn targets(requests: &BTreeMap<&'static str, Figures>, findings: &Findings) -> Value {
+    let p99 = |k: &str| requests.get(k).map(|f| f.p99_ms).unwrap_or(0.0);
+    let (count, errors) = requests
+        .values()
+        .fold((0, 0), |(c, e), f| (c + f.count, e + f.errors));
+    let error_rate = errors as f64 / count.max(1) as f64;
+    json!({
+        "save_p99_under_100ms": p99("save") < 100.0,
+        "heartbeat_p99_under_100ms": p99("heartbeat") < 100.0,
+        "start_p99_under_500ms": p99("start") < 500.0,
+        "submit_p99_under_500ms": p99("submit") < 500.0,
+        "errors_under_0.1%": error_rate < 0.001,
+        "error_rate": error_rate,
+        "zero_lost_answers": findings.lost_answers == 0 && findings.missing_on_resume == 0,
+        "every_attempt_submitted_once_and_graded": findings.unsubmitted_attempts == 0
+            && findings.submitted_more_than_once == 0 && findings.ungraded_attempts == 0,
+    })
+}
+
+pub fn write(
+    dir: &Path,
+    run: Value,
+    samples: &[Sample],
+    traffic_seconds: f64,
+    findings: &Findings,
+    processes: &[Process],
+) -> anyhow::Result<Value> {
+    std::fs::create_dir_all(dir)?;
+    let requests = figures(samples, traffic_seconds);
+    let targets = targets(&requests, findings);
+    let report = json!({
+        "run": run,
+        "requests": requests,
+        "lost_answers": findings.lost_answers + findings.missing_on_resume as usize,
+        "unsubmitted_attempts": findings.unsubmitted_attempts,
+        "server_cpu_seconds": server_cpu_seconds(processes),
+        "processes": processes,
+        "audit": findings,
+        "targets": targets,
+    });
+    std::fs::write(
+        dir.join("report.json"),
+        serde_json::to_string_pretty(&report)?,
+    )?;
+    std::fs::write(dir.join("report.md"), markdown(&report))?;
+    std::fs::write(dir.join("latency.svg"), chart(samples, processes))?;
+    Ok(report)
+}
+
+fn markdown(r: &Value) -> String {
+    let mut md = String::new();
+    let run = &r["run"];
+    let _ = writeln!(
+        md,
+        "# Load test: {} candidates played, the traffic of {} (compression {}x)\n",
+        run["candidates"], run["modelled_candidates"], run["compression"]
+    );
+    let _ = writeln!(
+        md,
+        "Base URL `{}`, sitting of {} s as played, traffic phase {} s, started {}.\n",
+        run["base_url"].as_str().unwrap_or_default(),
+        run["sitting_seconds"],
+        run["traffic_seconds"],
+        run["started_at"].as_str().unwrap_or_default()
+    );
+    md.push_str("| request | count | errors | refused (429/503) | rps | peak rps | p50 ms | p95 ms | p99 ms | max ms |\n");
+    md.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
+    if let Some(requests) = r["requests"].as_object() {
+        for (name, f) in requests {
+            let _ = writeln!(
+                md,
+                "| {name} | {} | {} | {} | {:.1} | {} | {} | {} | {} | {} |",
+                f["count"],
+                f["errors"],
+                f["refused"],
+                f["rps"].as_f64().unwrap_or(0.0),
+                f["peak_rps"],
+                f["p50_ms"],
+                f["p95_ms"],
+                f["p99_ms"],
+                f["max_ms"]
+            );
+        }
+    }
+    let a = &r["audit"];
+    let _ = writeln!(
+        md,
+        "\n**Audit**: {} attempts; {} acknowledged saves, {} answers checked against the database; \
+         **lost answers: {}**; **unsubmitted attempts: {}**; submitted more than once: {}; ungraded: {}; \
+         submitted by candidates {}, by the sweeper {}; client failures: {}.\n",
+        a["attempts"],
+        a["acknowledged_saves"],
+        a["answers_checked"],
+        r["lost_answers"],
+        r["unsubmitted_attempts"],
+        a["submitted_more_than_once"],
+        a["ungraded_attempts"],
+        a["submitted_by_candidates"],
+        a["submitted_by_sweeper"],
+        a["client_failures"]
+    );
+    let _ = match r["server_cpu_seconds"].as_f64() {
+        Some(cpu) => writeln!(md, "Server CPU (service and stores): {cpu:.1} s."),
+        None => writeln!(md, "Server CPU: not watched (pass --server-pid)."),
+    };
+    if let Some(ps) = r["processes"].as_array() {
+        for p in ps {
+            let _ = writeln!(
+                md,
+                "- {} (pid {}): {:.1} CPU s, memory {:.0} → max {:.0} → {:.0} MB",
+                p["name"].as_str().unwrap_or_default(),
+                p["pid"],
+                p["cpu_seconds"].as_f64().unwrap_or(0.0),
+                p["rss_mb_start"].as_f64().unwrap_or(0.0),
+                p["rss_mb_max"].as_f64().unwrap_or(0.0),
+                p["rss_mb_end"].as_f64().unwrap_or(0.0)
+            );
+        }
+    }
+    let _ = writeln!(
+        md,
+        "\nTargets: `{}`\n\n![latency over time](latency.svg)",
+        r["targets"]
+    );
+    md
+}
+
+const COLOURS: [&str; 11] = [
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+    "#bcbd22", "#17becf", "#000000",
+];
+
+/// Three panels over the run's seconds: p99 latency (log scale), acknowledged requests per
+/// second, and the watched processes' memory.
+fn chart(samples: &[Sample], processes: &[Process]) -> String {
+    let (w, panel, left, top) = (1000.0, 220.0, 70.0, 30.0);
+    let seconds = samples.iter().map(|s| s.at_ms / 1000).max().unwrap_or(0) as f64 + 1.0;
+    let x = |t: f64| left + (w - left - 20.0) * (t / seconds).min(1.0);
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{}\" font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
+        top + 3.0 * (panel + 40.0) + 40.0
+    );
+    let mut per_kind: BTreeMap<Kind, BTreeMap<u32, Vec<f64>>> = BTreeMap::new();
+    for s in samples.iter().filter(|s| s.ok()) {
+        per_kind
+            .entry(s.kind)
+            .or_default()
+            .entry(s.at_ms / 1000)
+            .or_default()
+            .push(f64::from(s.micros) / 1000.0);
+    }
+    let max_rps = per_kind
+        .values()
+        .flat_map(|m| m.values().map(Vec::len))
+        .max()
+        .unwrap_or(1) as f64;
+    let panels = [
+        ("p99 latency per second (ms, log scale)", top),
+        ("acknowledged requests per second", top + panel + 40.0),
+        ("resident memory (MB)", top + 2.0 * (panel + 40.0)),
+    ];
+    for (title, y0) in panels {
+        let _ = writeln!(
+            svg,
+            "<text x=\"{left}\" y=\"{}\" font-weight=\"bold\">{title}</text>\n<rect x=\"{left}\" y=\"{y0}\" width=\"{}\" height=\"{panel}\" fill=\"none\" stroke=\"#999\"/>",
+            y0 - 6.0,
+            w - left - 20.0
+        );
+        let _ = writeln!(
+            svg,
+            "<text x=\"{left}\" y=\"{}\">0 s</text><text x=\"{}\" y=\"{}\" text-anchor=\"end\">{seconds:.0} s</text>",
+            y0 + panel + 14.0,
+            w - 20.0,
+            y0 + panel + 14.0
+        );
+    }
+    // Latency: log10 from 0.1 ms to 10 s.
+    let ly = |ms: f64| top + panel - panel * ((ms.max(0.1).log10() + 1.0) / 5.0).clamp(0.0, 1.0);
+    for (label, ms) in [("1", 1.0), ("10", 10.0), ("100", 100.0), ("1000", 1000.0)] {
+        let _ = writeln!(
+            svg,
+            "<line x1=\"{left}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#eee\"/><text x=\"{}\" y=\"{y:.1}\" text-anchor=\"end\">{label}</text>",
+            w - 20.0,
+            left - 4.0,
+            y = ly(ms)
+        );
+    }
+    let ry = |n: f64| top + 2.0 * panel + 40.0 - panel * n / max_rps;
+    let _ = writeln!(
+        svg,
+        "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{max_rps:.0}</text>",
+        left - 4.0,
+        top + panel + 40.0 + 10.0
+    );
+    for (i, (kind, seconds_map)) in per_kind.iter().enumerate() {
+        let colour = COLOURS[i % COLOURS.len()];
+        let mut latency = String::new();
+        let mut rate = String::new();
+        for (second, values) in seconds_map {
+            let mut v = values.clone();
+            v.sort_by(f64::total_cmp);
+            let t = f64::from(*second) + 0.5;
+            let _ = write!(latency, "{:.1},{:.1} ", x(t), ly(percentile(&v, 99.0)));
+            let _ = write!(rate, "{:.1},{:.1} ", x(t), ry(v.len() as f64));
+        }
+        let _ = writeln!(
+            svg,
+            "<polyline fill=\"none\" stroke=\"{colour}\" points=\"{latency}\"/>\n<polyline fill=\"none\" stroke=\"{colour}\" points=\"{rate}\"/>\n<text x=\"{}\" y=\"{}\" fill=\"{colour}\">{}</text>",
+            w - 150.0,
+            top + 14.0 + 13.0 * i as f64,
+            kind.name()
+        );
+    }
+    let y0 = top + 2.0 * (panel + 40.0);
+    let max_mb = processes
+        .iter()
+        .flat_map(|p| p.rss_series.iter().map(|s| s.1))
+        .fold(1.0, f64::max);
+    let _ = writeln!(
+        svg,
+        "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{max_mb:.0}</text>",
+        left - 4.0,
+        y0 + 10.0
+    );
+    for (i, p) in processes.iter().enumerate() {
+        let colour = COLOURS[i % COLOURS.len()];
+        let points: String = p
+            .rss_series
+            .iter()
+            .map(|(t, mb)| format!("{:.1},{:.1} ", x(*t), y0 + panel - panel * mb / max_mb))
+            .collect();
+        let _ = writeln!(
+            svg,
+            "<polyline fill=\"none\" stroke=\"{colour}\" points=\"{points}\"/><text x=\"{}\" y=\"{}\" fill=\"{colour}\">{} ({})</text>",
+            w - 260.0,
+            y0 + 14.0 + 13.0 * i as f64,
+            p.name,
+            p.pid
+        );
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
