@@ -168,11 +168,15 @@ pub async fn grade(db: &impl ConnectionTrait, ctx: &Context) -> Result<Score, Ap
     let auto = score_paper(&paper_key(&key)?, &responses(&slots, &latest));
     let policy = ctx.policy()?;
     let maxima = essay_maxima(db, &slots).await?;
-    let marks = essay_mark::Entity::find()
-        .filter(essay_mark::Column::AttemptId.eq(attempt.id))
-        .order_by_asc(essay_mark::Column::Round)
-        .all(db)
-        .await?;
+    let marks = if maxima.is_empty() {
+        Vec::new()
+    } else {
+        essay_mark::Entity::find()
+            .filter(essay_mark::Column::AttemptId.eq(attempt.id))
+            .order_by_asc(essay_mark::Column::Round)
+            .all(db)
+            .await?
+    };
     let mut essay = Points::ZERO;
     let mut pending = 0;
     for slot in maxima.keys() {

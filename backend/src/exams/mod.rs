@@ -197,7 +197,12 @@ pub async fn sweep_once(state: &AppState) -> Result<Vec<Uuid>, ApiError> {
     let grace = chrono::Duration::from_std(state.settings.save_grace).unwrap_or_default();
     let submitted = lifecycle::sweep(&state.db, now, grace).await?;
     for id in &submitted {
-        taking::after_submit(state, *id, "auto_submitted").await;
+        match lifecycle::Context::load(&state.db, *id).await {
+            Ok(ctx) => taking::after_submit(state, &ctx, "auto_submitted").await,
+            Err(e) => {
+                tracing::warn!(error = ?e, %id, "loading a swept attempt failed; grading retries")
+            }
+        }
     }
     grading::grade_pending(state).await?;
     Ok(submitted)

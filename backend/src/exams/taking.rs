@@ -391,7 +391,8 @@ async fn start(
         json!({ "type": "started", "attempt": id, "at": now }),
     )
     .await;
-    Ok(web::Json(view(&state, &ctx, true).await?))
+    // Nothing can have been saved before the start: no answers to read back.
+    Ok(web::Json(view(&state, &ctx, false).await?))
 }
 
 /// Comes back to a started attempt: after a crash on the same device, or on another device once
@@ -805,43 +806,38 @@ async fn submit(
         Ok(Change::new(EventKind::Submitted, Some(user.id), json!({})).to(AttemptState::Submitted))
     })
     .await?;
-    after_submit(&state, id, "submitted").await;
+    after_submit(&state, &ctx, "submitted").await;
     Ok(web::Json(view(&state, &ctx, true).await?))
 }
 
-/// What follows a submit, by the candidate or the sweeper: the incident summary goes onto the
-/// attempt's record, Parts I-III are graded, the room hears of it. A failure here is retried
-/// by the sweeper's grading pass; the submit itself is already durable.
-pub async fn after_submit(state: &AppState, id: Uuid, how: &str) {
-    let mut summary = serde_json::Map::new();
-    for kind in INCIDENTS {
-        if let Ok(Some(bytes)) = state.hot.get(&format!("incidents:{id}:{kind}")).await
-            && let Some(n) = std::str::from_utf8(&bytes)
-                .ok()
-                .and_then(|t| t.parse::<i64>().ok())
-        {
-            summary.insert((*kind).to_owned(), n.into());
-        }
-    }
+/// What follows a submit, by the candidate or the sweeper, given the closed attempt's context:
+/// the incident summary goes onto the attempt's record, Parts I-III are graded, the room hears
+/// of it. A failure here is retried by the sweeper's grading pass; the submit itself is already
+/// durable.
+pub async fn after_submit(state: &AppState, ctx: &Context, how: &str) {
+    let id = ctx.attempt.id;
     let outcome = async {
-        attempt::Entity::update_many()
-            .col_expr(
-                attempt::Column::Incidents,
-                Expr::value(serde_json::Value::Object(summary).to_string()),
-            )
-            .filter(attempt::Column::Id.eq(id))
-            .exec(&state.db)
-            .await?;
-        let ctx = Context::load(&state.db, id).await?;
-        grading::grade(&state.db, &ctx).await?;
-        Ok::<_, ApiError>(ctx.attempt.room_id)
+        let summary = incident_summary(state, id).await;
+        // Attempts are created with an empty summary: most need no write here.
+        if !summary.is_empty() {
+            attempt::Entity::update_many()
+                .col_expr(
+                    attempt::Column::Incidents,
+                    Expr::value(serde_json::Value::Object(summary).to_string()),
+                )
+                .filter(attempt::Column::Id.eq(id))
+                .exec(&state.db)
+                .await?;
+        }
+        grading::grade(&state.db, ctx).await?;
+        Ok::<_, ApiError>(())
     }
     .await;
     match outcome {
-        Ok(room) => {
+        Ok(()) => {
             announce(
                 state,
-                room,
+                ctx.attempt.room_id,
                 json!({ "type": how, "attempt": id, "at": state.clock.now() }),
             )
             .await
@@ -850,6 +846,35 @@ pub async fn after_submit(state: &AppState, id: Uuid, how: &str) {
             tracing::warn!(error = ?e, %id, "grading after submit failed; the sweeper retries")
         }
     }
+}
+
+/// Incident counts by kind from the hot store; the total is read first, so an attempt without
+/// incidents costs one round trip.
+async fn incident_summary(
+    state: &AppState,
+    id: Uuid,
+) -> serde_json::Map<String, serde_json::Value> {
+    let count = |bytes: &[u8]| {
+        std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|t| t.parse::<i64>().ok())
+    };
+    let mut summary = serde_json::Map::new();
+    let total = match state.hot.get(&format!("incidents:{id}")).await {
+        Ok(Some(bytes)) => count(&bytes).unwrap_or(0),
+        _ => 0,
+    };
+    if total == 0 {
+        return summary;
+    }
+    for kind in INCIDENTS {
+        if let Ok(Some(bytes)) = state.hot.get(&format!("incidents:{id}:{kind}")).await
+            && let Some(n) = count(&bytes)
+        {
+            summary.insert((*kind).to_owned(), n.into());
+        }
+    }
+    summary
 }
 
 #[derive(Serialize, ToSchema)]

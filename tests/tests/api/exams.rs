@@ -1167,6 +1167,37 @@ async fn proctors_see_the_room_live_across_instances(app: TestApp) {
         )
         .await;
     assert_eq!(reports.body.as_array().unwrap().len(), 1);
+    // On submit the incident counts go onto the attempt's record; a quiet attempt keeps none.
+    let (_, quiet) = &e.students[1];
+    start(&app, quiet, &attempts[1], DEVICE_A).await;
+    for (token, attempt) in [(token, &attempts[0]), (quiet, &attempts[1])] {
+        let submitted = app
+            .post(
+                &format!("/api/v1/attempts/{attempt}/submit"),
+                Some(token),
+                json!({ "device_id": DEVICE_A }),
+            )
+            .await;
+        assert_eq!(submitted.status, 200, "{}", submitted.text);
+    }
+    for (attempt, expected) in [
+        (&attempts[0], json!({ "tab_hidden": 1 })),
+        (&attempts[1], json!({})),
+    ] {
+        let appeal = app
+            .get(
+                &format!("/api/v1/attempts/{attempt}/appeal"),
+                Some(&e.teacher),
+            )
+            .await;
+        assert_eq!(appeal.status, 200, "{}", appeal.text);
+        assert_eq!(appeal.body["incidents"], expected);
+        assert!(
+            appeal.body["score"]["total"].is_string(),
+            "{}",
+            appeal.body["score"]
+        );
+    }
 }
 
 async fn practice_tests_allow_several_attempts_and_show_the_key(app: TestApp) {
