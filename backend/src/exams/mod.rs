@@ -19,6 +19,7 @@ use std::{
 use bytes::Bytes;
 use sea_orm::{DatabaseConnection, EntityTrait};
 use sha2::{Digest, Sha256};
+use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use crate::{
@@ -44,8 +45,8 @@ pub struct Facts {
     pub room_id: Option<Uuid>,
     pub paper_id: Uuid,
     pub code: String,
-    /// The part (1-4) of each slot, in paper order.
-    pub parts: Vec<u8>,
+    /// The part (1-4) of each slot, in paper order (shared by every attempt on the code).
+    pub parts: Arc<[u8]>,
     pub forward_only: bool,
 }
 
@@ -55,14 +56,32 @@ pub struct CachedPaper {
     pub body: Bytes,
 }
 
+/// A code's rendering, filled once.
+type PaperCell = Arc<OnceCell<Arc<CachedPaper>>>;
+
 pub struct Engine {
     pub writer: writer::Writer,
     facts: RwLock<HashMap<Uuid, Arc<Facts>>>,
-    papers: RwLock<HashMap<(Uuid, String), Arc<CachedPaper>>>,
+    /// What facts share, so an attempt's first request reads only its own row: each code's
+    /// parts, and whether each sitting is forward-only (fixed when the sitting is created).
+    code_parts: RwLock<HashMap<(Uuid, String), Arc<[u8]>>>,
+    forward_only: RwLock<HashMap<Uuid, bool>>,
+    /// One cell per code: at the start spike thousands of candidates ask for the same few codes
+    /// at once, and only the first of them renders each.
+    papers: RwLock<HashMap<(Uuid, String), PaperCell>>,
 }
 
 /// Entries kept before the fact cache starts again (a few hundred bytes each).
 const MAX_FACTS: usize = 400_000;
+/// Inserts into a cache that starts again once it holds MAX_FACTS entries.
+fn bounded_insert<K: std::hash::Hash + Eq, V>(cache: &RwLock<HashMap<K, V>>, key: K, value: V) {
+    let mut cache = cache.write().expect("not poisoned");
+    if cache.len() >= MAX_FACTS {
+        cache.clear();
+    }
+    cache.insert(key, value);
+}
+
 /// How long the hot store keeps a rendered paper.
 const PAPER_TTL: StdDuration = StdDuration::from_secs(6 * 3600);
 
@@ -76,6 +95,8 @@ impl Engine {
                 settings.save_queue,
             ),
             facts: RwLock::default(),
+            code_parts: RwLock::default(),
+            forward_only: RwLock::default(),
             papers: RwLock::default(),
         }
     }
@@ -88,30 +109,55 @@ impl Engine {
             .one(db)
             .await?
             .ok_or(ApiError::NotFound("attempt_not_found"))?;
-        let sitting = sitting::Entity::find_by_id(attempt.sitting_id)
-            .one(db)
-            .await?
-            .ok_or(ApiError::NotFound("sitting_not_found"))?;
-        let layout = paper_code::Entity::find_by_id((attempt.paper_id, attempt.code.clone()))
-            .one(db)
-            .await?
-            .ok_or(ApiError::NotFound("paper_not_found"))?;
-        let slots: Vec<Slot> =
-            serde_json::from_str(&layout.layout).map_err(|e| ApiError::Unexpected(e.into()))?;
+        let forward_only = self
+            .forward_only
+            .read()
+            .expect("not poisoned")
+            .get(&attempt.sitting_id)
+            .copied();
+        let forward_only = match forward_only {
+            Some(f) => f,
+            None => {
+                let sitting = sitting::Entity::find_by_id(attempt.sitting_id)
+                    .one(db)
+                    .await?
+                    .ok_or(ApiError::NotFound("sitting_not_found"))?;
+                let f = sitting.navigation == "forward_only";
+                bounded_insert(&self.forward_only, attempt.sitting_id, f);
+                f
+            }
+        };
+        let code = (attempt.paper_id, attempt.code.clone());
+        let parts = self
+            .code_parts
+            .read()
+            .expect("not poisoned")
+            .get(&code)
+            .cloned();
+        let parts = match parts {
+            Some(p) => p,
+            None => {
+                let layout = paper_code::Entity::find_by_id(code.clone())
+                    .one(db)
+                    .await?
+                    .ok_or(ApiError::NotFound("paper_not_found"))?;
+                let slots: Vec<Slot> = serde_json::from_str(&layout.layout)
+                    .map_err(|e| ApiError::Unexpected(e.into()))?;
+                let p: Arc<[u8]> = slots.iter().map(|s| s.part).collect();
+                bounded_insert(&self.code_parts, code, p.clone());
+                p
+            }
+        };
         let facts = Arc::new(Facts {
             user_id: attempt.user_id,
             sitting_id: attempt.sitting_id,
             room_id: attempt.room_id,
             paper_id: attempt.paper_id,
             code: attempt.code,
-            parts: slots.iter().map(|s| s.part).collect(),
-            forward_only: sitting.navigation == "forward_only",
+            parts,
+            forward_only,
         });
-        let mut cache = self.facts.write().expect("not poisoned");
-        if cache.len() >= MAX_FACTS {
-            cache.clear();
-        }
-        cache.insert(id, facts.clone());
+        bounded_insert(&self.facts, id, facts.clone());
         Ok(facts)
     }
 
@@ -124,9 +170,30 @@ impl Engine {
         code: &str,
     ) -> Result<Arc<CachedPaper>, ApiError> {
         let key = (paper_id, code.to_owned());
-        if let Some(p) = self.papers.read().expect("not poisoned").get(&key) {
-            return Ok(p.clone());
-        }
+        let cell = self.papers.read().expect("not poisoned").get(&key).cloned();
+        let cell = match cell {
+            Some(cell) => cell,
+            None => self
+                .papers
+                .write()
+                .expect("not poisoned")
+                .entry(key)
+                .or_default()
+                .clone(),
+        };
+        // A failed render leaves the cell empty; the next request tries again.
+        let cached = cell
+            .get_or_try_init(|| Self::load_paper(state, paper_id, code))
+            .await?;
+        Ok(cached.clone())
+    }
+
+    /// A code's body from the hot store, or rendered from the database and put there.
+    async fn load_paper(
+        state: &AppState,
+        paper_id: Uuid,
+        code: &str,
+    ) -> Result<Arc<CachedPaper>, ApiError> {
         let hot_key = format!("paper:{paper_id}:{code}");
         let body = match state.hot.get(&hot_key).await {
             Ok(Some(bytes)) => Bytes::from(bytes),
@@ -153,12 +220,7 @@ impl Engine {
             }
         };
         let etag = format!("\"{}\"", &hex::encode(Sha256::digest(&body))[..32]);
-        let cached = Arc::new(CachedPaper { etag, body });
-        self.papers
-            .write()
-            .expect("not poisoned")
-            .insert(key, cached.clone());
-        Ok(cached)
+        Ok(Arc::new(CachedPaper { etag, body }))
     }
 
     /// After a key correction: the printed content does not change, but stay honest.
