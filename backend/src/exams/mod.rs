@@ -56,6 +56,9 @@ pub struct CachedPaper {
     pub body: Bytes,
 }
 
+/// A paper's id and one of its codes.
+type PaperCode = (Uuid, String);
+
 /// A code's rendering, filled once.
 type PaperCell = Arc<OnceCell<Arc<CachedPaper>>>;
 
@@ -64,11 +67,11 @@ pub struct Engine {
     facts: RwLock<HashMap<Uuid, Arc<Facts>>>,
     /// What facts share, so an attempt's first request reads only its own row: each code's
     /// parts, and whether each sitting is forward-only (fixed when the sitting is created).
-    code_parts: RwLock<HashMap<(Uuid, String), Arc<[u8]>>>,
+    code_parts: RwLock<HashMap<PaperCode, Arc<[u8]>>>,
     forward_only: RwLock<HashMap<Uuid, bool>>,
     /// One cell per code: at the start spike thousands of candidates ask for the same few codes
     /// at once, and only the first of them renders each.
-    papers: RwLock<HashMap<(Uuid, String), PaperCell>>,
+    papers: RwLock<HashMap<PaperCode, PaperCell>>,
 }
 
 /// Entries kept before the fact cache starts again (a few hundred bytes each).
