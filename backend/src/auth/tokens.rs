@@ -1,5 +1,5 @@
 //! Access tokens (EdDSA JWTs with a `kid`, published as a JWKS) and opaque refresh tokens.
-use std::{path::Path, time::Duration};
+use std::{collections::HashMap, path::Path, sync::RwLock, time::Duration};
 
 use anyhow::{Context, bail};
 use aws_lc_rs::{
@@ -42,7 +42,14 @@ pub struct KeySet {
     current: EncodingKey,
     verifying: Vec<VerifyingKey>,
     validation: Validation,
+    /// Tokens already verified, by the SHA-256 of the whole token: a candidate's token comes
+    /// with every save and heartbeat, and a hash and a lookup cost a small part of a signature
+    /// check. Only the expiry is checked again.
+    verified: RwLock<HashMap<[u8; 32], Claims>>,
 }
+
+/// Verified tokens remembered before the memory starts again (~250 bytes each).
+const MAX_VERIFIED: usize = 200_000;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Jwk {
@@ -108,6 +115,7 @@ impl KeySet {
             current: EncodingKey::from_ed_der(current),
             verifying,
             validation,
+            verified: RwLock::default(),
         })
     }
 
@@ -194,6 +202,31 @@ impl KeySet {
     }
 
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let known = self
+            .verified
+            .read()
+            .expect("not poisoned")
+            .get(&digest)
+            .cloned();
+        if let Some(claims) = known {
+            let now = chrono::Utc::now().timestamp();
+            return if claims.exp < now - self.validation.leeway as i64 {
+                Err(TokenError::Expired)
+            } else {
+                Ok(claims)
+            };
+        }
+        let claims = self.verify_signature(token)?;
+        let mut verified = self.verified.write().expect("not poisoned");
+        if verified.len() >= MAX_VERIFIED {
+            verified.clear();
+        }
+        verified.insert(digest, claims.clone());
+        Ok(claims)
+    }
+
+    fn verify_signature(&self, token: &str) -> Result<Claims, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
         if header.alg != Algorithm::EdDSA {
             return Err(TokenError::Invalid);
@@ -285,6 +318,32 @@ mod tests {
             now,
             Duration::from_secs(900),
         )
+    }
+
+    #[test]
+    fn a_remembered_token_still_expires_and_a_tampered_one_is_still_refused() {
+        let keys = KeySet::from_pkcs8(&generate_pkcs8().unwrap(), &[]).unwrap();
+        let token = keys.issue(&claims(chrono::Utc::now())).unwrap();
+        assert!(keys.verify(&token).is_ok());
+        assert!(keys.verify(&token).is_ok(), "the second time from memory");
+        // The same claims under another signature, and a payload changed under the same one.
+        let (head, rest) = token.split_once('.').unwrap();
+        let (payload, signature) = rest.split_once('.').unwrap();
+        let mut forged_signature = signature.to_owned();
+        forged_signature.replace_range(0..1, if signature.starts_with('A') { "B" } else { "A" });
+        let mut forged_payload = payload.to_owned();
+        forged_payload.replace_range(0..1, if payload.starts_with('e') { "f" } else { "e" });
+        for forged in [
+            format!("{head}.{payload}.{forged_signature}"),
+            format!("{head}.{forged_payload}.{signature}"),
+        ] {
+            assert!(matches!(keys.verify(&forged), Err(TokenError::Invalid)));
+        }
+        // Once its time is up, the remembered token is refused as expired.
+        for remembered in keys.verified.write().unwrap().values_mut() {
+            remembered.exp = chrono::Utc::now().timestamp() - 60;
+        }
+        assert!(matches!(keys.verify(&token), Err(TokenError::Expired)));
     }
 
     #[test]

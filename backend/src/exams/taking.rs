@@ -679,48 +679,48 @@ async fn heartbeat(
         return Err(ApiError::NotFound("attempt_not_found"));
     }
     let now = state.clock.now();
-    let presence = json!({ "at": now, "device": body.device_id });
     // Presence and incident counts are rebuilt by the next heartbeat if the hot store loses them.
-    let _ = state
-        .hot
-        .set(
-            &format!("presence:{id}"),
-            presence.to_string().as_bytes(),
-            PRESENCE_TTL,
+    let report = async {
+        let presence = json!({ "at": now, "device": body.device_id });
+        let _ = state
+            .hot
+            .set(
+                &format!("presence:{id}"),
+                presence.to_string().as_bytes(),
+                PRESENCE_TTL,
+            )
+            .await;
+        if !body.incidents.is_empty() {
+            let _ = state
+                .hot
+                .incr(
+                    &format!("incidents:{id}"),
+                    body.incidents.len() as i64,
+                    std::time::Duration::from_secs(86_400),
+                )
+                .await;
+        }
+        for kind in &body.incidents {
+            let _ = state
+                .hot
+                .incr(
+                    &format!("incidents:{id}:{kind}"),
+                    1,
+                    std::time::Duration::from_secs(86_400),
+                )
+                .await;
+        }
+        announce(
+            &state,
+            facts.room_id,
+            json!({ "type": "heartbeat", "attempt": id, "at": now, "incidents": body.incidents }),
         )
         .await;
-    if !body.incidents.is_empty() {
-        let _ = state
-            .hot
-            .incr(
-                &format!("incidents:{id}"),
-                body.incidents.len() as i64,
-                std::time::Duration::from_secs(86_400),
-            )
-            .await;
-    }
-    for kind in &body.incidents {
-        let _ = state
-            .hot
-            .incr(
-                &format!("incidents:{id}:{kind}"),
-                1,
-                std::time::Duration::from_secs(86_400),
-            )
-            .await;
-    }
-    announce(
-        &state,
-        facts.room_id,
-        json!({ "type": "heartbeat", "attempt": id, "at": now, "incidents": body.incidents }),
-    )
-    .await;
-    // One read on the hot path: a running attempt's time left is its stored deadline minus now;
-    // only a paused or unstarted one needs its events folded.
-    let row = attempt::Entity::find_by_id(id)
-        .one(&state.db)
-        .await?
-        .ok_or(ApiError::NotFound("attempt_not_found"))?;
+    };
+    // One read on the hot path, alongside the report: a running attempt's time left is its
+    // stored deadline minus now; only a paused or unstarted one needs its events folded.
+    let ((), row) = tokio::join!(report, attempt::Entity::find_by_id(id).one(&state.db));
+    let row = row?.ok_or(ApiError::NotFound("attempt_not_found"))?;
     let current = AttemptState::parse(&row.state);
     let remaining_seconds = match (current, row.deadline) {
         (s, _) if s.is_closed() => 0,
