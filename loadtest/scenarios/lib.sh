@@ -3,7 +3,7 @@
 # ("A whole-province sitting") says what each scenario shows.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-BIN="$ROOT/target/release"
+BIN=${BIN:-$ROOT/target/release} # another build's binaries, to compare two versions
 ADMIN_PASSWORD=${ADMIN_PASSWORD:-loadtest-admin-password-2026}
 WORK=${WORK:-/tmp/hocthi-loadtest}
 PIDS=()
