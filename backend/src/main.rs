@@ -1,6 +1,10 @@
 use clap::{Parser, Subcommand};
 use hocthi::{auth::tokens::KeySet, config::Settings, startup::Application, stores::db, telemetry};
 
+// glibc's malloc and free were ~12% of the service's CPU under exam traffic (docs/PERFORMANCE.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// HọcThi: province-wide learning and exams.
 #[derive(Parser)]
 #[command(version, about)]
