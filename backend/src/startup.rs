@@ -175,6 +175,7 @@ impl Application {
         };
         telemetry::metrics_handle();
         crate::exams::start_sweeper(state.clone());
+        crate::exams::grading::start_grading(state.clone());
         crate::content::start_janitor(state.clone());
 
         let server = serve(listener, state.clone())?;

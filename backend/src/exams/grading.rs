@@ -1,19 +1,23 @@
-//! Grading: Parts I-III by the scoring engine as soon as an attempt is submitted, essays from
-//! their graders' marks. A score is written next to the attempt, never instead of its answers.
-use std::collections::BTreeMap;
+//! Grading: Parts I-III by the scoring engine once an attempt is submitted (queued after the
+//! submit's response, or by the sweeper), essays from their graders' marks. A score is written
+//! next to the attempt, never instead of its answers.
+use std::{collections::BTreeMap, sync::Mutex};
 
 use chrono::Utc;
+use futures_util::StreamExt;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::Expr,
 };
 use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{
     domain::{self, AttemptState, EssayOutcome},
     lifecycle::Context,
+    taking::INCIDENTS,
 };
 use crate::{
     entities::{answer_save, attempt, essay_mark, item_version, paper_code},
@@ -211,23 +215,159 @@ pub async fn grade(db: &impl ConnectionTrait, ctx: &Context) -> Result<Score, Ap
     Ok(score)
 }
 
-/// Grades closed attempts that have no score yet (after a crash between submit and grading).
+/// Grades closed attempts that have had no score for a minute: after a crash between submit
+/// and grading, or a submit the full grading queue could not take. Fresher ones are the
+/// queue's.
 pub async fn grade_pending(state: &AppState) -> Result<usize, ApiError> {
+    let settled_by_now =
+        state.clock.now() - chrono::Duration::from_std(QUEUE_PATIENCE).unwrap_or_default();
     let waiting = attempt::Entity::find()
         .filter(attempt::Column::State.is_in([
             AttemptState::Submitted.as_str(),
             AttemptState::AutoSubmitted.as_str(),
         ]))
         .filter(attempt::Column::GradedAt.is_null())
+        .filter(attempt::Column::SubmittedAt.lt(settled_by_now))
         .limit(200)
         .all(&state.db)
         .await?;
     let n = waiting.len();
     for attempt in waiting {
         let ctx = Context::around(&state.db, attempt).await?;
-        grade(&state.db, &ctx).await?;
+        settle(state, &ctx).await?;
     }
     Ok(n)
+}
+
+/// Grades the sitting's closed attempts that have no score yet, so that what reads scores
+/// (results, statistics, progress) never misses a submit whose grading is still queued.
+pub async fn settle_waiting(state: &AppState, sitting_id: Uuid) -> Result<(), ApiError> {
+    let waiting = attempt::Entity::find()
+        .filter(attempt::Column::SittingId.eq(sitting_id))
+        .filter(attempt::Column::State.is_in([
+            AttemptState::Submitted.as_str(),
+            AttemptState::AutoSubmitted.as_str(),
+        ]))
+        .filter(attempt::Column::GradedAt.is_null())
+        .all(&state.db)
+        .await?;
+    for attempt in waiting {
+        let ctx = Context::around(&state.db, attempt).await?;
+        settle(state, &ctx).await?;
+    }
+    Ok(())
+}
+
+/// Closes a submitted attempt's record: its incident summary from the hot store goes onto the
+/// row, and Parts I-III are graded. Running it twice writes the same again.
+pub async fn settle(state: &AppState, ctx: &Context) -> Result<Score, ApiError> {
+    let id = ctx.attempt.id;
+    let summary = incident_summary(state, id).await;
+    // Attempts are created with an empty summary: most need no write here.
+    if !summary.is_empty() {
+        attempt::Entity::update_many()
+            .col_expr(
+                attempt::Column::Incidents,
+                Expr::value(serde_json::Value::Object(summary).to_string()),
+            )
+            .filter(attempt::Column::Id.eq(id))
+            .exec(&state.db)
+            .await?;
+    }
+    grade(&state.db, ctx).await
+}
+
+/// Incident counts by kind from the hot store; the total is read first, so an attempt without
+/// incidents costs one round trip.
+async fn incident_summary(
+    state: &AppState,
+    id: Uuid,
+) -> serde_json::Map<String, serde_json::Value> {
+    let count = |bytes: &[u8]| {
+        std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|t| t.parse::<i64>().ok())
+    };
+    let mut summary = serde_json::Map::new();
+    let total = match state.hot.get(&format!("incidents:{id}")).await {
+        Ok(Some(bytes)) => count(&bytes).unwrap_or(0),
+        _ => 0,
+    };
+    if total == 0 {
+        return summary;
+    }
+    for kind in INCIDENTS {
+        if let Ok(Some(bytes)) = state.hot.get(&format!("incidents:{id}:{kind}")).await
+            && let Some(n) = count(&bytes)
+        {
+            summary.insert((*kind).to_owned(), n.into());
+        }
+    }
+    summary
+}
+
+/// Submits waiting to be graded, taken by a few workers while the submits' responses have
+/// already gone: the deadline brings every submit of a sitting at once.
+pub struct Queue {
+    sender: mpsc::Sender<Context>,
+    receiver: Mutex<Option<mpsc::Receiver<Context>>>,
+}
+
+/// Submits held at most (a context is a few kilobytes); past it the sweeper grades them.
+const QUEUE_LENGTH: usize = 20_000;
+/// Attempts graded at once: enough to keep up, few enough to leave the pool to requests.
+const WORKERS: usize = 2;
+/// How long the sweeper leaves a fresh submit to the queue.
+const QUEUE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl Queue {
+    pub fn new() -> Self {
+        let (sender, receiver) = mpsc::channel(QUEUE_LENGTH);
+        Queue {
+            sender,
+            receiver: Mutex::new(Some(receiver)),
+        }
+    }
+
+    /// Queues a submitted attempt for grading. A full queue drops it: the sweeper's grading
+    /// pass takes it a minute later, and a reader of its score grades it first.
+    pub fn push(&self, ctx: Context) {
+        if let Err(e) = self.sender.try_send(ctx) {
+            tracing::debug!(error = %e, "grading queue full; the sweeper grades this one");
+        }
+    }
+}
+
+impl Default for Queue {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Starts this instance's grading workers (once; later calls do nothing).
+pub fn start_grading(state: AppState) {
+    let Some(receiver) = state
+        .exams
+        .grading
+        .receiver
+        .lock()
+        .expect("not poisoned")
+        .take()
+    else {
+        return;
+    };
+    let queued = futures_util::stream::unfold(receiver, |mut r| async move {
+        r.recv().await.map(|ctx| (ctx, r))
+    });
+    tokio::spawn(queued.for_each_concurrent(WORKERS, move |ctx| {
+        let state = state.clone();
+        async move {
+            if let Err(e) = settle(&state, &ctx).await {
+                let id = ctx.attempt.id;
+                tracing::warn!(error = ?e, %id, "grading a submit failed; the sweeper retries");
+            }
+        }
+    }));
 }
 
 pub fn stored_score(attempt: &attempt::Model) -> Option<Score> {

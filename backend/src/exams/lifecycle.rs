@@ -13,11 +13,15 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::domain::{self, AttemptState, EventKind, Policy, Tick};
+use super::{
+    domain::{self, AttemptState, EventKind, Policy, Tick},
+    hot_clock,
+};
 use crate::{
     audit::GENESIS,
     entities::{attempt, attempt_event, candidate, exam, sitting},
     error::ApiError,
+    state::AppState,
 };
 
 /// An attempt with what its rules depend on.
@@ -176,7 +180,12 @@ pub async fn apply(
     now: DateTime<Utc>,
 ) -> Result<attempt::Model, ApiError> {
     let before = &ctx.attempt;
-    let mut history = events(txn, before.id).await?;
+    // A first change (the start) has no history to read.
+    let mut history = if before.event_count == 0 {
+        Vec::new()
+    } else {
+        events(txn, before.id).await?
+    };
     let event = {
         let mut e = attempt_event::Model {
             attempt_id: before.id,
@@ -236,21 +245,23 @@ pub async fn apply(
 }
 
 /// Loads, applies and commits one change, retrying a lost race a few times: proctor actions
-/// and the candidate's own requests may meet on one attempt. Returns the attempt as changed.
+/// and the candidate's own requests may meet on one attempt. Returns the attempt as changed,
+/// its clock copy in the hot store already written.
 pub async fn change_now(
-    db: &DatabaseConnection,
+    state: &AppState,
     attempt_id: Uuid,
     now: DateTime<Utc>,
     mut build: impl FnMut(&Context) -> Result<Change, ApiError>,
 ) -> Result<Context, ApiError> {
     let mut tries = 0;
     loop {
-        let txn = db.begin().await?;
+        let txn = state.db.begin().await?;
         let ctx = Context::load(&txn, attempt_id).await?;
         let change = build(&ctx)?;
         match apply(&txn, &ctx, change, now).await {
             Ok(after) => {
                 txn.commit().await?;
+                hot_clock::remember(state.hot.as_ref(), &after).await;
                 return Ok(Context {
                     attempt: after,
                     ..ctx
@@ -329,12 +340,13 @@ pub fn new_attempt(
 
 /// Submits every attempt whose deadline plus the grace has passed. Each is moved with the
 /// version check, so any number of instances sweeping at once submit each attempt exactly once;
-/// on PostgreSQL `SKIP LOCKED` also keeps them from queueing on the same rows.
+/// on PostgreSQL `SKIP LOCKED` also keeps them from queueing on the same rows. Returns the
+/// attempts it submitted, as submitted.
 pub async fn sweep(
     db: &DatabaseConnection,
     now: DateTime<Utc>,
     grace: Duration,
-) -> Result<Vec<Uuid>, ApiError> {
+) -> Result<Vec<Context>, ApiError> {
     let due: Vec<Uuid> = attempt::Entity::find()
         .select_only()
         .column(attempt::Column::Id)
@@ -382,9 +394,12 @@ pub async fn sweep(
         )
         .to(AttemptState::AutoSubmitted);
         match apply(&txn, &ctx, change, now).await {
-            Ok(_) => {
+            Ok(after) => {
                 txn.commit().await?;
-                submitted.push(id);
+                submitted.push(Context {
+                    attempt: after,
+                    ..ctx
+                });
             }
             Err(ApiError::Conflict(_)) => {}
             Err(e) => return Err(e),
@@ -398,12 +413,12 @@ const CLOCK_ROW: i32 = 1;
 /// Gives back time lost while no instance was serving. Every sweep stamps a shared row; a gap
 /// between stamps longer than `threshold` means the service was down for everyone, and every
 /// running attempt is credited with the gap (by exactly one instance: the stamp moves on with a
-/// compare-and-set). Returns the credited gap in seconds.
+/// compare-and-set). Returns the attempts credited, as changed.
 pub async fn credit_outage(
     db: &DatabaseConnection,
     now: DateTime<Utc>,
     threshold: Duration,
-) -> Result<Option<i64>, ApiError> {
+) -> Result<Vec<attempt::Model>, ApiError> {
     use crate::entities::service_clock;
     // Outages are measured on the wall clock: a clock moved forward for a drill is not one.
     let wall = Utc::now();
@@ -416,10 +431,10 @@ pub async fn credit_outage(
         .on_conflict_do_nothing()
         .exec_without_returning(db)
         .await?;
-        return Ok(None);
+        return Ok(Vec::new());
     };
     if wall <= row.last_seen {
-        return Ok(None);
+        return Ok(Vec::new());
     }
     let txn = db.begin().await?;
     let moved = service_clock::Entity::update_many()
@@ -433,12 +448,12 @@ pub async fn credit_outage(
         .await?;
     if moved.rows_affected != 1 {
         txn.rollback().await?;
-        return Ok(None);
+        return Ok(Vec::new());
     }
     let gap = wall - row.last_seen;
     if gap <= threshold {
         txn.commit().await?;
-        return Ok(None);
+        return Ok(Vec::new());
     }
     let running: Vec<attempt::Model> = attempt::Entity::find()
         .filter(attempt::Column::State.eq(AttemptState::InProgress.as_str()))
@@ -446,6 +461,7 @@ pub async fn credit_outage(
         .all(&txn)
         .await?;
     let seconds = gap.num_seconds().min(i64::from(i32::MAX)) as i32;
+    let mut credited = Vec::with_capacity(running.len());
     for attempt in running {
         let ctx = Context::around(&txn, attempt).await?;
         let change = Change::new(
@@ -454,12 +470,13 @@ pub async fn credit_outage(
             json!({ "from": row.last_seen, "to": wall }),
         )
         .seconds(seconds);
-        apply(&txn, &ctx, change, now).await?;
+        credited.push(apply(&txn, &ctx, change, now).await?);
     }
     txn.commit().await?;
     tracing::warn!(
         seconds,
+        attempts = credited.len(),
         "service outage detected: running attempts credited"
     );
-    Ok(Some(gap.num_seconds()))
+    Ok(credited)
 }

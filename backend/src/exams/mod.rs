@@ -3,6 +3,7 @@
 pub mod chart;
 pub mod domain;
 pub mod grading;
+pub mod hot_clock;
 pub mod lifecycle;
 pub mod organisation;
 pub mod proctor;
@@ -64,6 +65,7 @@ type PaperCell = Arc<OnceCell<Arc<CachedPaper>>>;
 
 pub struct Engine {
     pub writer: writer::Writer,
+    pub grading: grading::Queue,
     facts: RwLock<HashMap<Uuid, Arc<Facts>>>,
     /// What facts share, so an attempt's first request reads only its own row: each code's
     /// parts, and whether each sitting is forward-only (fixed when the sitting is created).
@@ -97,6 +99,7 @@ impl Engine {
                 chrono::Duration::from_std(settings.save_grace).unwrap_or_default(),
                 settings.save_queue,
             ),
+            grading: grading::Queue::new(),
             facts: RwLock::default(),
             code_parts: RwLock::default(),
             forward_only: RwLock::default(),
@@ -258,17 +261,15 @@ pub fn start_sweeper(state: AppState) {
 pub async fn sweep_once(state: &AppState) -> Result<Vec<Uuid>, ApiError> {
     let now = state.clock.now();
     let threshold = chrono::Duration::from_std(state.settings.outage_threshold).unwrap_or_default();
-    lifecycle::credit_outage(&state.db, now, threshold).await?;
+    for credited in lifecycle::credit_outage(&state.db, now, threshold).await? {
+        hot_clock::remember(state.hot.as_ref(), &credited).await;
+    }
     let grace = chrono::Duration::from_std(state.settings.save_grace).unwrap_or_default();
     let submitted = lifecycle::sweep(&state.db, now, grace).await?;
-    for id in &submitted {
-        match lifecycle::Context::load(&state.db, *id).await {
-            Ok(ctx) => taking::after_submit(state, &ctx, "auto_submitted").await,
-            Err(e) => {
-                tracing::warn!(error = ?e, %id, "loading a swept attempt failed; grading retries")
-            }
-        }
+    for ctx in &submitted {
+        hot_clock::remember(state.hot.as_ref(), &ctx.attempt).await;
+        taking::after_submit(state, ctx, "auto_submitted").await;
     }
     grading::grade_pending(state).await?;
-    Ok(submitted)
+    Ok(submitted.iter().map(|ctx| ctx.attempt.id).collect())
 }

@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use super::{
     domain::{AttemptState, EventKind},
+    hot_clock,
     lifecycle::{self, Change, Context},
     organisation::{proctors_of, require_organiser},
     taking::announce,
@@ -310,6 +311,7 @@ async fn act(
     )
     .await?;
     txn.commit().await?;
+    hot_clock::remember(state.hot.as_ref(), &after).await;
     announce(
         state,
         after.room_id,
@@ -522,12 +524,11 @@ async fn room_wide(
         .filter(attempt::Column::RoomId.eq(room.id))
         .all(&txn)
         .await?;
-    let mut changed = 0;
+    let mut changed = Vec::new();
     for a in attempts {
         let ctx = Context::around(&txn, a).await?;
         if let Ok(change) = build(&ctx) {
-            lifecycle::apply(&txn, &ctx, change, now).await?;
-            changed += 1;
+            changed.push(lifecycle::apply(&txn, &ctx, change, now).await?);
         }
     }
     audit::record(
@@ -538,19 +539,22 @@ async fn room_wide(
             action,
             "room",
             room.id,
-            json!({ "details": details, "attempts": changed }),
+            json!({ "details": details, "attempts": changed.len() }),
         ),
     )
     .await?;
     txn.commit().await?;
+    for after in &changed {
+        hot_clock::remember(state.hot.as_ref(), after).await;
+    }
     announce(
         state,
         Some(room.id),
-        json!({ "type": action, "room": room.id, "at": now, "attempts": changed }),
+        json!({ "type": action, "room": room.id, "at": now, "attempts": changed.len() }),
     )
     .await;
     Ok(RoomActionResult {
-        changed,
+        changed: changed.len(),
         server_now: now,
     })
 }

@@ -71,7 +71,8 @@ pub struct GroupFilter {
     pub class_id: Option<Uuid>,
 }
 
-/// Every graded attempt of the sitting (voided ones excluded), narrowed to the caller's school
+/// Every closed attempt of the sitting, graded first if its grading is still queued (voided
+/// ones excluded), narrowed to the caller's school
 /// when they are school staff, and by the filter.
 async fn graded_rows(
     state: &AppState,
@@ -79,6 +80,7 @@ async fn graded_rows(
     sitting: &sitting::Model,
     filter: &GroupFilter,
 ) -> Result<Vec<Row>, ApiError> {
+    grading::settle_waiting(state, sitting.id).await?;
     let attempts = attempt::Entity::find()
         .filter(attempt::Column::SittingId.eq(sitting.id))
         .filter(attempt::Column::State.is_in([
@@ -968,8 +970,13 @@ async fn appeal_export(
     path: web::Path<Uuid>,
 ) -> Result<web::Json<AppealExport>, ApiError> {
     user.require(&[Role::SchoolAdmin, Role::Teacher], user.home())?;
-    let ctx = Context::load(&state.db, path.into_inner()).await?;
+    let mut ctx = Context::load(&state.db, path.into_inner()).await?;
     require_organiser(&user, &ctx.exam).map_err(|_| ApiError::NotFound("attempt_not_found"))?;
+    if ctx.state().is_closed() && ctx.attempt.graded_at.is_none() {
+        // Its grading is still queued: the export carries the score and incidents.
+        grading::settle(&state, &ctx).await?;
+        ctx = Context::load(&state.db, ctx.attempt.id).await?;
+    }
     let a = &ctx.attempt;
     let paper = crate::entities::paper::Entity::find_by_id(a.paper_id)
         .one(&state.db)

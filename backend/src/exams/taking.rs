@@ -5,9 +5,7 @@ use std::collections::HashMap;
 
 use actix_web::{HttpRequest, HttpResponse, get, post, put, web};
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, sea_query::Expr,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -16,6 +14,7 @@ use uuid::Uuid;
 use super::{
     domain::{self, AttemptState, EventKind, Navigation, ResultRelease},
     grading::{self, Score},
+    hot_clock,
     lifecycle::{self, Change, Context},
     writer::{Answer, SaveJob},
 };
@@ -149,8 +148,14 @@ pub struct AttemptView {
 
 pub async fn view(state: &AppState, ctx: &Context, answers: bool) -> Result<AttemptView, ApiError> {
     let now = state.clock.now();
-    let events = lifecycle::events(&state.db, ctx.attempt.id).await?;
-    let clock = domain::clock(ctx.allowed(), &lifecycle::ticks(&events), now);
+    let remaining_seconds = time_left(
+        state,
+        ctx.attempt.id,
+        (ctx.state(), ctx.attempt.deadline),
+        Some(ctx),
+        now,
+    )
+    .await?;
     let mut saved = Vec::new();
     let mut last_seq = 0;
     if answers {
@@ -160,7 +165,6 @@ pub async fn view(state: &AppState, ctx: &Context, answers: bool) -> Result<Atte
         }
     }
     let a = &ctx.attempt;
-    let closed = ctx.state().is_closed();
     Ok(AttemptView {
         id: a.id,
         sitting_id: a.sitting_id,
@@ -169,7 +173,7 @@ pub async fn view(state: &AppState, ctx: &Context, answers: bool) -> Result<Atte
         state: ctx.state(),
         server_now: now,
         deadline: a.deadline,
-        remaining_seconds: if closed { 0 } else { clock.remaining_seconds },
+        remaining_seconds,
         navigation: if ctx.sitting.navigation == "forward_only" {
             Navigation::ForwardOnly
         } else {
@@ -180,6 +184,29 @@ pub async fn view(state: &AppState, ctx: &Context, answers: bool) -> Result<Atte
         last_seq,
         submitted_at: a.submitted_at,
     })
+}
+
+/// Seconds left: a running attempt's deadline minus now, with no read; a paused or unstarted
+/// one's folded from its events (and its context, loaded unless given).
+async fn time_left(
+    state: &AppState,
+    id: Uuid,
+    (current, deadline): (AttemptState, Option<DateTime<Utc>>),
+    ctx: Option<&Context>,
+    now: DateTime<Utc>,
+) -> Result<i64, ApiError> {
+    match (current, deadline) {
+        (s, _) if s.is_closed() => Ok(0),
+        (AttemptState::InProgress, Some(deadline)) => Ok((deadline - now).num_seconds().max(0)),
+        _ => {
+            let allowed = match ctx {
+                Some(ctx) => ctx.allowed(),
+                None => Context::load(&state.db, id).await?.allowed(),
+            };
+            let events = lifecycle::events(&state.db, id).await?;
+            Ok(domain::clock(allowed, &lifecycle::ticks(&events), now).remaining_seconds)
+        }
+    }
 }
 
 /// The caller's own attempt; anyone else's is "not found".
@@ -351,7 +378,7 @@ async fn start(
         .verify_passkey(&state, &meta, &user, id)
         .await?;
     let now = state.clock.now();
-    let ctx = lifecycle::change_now(&state.db, id, now, |ctx| {
+    let ctx = lifecycle::change_now(&state, id, now, |ctx| {
         owned(ctx, &user)?;
         if ctx.state() != AttemptState::NotStarted {
             return Err(ApiError::Conflict("attempt_already_started"));
@@ -429,7 +456,7 @@ async fn resume(
     }
     let now = state.clock.now();
     if ctx.exam.kind == "practice" {
-        let ctx = lifecycle::change_now(&state.db, id, now, |_| {
+        let ctx = lifecycle::change_now(&state, id, now, |_| {
             Ok(Change::new(
                 EventKind::DeviceSwitchApproved,
                 Some(user.id),
@@ -444,7 +471,7 @@ async fn resume(
         return Ok(web::Json(view(&state, &ctx, true).await?));
     }
     if ctx.attempt.pending_device.as_deref() != Some(device.as_str()) {
-        lifecycle::change_now(&state.db, id, now, |_| {
+        lifecycle::change_now(&state, id, now, |_| {
             Ok(Change::new(
                 EventKind::DeviceSwitchRequested,
                 Some(user.id),
@@ -498,11 +525,8 @@ async fn paper(
     if facts.user_id != user.id {
         return Err(ApiError::NotFound("attempt_not_found"));
     }
-    let row = attempt::Entity::find_by_id(id)
-        .one(&state.db)
-        .await?
-        .ok_or(ApiError::NotFound("attempt_not_found"))?;
-    if AttemptState::parse(&row.state) == AttemptState::NotStarted {
+    let clock = hot_clock::read(&state, id).await?;
+    if clock.state == AttemptState::NotStarted {
         return Err(ApiError::Conflict("attempt_not_started"));
     }
     let cached = state
@@ -523,7 +547,7 @@ async fn paper(
         .insert_header(("ETag", cached.etag.clone()))
         .insert_header(("Cache-Control", "private, no-cache"))
         .insert_header(("X-Server-Now", state.clock.now().to_rfc3339()));
-    if let Some(d) = row.deadline {
+    if let Some(d) = clock.deadline {
         response.insert_header(("X-Deadline", d.to_rfc3339()));
     }
     if unchanged {
@@ -717,24 +741,14 @@ async fn heartbeat(
         )
         .await;
     };
-    // One read on the hot path, alongside the report: a running attempt's time left is its
-    // stored deadline minus now; only a paused or unstarted one needs its events folded.
-    let ((), row) = tokio::join!(report, attempt::Entity::find_by_id(id).one(&state.db));
-    let row = row?.ok_or(ApiError::NotFound("attempt_not_found"))?;
-    let current = AttemptState::parse(&row.state);
-    let remaining_seconds = match (current, row.deadline) {
-        (s, _) if s.is_closed() => 0,
-        (AttemptState::InProgress, Some(deadline)) => (deadline - now).num_seconds().max(0),
-        _ => {
-            let ctx = Context::around(&state.db, row.clone()).await?;
-            let events = lifecycle::events(&state.db, id).await?;
-            domain::clock(ctx.allowed(), &lifecycle::ticks(&events), now).remaining_seconds
-        }
-    };
+    // The attempt's clock from its hot-store copy, alongside the report.
+    let ((), clock) = tokio::join!(report, hot_clock::read(&state, id));
+    let clock = clock?;
+    let remaining_seconds = time_left(&state, id, (clock.state, clock.deadline), None, now).await?;
     Ok(web::Json(HeartbeatAck {
-        state: current,
+        state: clock.state,
         server_now: now,
-        deadline: row.deadline,
+        deadline: clock.deadline,
         remaining_seconds,
     }))
 }
@@ -755,7 +769,7 @@ async fn next_section(
     let facts = state.exams.facts(&state.db, id).await?;
     let last = i32::from(facts.parts.iter().copied().max().unwrap_or(1));
     let now = state.clock.now();
-    let ctx = lifecycle::change_now(&state.db, id, now, |ctx| {
+    let ctx = lifecycle::change_now(&state, id, now, |ctx| {
         owned(ctx, &user)?;
         if ctx.sitting.navigation != "forward_only" {
             return Err(ApiError::Conflict("navigation_is_free"));
@@ -778,7 +792,8 @@ async fn next_section(
     Ok(web::Json(view(&state, &ctx, false).await?))
 }
 
-/// Hands the attempt in. It is graded straight after (Parts I-III); essays wait for graders.
+/// Hands the attempt in. Parts I-III are graded straight after the response; essays wait for
+/// graders.
 #[utoipa::path(tag = "attempts", security(("bearer" = [])), params(("attempt_id" = Uuid, Path)), request_body = DeviceRequest, responses(
     (status = 200, body = AttemptView), (status = 401, body = Problem), (status = 403, body = Problem),
     (status = 404, body = Problem), (status = 409, body = Problem)))]
@@ -792,7 +807,7 @@ async fn submit(
     let id = path.into_inner();
     user.require(&[Role::Student], user.home())?;
     let now = state.clock.now();
-    let ctx = lifecycle::change_now(&state.db, id, now, |ctx| {
+    let ctx = lifecycle::change_now(&state, id, now, |ctx| {
         owned(ctx, &user)?;
         match ctx.state() {
             AttemptState::InProgress => {}
@@ -806,35 +821,25 @@ async fn submit(
         Ok(Change::new(EventKind::Submitted, Some(user.id), json!({})).to(AttemptState::Submitted))
     })
     .await?;
-    after_submit(&state, &ctx, "submitted").await;
+    announce(
+        &state,
+        ctx.attempt.room_id,
+        json!({ "type": "submitted", "attempt": id, "at": now }),
+    )
+    .await;
+    // Graded after the response: at the deadline submits come all at once, and the grading
+    // queue takes them at its own pace (what reads a score grades what is still queued first).
+    state.exams.grading.push(ctx.clone());
     Ok(web::Json(view(&state, &ctx, true).await?))
 }
 
-/// What follows a submit, by the candidate or the sweeper, given the closed attempt's context:
-/// the incident summary goes onto the attempt's record, Parts I-III are graded, the room hears
-/// of it. A failure here is retried by the sweeper's grading pass; the submit itself is already
-/// durable.
+/// What follows the sweeper's submit: the attempt is settled (incidents recorded, graded), then
+/// the room hears of it. A failure here is retried by the sweeper's grading pass; the submit
+/// itself is already durable.
 pub async fn after_submit(state: &AppState, ctx: &Context, how: &str) {
     let id = ctx.attempt.id;
-    let outcome = async {
-        let summary = incident_summary(state, id).await;
-        // Attempts are created with an empty summary: most need no write here.
-        if !summary.is_empty() {
-            attempt::Entity::update_many()
-                .col_expr(
-                    attempt::Column::Incidents,
-                    Expr::value(serde_json::Value::Object(summary).to_string()),
-                )
-                .filter(attempt::Column::Id.eq(id))
-                .exec(&state.db)
-                .await?;
-        }
-        grading::grade(&state.db, ctx).await?;
-        Ok::<_, ApiError>(())
-    }
-    .await;
-    match outcome {
-        Ok(()) => {
+    match grading::settle(state, ctx).await {
+        Ok(_) => {
             announce(
                 state,
                 ctx.attempt.room_id,
@@ -846,35 +851,6 @@ pub async fn after_submit(state: &AppState, ctx: &Context, how: &str) {
             tracing::warn!(error = ?e, %id, "grading after submit failed; the sweeper retries")
         }
     }
-}
-
-/// Incident counts by kind from the hot store; the total is read first, so an attempt without
-/// incidents costs one round trip.
-async fn incident_summary(
-    state: &AppState,
-    id: Uuid,
-) -> serde_json::Map<String, serde_json::Value> {
-    let count = |bytes: &[u8]| {
-        std::str::from_utf8(bytes)
-            .ok()
-            .and_then(|t| t.parse::<i64>().ok())
-    };
-    let mut summary = serde_json::Map::new();
-    let total = match state.hot.get(&format!("incidents:{id}")).await {
-        Ok(Some(bytes)) => count(&bytes).unwrap_or(0),
-        _ => 0,
-    };
-    if total == 0 {
-        return summary;
-    }
-    for kind in INCIDENTS {
-        if let Ok(Some(bytes)) = state.hot.get(&format!("incidents:{id}:{kind}")).await
-            && let Some(n) = count(&bytes)
-        {
-            summary.insert((*kind).to_owned(), n.into());
-        }
-    }
-    summary
 }
 
 #[derive(Serialize, ToSchema)]
@@ -919,9 +895,14 @@ async fn result(
     if !(staff || ctx.exam.results_released || policy.release == ResultRelease::Immediate) {
         return Err(ApiError::Conflict("results_not_released"));
     }
-    let score = grading::stored_score(&ctx.attempt)
-        .filter(|_| ctx.state().is_closed())
-        .ok_or(ApiError::Conflict("not_graded"))?;
+    if !ctx.state().is_closed() {
+        return Err(ApiError::Conflict("not_graded"));
+    }
+    // A submit whose grading is still queued is graded now: a released result is never missing.
+    let score = match grading::stored_score(&ctx.attempt) {
+        Some(score) => score,
+        None => grading::settle(&state, &ctx).await?,
+    };
     let (slots, key) = grading::code_of(&state.db, ctx.attempt.paper_id, &ctx.attempt.code).await?;
     let latest = grading::latest_answers(&state.db, ctx.attempt.id).await?;
     let show_key = staff || policy.show_key;

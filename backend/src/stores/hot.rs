@@ -27,6 +27,37 @@ pub trait HotStore: Send + Sync + 'static {
     async fn subscribe(&self, channel: &str) -> anyhow::Result<BoxStream<'static, Vec<u8>>>;
     async fn ping(&self) -> anyhow::Result<()>;
     fn kind(&self) -> &'static str;
+    /// Stores `value` under `version` unless the key holds a newer or equal version already, so
+    /// copies written out of order (or by a reader holding an older row) never replace a newer
+    /// one. Returns whether it was stored. Read it back with `get_versioned`.
+    async fn set_if_newer(
+        &self,
+        key: &str,
+        version: i64,
+        value: &[u8],
+        ttl: Duration,
+    ) -> anyhow::Result<bool>;
+
+    /// A value stored by `set_if_newer`, with its version.
+    async fn get_versioned(&self, key: &str) -> anyhow::Result<Option<(i64, Vec<u8>)>> {
+        Ok(self
+            .get(key)
+            .await?
+            .and_then(|stored| split_version(&stored)))
+    }
+}
+
+/// Versioned values are stored as `{version}|{value}`.
+fn split_version(stored: &[u8]) -> Option<(i64, Vec<u8>)> {
+    let bar = stored.iter().position(|b| *b == b'|')?;
+    let version = std::str::from_utf8(&stored[..bar]).ok()?.parse().ok()?;
+    Some((version, stored[bar + 1..].to_vec()))
+}
+
+fn with_version(version: i64, value: &[u8]) -> Vec<u8> {
+    let mut stored = format!("{version}|").into_bytes();
+    stored.extend_from_slice(value);
+    stored
 }
 
 pub type SharedHotStore = Arc<dyn HotStore>;
@@ -169,6 +200,32 @@ impl HotStore for MemoryHotStore {
     fn kind(&self) -> &'static str {
         "memory"
     }
+
+    async fn set_if_newer(
+        &self,
+        key: &str,
+        version: i64,
+        value: &[u8],
+        ttl: Duration,
+    ) -> anyhow::Result<bool> {
+        let now = Instant::now();
+        let mut map = self.entries.lock().expect("hot store lock");
+        let held = Self::live(&mut map, key, now)
+            .and_then(|e| split_version(&e.value))
+            .map(|(v, _)| v);
+        if held.is_some_and(|v| v >= version) {
+            return Ok(false);
+        }
+        Self::sweep(&mut map, now);
+        map.insert(
+            key.to_owned(),
+            Entry {
+                value: with_version(version, value),
+                expires: now + ttl,
+            },
+        );
+        Ok(true)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -178,7 +235,19 @@ pub struct RedisHotStore {
     client: redis::Client,
     manager: redis::aio::ConnectionManager,
     prefix: String,
+    set_if_newer: redis::Script,
 }
+
+/// Compare-and-set on the version prefix, atomic in Redis.
+const SET_IF_NEWER: &str = r"
+local held = redis.call('GET', KEYS[1])
+if held then
+  local v = tonumber(string.match(held, '^(-?%d+)|'))
+  if v and v >= tonumber(ARGV[1]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+";
 
 impl RedisHotStore {
     pub async fn connect(url: &str, prefix: &str) -> anyhow::Result<Self> {
@@ -196,6 +265,7 @@ impl RedisHotStore {
             client,
             manager,
             prefix: prefix.to_owned(),
+            set_if_newer: redis::Script::new(SET_IF_NEWER),
         })
     }
 
@@ -312,6 +382,25 @@ impl HotStore for RedisHotStore {
 
     fn kind(&self) -> &'static str {
         "redis"
+    }
+
+    async fn set_if_newer(
+        &self,
+        key: &str,
+        version: i64,
+        value: &[u8],
+        ttl: Duration,
+    ) -> anyhow::Result<bool> {
+        let mut conn = self.manager.clone();
+        let stored: i64 = self
+            .set_if_newer
+            .key(self.key(key))
+            .arg(version)
+            .arg(with_version(version, value))
+            .arg(millis(ttl))
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(stored == 1)
     }
 }
 

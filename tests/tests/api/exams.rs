@@ -21,6 +21,7 @@ on_every_store!(
     essays_are_double_marked_with_a_third_marker_on_disagreement,
     a_full_exam_runs_from_roster_to_results,
     a_failing_database_answers_503_and_nothing_acknowledged_is_lost,
+    a_submit_is_graded_after_its_response_and_before_any_score_is_read,
 );
 
 pub struct Exam {
@@ -526,6 +527,11 @@ async fn a_pause_freezes_time_and_added_time_extends_the_deadline(app: TestApp) 
     let a = &attempts[0];
     let started = start(&app, token, a, DEVICE_A).await;
     let first_deadline = at(&started["deadline"]);
+    // Heartbeats answer from the attempt's clock copy in the hot store: each change below must
+    // rewrite it, or the next heartbeat shows the clock from before.
+    let running = heartbeat(&app, token, a).await;
+    assert_eq!(running.body["state"], "in_progress", "{}", running.text);
+    assert_eq!(at(&running.body["deadline"]), first_deadline);
     app.state.clock.advance(Duration::minutes(20));
     let paused = app
         .post(
@@ -566,6 +572,9 @@ async fn a_pause_freezes_time_and_added_time_extends_the_deadline(app: TestApp) 
         )
         .await;
     assert_eq!(carried_on.status, 200, "{}", carried_on.text);
+    let running = heartbeat(&app, token, a).await;
+    assert_eq!(running.body["state"], "in_progress", "{}", running.text);
+    assert_eq!(running.body["deadline"], carried_on.body["deadline"]);
     let moved = at(&carried_on.body["deadline"]) - first_deadline;
     assert!(
         moved >= Duration::minutes(10) && moved < Duration::minutes(10) + Duration::seconds(5),
@@ -591,6 +600,12 @@ async fn a_pause_freezes_time_and_added_time_extends_the_deadline(app: TestApp) 
     assert_eq!(
         at(&added.body["deadline"]) - at(&carried_on.body["deadline"]),
         Duration::minutes(5)
+    );
+    let extended = heartbeat(&app, token, a).await;
+    assert_eq!(extended.body["deadline"], added.body["deadline"]);
+    assert_eq!(
+        extended.body["remaining_seconds"].as_i64().unwrap(),
+        (at(&added.body["deadline"]) - app.state.clock.now()).num_seconds()
     );
 
     // Each action is in the audit log and in the attempt's own chain.
@@ -642,6 +657,10 @@ async fn two_sweepers_submit_each_expired_attempt_exactly_once(app: TestApp) {
             200
         );
     }
+    for (i, (_, token)) in e.students.iter().enumerate() {
+        let running = heartbeat(&app, token, &attempts[i]).await;
+        assert_eq!(running.body["state"], "in_progress", "{}", running.text);
+    }
     let second = app.another_instance().await;
     for instance in [&app, &second] {
         instance.state.clock.advance(Duration::minutes(91));
@@ -675,6 +694,17 @@ async fn two_sweepers_submit_each_expired_attempt_exactly_once(app: TestApp) {
             .unwrap()
             .is_empty()
     );
+    // Heartbeats on the first instance see the attempts closed: on shared stores whichever
+    // instance swept them (each in-process hot store of the embedded default is its own).
+    let swept_here: Vec<String> = one.iter().map(|u| u.to_string()).collect();
+    for (i, (_, token)) in e.students.iter().enumerate() {
+        if app.stores == hocthi_tests::Stores::Embedded && !swept_here.contains(&attempts[i]) {
+            continue;
+        }
+        let closed = heartbeat(&app, token, &attempts[i]).await;
+        assert_eq!(closed.body["state"], "auto_submitted", "{}", closed.text);
+        assert_eq!(closed.body["remaining_seconds"], 0);
+    }
     for a in &attempts {
         let appeal = app
             .get(&format!("/api/v1/attempts/{a}/appeal"), Some(&e.teacher))
@@ -1054,8 +1084,15 @@ async fn time_lost_to_an_outage_is_given_back(app: TestApp) {
         .exec(&app.state.db)
         .await
         .unwrap();
+    let before = heartbeat(&app, token, &attempts[0]).await;
+    assert_eq!(before.body["deadline"], started["deadline"]);
     hocthi::exams::sweep_once(&app.state).await.unwrap();
     let view = answers_of(&app, token, &attempts[0], DEVICE_A).await;
+    let after = heartbeat(&app, token, &attempts[0]).await;
+    assert_eq!(
+        after.body["deadline"], view["deadline"],
+        "the credit reaches heartbeats"
+    );
     let credit = at(&view["deadline"]) - at(&started["deadline"]);
     assert!(
         credit >= Duration::minutes(6) && credit < Duration::minutes(6) + Duration::seconds(10),
@@ -1965,4 +2002,140 @@ async fn a_failing_database_answers_503_and_nothing_acknowledged_is_lost(app: Te
         let view = answers_of(&app, token, a, DEVICE_A).await;
         assert_eq!(answer(&view, 2), "D");
     }
+}
+
+/// The score, graded-at and incident summary of an attempt as the database holds them.
+async fn stored_grading(app: &TestApp, id: &str) -> (Option<String>, bool, String) {
+    use sea_orm::EntityTrait;
+    let row = hocthi::entities::attempt::Entity::find_by_id(Uuid::parse_str(id).unwrap())
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    (row.score, row.graded_at.is_some(), row.incidents)
+}
+
+/// Puts an attempt back as if its grading were still queued.
+async fn forget_grading(app: &TestApp, id: &str) {
+    use hocthi::entities::attempt;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    attempt::Entity::update_many()
+        .col_expr(attempt::Column::Score, Expr::value(Option::<String>::None))
+        .col_expr(
+            attempt::Column::GradedAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(attempt::Column::Incidents, Expr::value("{}"))
+        .filter(attempt::Column::Id.eq(Uuid::parse_str(id).unwrap()))
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+}
+
+async fn a_submit_is_graded_after_its_response_and_before_any_score_is_read(app: TestApp) {
+    let e = exam_ready(&app, 2, "exam").await;
+    let attempts = register_lock_check_in(&app, &e).await;
+    for (i, (_, token)) in e.students.iter().enumerate() {
+        let a = &attempts[i];
+        start(&app, token, a, DEVICE_A).await;
+        let saved = save(
+            &app,
+            token,
+            a,
+            DEVICE_A,
+            1,
+            json!([{ "slot": 0, "value": "A" }]),
+        )
+        .await;
+        assert_eq!(saved.status, 200, "{}", saved.text);
+        let noticed = app
+            .post(
+                &format!("/api/v1/attempts/{a}/heartbeat"),
+                Some(token),
+                json!({ "device_id": DEVICE_A, "incidents": ["tab_hidden"] }),
+            )
+            .await;
+        assert_eq!(noticed.status, 200, "{}", noticed.text);
+        let submitted = app
+            .post(
+                &format!("/api/v1/attempts/{a}/submit"),
+                Some(token),
+                json!({ "device_id": DEVICE_A }),
+            )
+            .await;
+        assert_eq!(submitted.status, 200, "{}", submitted.text);
+        assert_eq!(submitted.body["state"], "submitted");
+        assert_eq!(submitted.body["remaining_seconds"], 0);
+        assert_eq!(
+            submitted.body["answers"][0]["value"], "A",
+            "{}",
+            submitted.text
+        );
+    }
+    // The grading queue settles both on its own (the sweeper is off in tests): score and the
+    // incident summary from the hot store.
+    let patience = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    for a in &attempts {
+        loop {
+            let (score, graded, incidents) = stored_grading(&app, a).await;
+            if graded {
+                assert!(score.is_some());
+                assert!(incidents.contains("tab_hidden"), "{incidents}");
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < patience,
+                "{a} not graded in 30 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+    let graded = stored_grading(&app, &attempts[0]).await.0.unwrap();
+
+    // A score read while the grading is still queued grades it first, whichever way it is read.
+    forget_grading(&app, &attempts[0]).await;
+    let results = app
+        .get(
+            &format!("/api/v1/sittings/{}/results", e.sitting),
+            Some(&e.teacher),
+        )
+        .await;
+    assert_eq!(results.status, 200, "{}", results.text);
+    let rows = results.body.as_array().unwrap();
+    assert_eq!(
+        rows.len(),
+        2,
+        "every submit is in the results: {}",
+        results.text
+    );
+    assert!(
+        rows.iter().all(|r| r["score"]["total"].is_string()),
+        "{}",
+        results.text
+    );
+    let (score, _, incidents) = stored_grading(&app, &attempts[0]).await;
+    assert_eq!(score.as_deref(), Some(graded.as_str()));
+    assert!(incidents.contains("tab_hidden"), "{incidents}");
+
+    forget_grading(&app, &attempts[0]).await;
+    let appeal = app
+        .get(
+            &format!("/api/v1/attempts/{}/appeal", attempts[0]),
+            Some(&e.teacher),
+        )
+        .await;
+    assert_eq!(appeal.status, 200, "{}", appeal.text);
+    assert!(appeal.body["score"]["total"].is_string(), "{}", appeal.text);
+    assert_eq!(appeal.body["incidents"]["tab_hidden"], 1, "{}", appeal.text);
+
+    forget_grading(&app, &attempts[0]).await;
+    let result = app
+        .get(
+            &format!("/api/v1/attempts/{}/result", attempts[0]),
+            Some(&e.proctor),
+        )
+        .await;
+    assert_eq!(result.status, 200, "{}", result.text);
+    assert!(result.body["score"]["total"].is_string(), "{}", result.text);
+    assert!(stored_grading(&app, &attempts[0]).await.1);
 }

@@ -4,7 +4,11 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use hocthi_tests::{TestApp, on_every_store};
 
-on_every_store!(values_expire_and_are_taken_once, counters_and_pub_sub);
+on_every_store!(
+    values_expire_and_are_taken_once,
+    counters_and_pub_sub,
+    a_versioned_value_is_never_replaced_by_an_older_one
+);
 
 async fn values_expire_and_are_taken_once(app: TestApp) {
     let hot = &app.state.hot;
@@ -83,4 +87,57 @@ async fn counters_and_pub_sub(app: TestApp) {
         .expect("a message arrives")
         .unwrap();
     assert_eq!(second, b"other room");
+}
+
+async fn a_versioned_value_is_never_replaced_by_an_older_one(app: TestApp) {
+    let hot = &app.state.hot;
+    let ttl = Duration::from_secs(60);
+    assert!(hot.get_versioned("clock:x").await.unwrap().is_none());
+    assert!(hot.set_if_newer("clock:x", 3, b"three", ttl).await.unwrap());
+    // An older copy (a reader that read the row before the change) and the same version again
+    // are refused; a newer one replaces it, whatever order they arrive in.
+    assert!(!hot.set_if_newer("clock:x", 2, b"two", ttl).await.unwrap());
+    assert!(!hot.set_if_newer("clock:x", 3, b"again", ttl).await.unwrap());
+    assert_eq!(
+        hot.get_versioned("clock:x").await.unwrap(),
+        Some((3, b"three".to_vec()))
+    );
+    assert!(
+        hot.set_if_newer("clock:x", 4, b"four|with a bar", ttl)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        hot.get_versioned("clock:x").await.unwrap(),
+        Some((4, b"four|with a bar".to_vec()))
+    );
+    // Many writers at once, in any order: the newest version is what stays.
+    let writers = (5..25).rev().map(|v| {
+        let hot = hot.clone();
+        tokio::spawn(async move {
+            hot.set_if_newer("clock:x", v, v.to_string().as_bytes(), ttl)
+                .await
+                .unwrap()
+        })
+    });
+    futures_util::future::join_all(writers).await;
+    assert_eq!(
+        hot.get_versioned("clock:x").await.unwrap(),
+        Some((24, b"24".to_vec()))
+    );
+    // An expired copy is gone, so any version may fill it again.
+    assert!(
+        hot.set_if_newer("clock:y", 9, b"nine", Duration::from_millis(1))
+            .await
+            .unwrap()
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while hot.get_versioned("clock:y").await.unwrap().is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a 1 ms value outlived 5 s"
+        );
+        tokio::task::yield_now().await;
+    }
+    assert!(hot.set_if_newer("clock:y", 1, b"one", ttl).await.unwrap());
 }

@@ -1,0 +1,66 @@
+//! A copy of each attempt's state and deadline in the hot store, so that a heartbeat (every
+//! 30 s per candidate, the commonest request of a sitting) and a paper fetch answer without
+//! reading the attempt row. Every committed change writes the copy under the row's version, and
+//! a newer version always wins: copies written out of order, or by a reader that read the row
+//! before a change, never replace a newer one. A miss reads the row and fills the copy.
+//!
+//! The row stays the authority: saves, submits and every change read it. If writing the copy
+//! fails after a commit (the hot store unreachable but not restarted), the copy can be stale
+//! until it expires, which only delays what a heartbeat shows.
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sea_orm::EntityTrait;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::domain::AttemptState;
+use crate::{entities::attempt, error::ApiError, state::AppState, stores::hot::HotStore};
+
+/// Long enough that a candidate's heartbeats mostly hit (20 of them per expiry), short enough
+/// to bound how long a copy left stale by a failed write can mislead.
+const TTL: Duration = Duration::from_secs(600);
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct HotClock {
+    pub state: AttemptState,
+    pub deadline: Option<DateTime<Utc>>,
+}
+
+fn key(id: Uuid) -> String {
+    format!("clock:{id}")
+}
+
+/// Writes the copy of a row just committed (or just read).
+pub async fn remember(hot: &dyn HotStore, row: &attempt::Model) {
+    let copy = HotClock {
+        state: AttemptState::parse(&row.state),
+        deadline: row.deadline,
+    };
+    let body = serde_json::to_vec(&copy).expect("plain data");
+    if let Err(e) = hot
+        .set_if_newer(&key(row.id), i64::from(row.version), &body, TTL)
+        .await
+    {
+        tracing::debug!(error = ?e, id = %row.id, "could not write an attempt's clock copy");
+    }
+}
+
+/// The attempt's state and deadline: the copy, or the row when there is none (or the hot store
+/// does not answer).
+pub async fn read(state: &AppState, id: Uuid) -> Result<HotClock, ApiError> {
+    if let Ok(Some((_, body))) = state.hot.get_versioned(&key(id)).await
+        && let Ok(copy) = serde_json::from_slice::<HotClock>(&body)
+    {
+        return Ok(copy);
+    }
+    let row = attempt::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or(ApiError::NotFound("attempt_not_found"))?;
+    remember(state.hot.as_ref(), &row).await;
+    Ok(HotClock {
+        state: AttemptState::parse(&row.state),
+        deadline: row.deadline,
+    })
+}
