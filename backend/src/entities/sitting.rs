@@ -20,6 +20,19 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::exam::Entity",
+        from = "Column::ExamId",
+        to = "super::exam::Column::Id"
+    )]
+    Exam,
+}
+
+impl Related<super::exam::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Exam.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

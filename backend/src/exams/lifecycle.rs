@@ -46,14 +46,13 @@ impl Context {
         db: &impl ConnectionTrait,
         attempt: attempt::Model,
     ) -> Result<Context, ApiError> {
-        let sitting = sitting::Entity::find_by_id(attempt.sitting_id)
+        // The sitting and its exam in one round trip: every start and submit comes this way.
+        let (sitting, exam) = sitting::Entity::find_by_id(attempt.sitting_id)
+            .find_also_related(exam::Entity)
             .one(db)
             .await?
             .ok_or(ApiError::NotFound("sitting_not_found"))?;
-        let exam = exam::Entity::find_by_id(sitting.exam_id)
-            .one(db)
-            .await?
-            .ok_or(ApiError::NotFound("exam_not_found"))?;
+        let exam = exam.ok_or(ApiError::NotFound("exam_not_found"))?;
         let candidate = match attempt.candidate_id {
             Some(id) => candidate::Entity::find_by_id(id).one(db).await?,
             None => None,

@@ -115,6 +115,19 @@ impl Engine {
             .one(db)
             .await?
             .ok_or(ApiError::NotFound("attempt_not_found"))?;
+        self.facts_of(db, &attempt).await
+    }
+
+    /// The same from a row the caller already holds: a start remembers them, so the paper
+    /// fetch and the heartbeats right after it read nothing.
+    pub async fn facts_of(
+        &self,
+        db: &DatabaseConnection,
+        attempt: &attempt::Model,
+    ) -> Result<Arc<Facts>, ApiError> {
+        if let Some(f) = self.facts.read().expect("not poisoned").get(&attempt.id) {
+            return Ok(f.clone());
+        }
         let forward_only = self
             .forward_only
             .read()
@@ -159,11 +172,11 @@ impl Engine {
             sitting_id: attempt.sitting_id,
             room_id: attempt.room_id,
             paper_id: attempt.paper_id,
-            code: attempt.code,
+            code: attempt.code.clone(),
             parts,
             forward_only,
         });
-        bounded_insert(&self.facts, id, facts.clone());
+        bounded_insert(&self.facts, attempt.id, facts.clone());
         Ok(facts)
     }
 

@@ -418,6 +418,8 @@ async fn start(
         json!({ "type": "started", "attempt": id, "at": now }),
     )
     .await;
+    // Warms the facts the paper fetch and heartbeats need; failing here only means they read.
+    let _ = state.exams.facts_of(&state.db, &ctx.attempt).await;
     // Nothing can have been saved before the start: no answers to read back.
     Ok(web::Json(view(&state, &ctx, false).await?))
 }
