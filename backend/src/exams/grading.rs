@@ -6,7 +6,7 @@ use std::{collections::BTreeMap, sync::Mutex};
 use chrono::Utc;
 use futures_util::StreamExt;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
     sea_query::Expr,
 };
 use serde::{Deserialize, Serialize};
@@ -221,41 +221,46 @@ pub async fn grade(db: &impl ConnectionTrait, ctx: &Context) -> Result<Score, Ap
 pub async fn grade_pending(state: &AppState) -> Result<usize, ApiError> {
     let settled_by_now =
         state.clock.now() - chrono::Duration::from_std(QUEUE_PATIENCE).unwrap_or_default();
-    let waiting = attempt::Entity::find()
+    settle_ungraded(
+        state,
+        ungraded()
+            .filter(attempt::Column::SubmittedAt.lt(settled_by_now))
+            .limit(200),
+    )
+    .await
+}
+
+/// Grades the sitting's closed attempts that have no score yet, so that what reads scores
+/// (results, statistics, progress) never misses a submit whose grading is still queued.
+pub async fn settle_waiting(state: &AppState, sitting_id: Uuid) -> Result<usize, ApiError> {
+    settle_ungraded(
+        state,
+        ungraded().filter(attempt::Column::SittingId.eq(sitting_id)),
+    )
+    .await
+}
+
+/// Closed attempts without a score.
+fn ungraded() -> Select<attempt::Entity> {
+    attempt::Entity::find()
         .filter(attempt::Column::State.is_in([
             AttemptState::Submitted.as_str(),
             AttemptState::AutoSubmitted.as_str(),
         ]))
         .filter(attempt::Column::GradedAt.is_null())
-        .filter(attempt::Column::SubmittedAt.lt(settled_by_now))
-        .limit(200)
-        .all(&state.db)
-        .await?;
+}
+
+async fn settle_ungraded(
+    state: &AppState,
+    query: Select<attempt::Entity>,
+) -> Result<usize, ApiError> {
+    let waiting = query.all(&state.db).await?;
     let n = waiting.len();
     for attempt in waiting {
         let ctx = Context::around(&state.db, attempt).await?;
         settle(state, &ctx).await?;
     }
     Ok(n)
-}
-
-/// Grades the sitting's closed attempts that have no score yet, so that what reads scores
-/// (results, statistics, progress) never misses a submit whose grading is still queued.
-pub async fn settle_waiting(state: &AppState, sitting_id: Uuid) -> Result<(), ApiError> {
-    let waiting = attempt::Entity::find()
-        .filter(attempt::Column::SittingId.eq(sitting_id))
-        .filter(attempt::Column::State.is_in([
-            AttemptState::Submitted.as_str(),
-            AttemptState::AutoSubmitted.as_str(),
-        ]))
-        .filter(attempt::Column::GradedAt.is_null())
-        .all(&state.db)
-        .await?;
-    for attempt in waiting {
-        let ctx = Context::around(&state.db, attempt).await?;
-        settle(state, &ctx).await?;
-    }
-    Ok(())
 }
 
 /// Closes a submitted attempt's record: its incident summary from the hot store goes onto the

@@ -27,17 +27,22 @@ pub struct HotClock {
     pub deadline: Option<DateTime<Utc>>,
 }
 
+impl From<&attempt::Model> for HotClock {
+    fn from(row: &attempt::Model) -> Self {
+        HotClock {
+            state: AttemptState::parse(&row.state),
+            deadline: row.deadline,
+        }
+    }
+}
+
 fn key(id: Uuid) -> String {
     format!("clock:{id}")
 }
 
 /// Writes the copy of a row just committed (or just read).
 pub async fn remember(hot: &dyn HotStore, row: &attempt::Model) {
-    let copy = HotClock {
-        state: AttemptState::parse(&row.state),
-        deadline: row.deadline,
-    };
-    let body = serde_json::to_vec(&copy).expect("plain data");
+    let body = serde_json::to_vec(&HotClock::from(row)).expect("plain data");
     if let Err(e) = hot
         .set_if_newer(&key(row.id), i64::from(row.version), &body, TTL)
         .await
@@ -59,8 +64,5 @@ pub async fn read(state: &AppState, id: Uuid) -> Result<HotClock, ApiError> {
         .await?
         .ok_or(ApiError::NotFound("attempt_not_found"))?;
     remember(state.hot.as_ref(), &row).await;
-    Ok(HotClock {
-        state: AttemptState::parse(&row.state),
-        deadline: row.deadline,
-    })
+    Ok(HotClock::from(&row))
 }
