@@ -21,8 +21,8 @@ pub struct Watch {
     sampler: tokio::task::JoinHandle<()>,
 }
 
-/// (seconds since the start, resident MiB) of one watched process group.
-type MemorySeries = Vec<(f64, f64)>;
+/// (seconds since the start, resident MiB, CPU seconds used so far) of one watched process group.
+type MemorySeries = Vec<(f64, f64, f64)>;
 
 /// Clock ticks per second of /proc's CPU times (USER_HZ, 100 on Linux).
 const TICKS: f64 = 100.0;
@@ -80,7 +80,8 @@ impl Watch {
                 let at = t0.elapsed().as_secs_f64();
                 let mut all = s.lock().expect("series");
                 for (i, (_, pids)) in t.iter().enumerate() {
-                    all[i].push((at, sum(pids).1));
+                    let (cpu, rss) = sum(pids);
+                    all[i].push((at, rss, cpu));
                 }
             }
         });
@@ -100,7 +101,7 @@ impl Watch {
             .zip(self.cpu_before)
             .zip(series)
             .map(|(((name, pids), before), rss)| {
-                let mb = |s: Option<&(f64, f64)>| s.map(|x| x.1).unwrap_or(0.0);
+                let mb = |s: Option<&(f64, f64, f64)>| s.map(|x| x.1).unwrap_or(0.0);
                 report::Process {
                     pid: pids.first().copied().unwrap_or(0),
                     name: if pids.len() > 1 {
@@ -112,7 +113,8 @@ impl Watch {
                     rss_mb_start: mb(rss.first()),
                     rss_mb_max: rss.iter().map(|s| s.1).fold(0.0, f64::max),
                     rss_mb_end: mb(rss.last()),
-                    rss_series: rss,
+                    rss_series: rss.iter().map(|s| (s.0, s.1)).collect(),
+                    cpu_series: rss.iter().map(|s| (s.0, s.2)).collect(),
                 }
             })
             .collect()

@@ -86,6 +86,9 @@ pub struct Process {
     pub rss_mb_end: f64,
     #[serde(skip)]
     pub rss_series: Vec<(f64, f64)>,
+    /// (seconds since the start, CPU seconds used so far), sampled every second.
+    #[serde(skip)]
+    pub cpu_series: Vec<(f64, f64)>,
 }
 
 /// CPU seconds of the watched service and stores (everything but the generator), or None when
@@ -146,7 +149,65 @@ pub fn write(
     )?;
     std::fs::write(dir.join("report.md"), markdown(&report))?;
     std::fs::write(dir.join("latency.svg"), chart(samples, processes))?;
+    std::fs::write(dir.join("timeline.csv"), timeline(samples, processes))?;
     Ok(report)
+}
+
+/// One row per second of the run: per request type the acknowledged count, the refusals and
+/// the p99 (ms) of what was sent in that second, and the CPU cores each watched process used.
+/// What the chart shows, as numbers, for comparing runs second by second.
+fn timeline(samples: &[Sample], processes: &[Process]) -> String {
+    let seconds = samples.iter().map(|s| s.at_ms / 1000).max().unwrap_or(0) as usize + 1;
+    let mut out = String::from("second");
+    for kind in Kind::ALL {
+        let n = kind.name();
+        let _ = write!(out, ",{n}_ok,{n}_refused,{n}_p99_ms");
+    }
+    for p in processes {
+        let _ = write!(out, ",cpu_{}", p.name.replace([' ', ','], "_"));
+    }
+    out.push('\n');
+    let mut cells: Vec<BTreeMap<Kind, (usize, usize, Vec<f64>)>> = vec![BTreeMap::new(); seconds];
+    for s in samples {
+        let cell = cells[(s.at_ms / 1000) as usize].entry(s.kind).or_default();
+        if s.ok() {
+            cell.0 += 1;
+            cell.2.push(f64::from(s.micros) / 1000.0);
+        } else if s.refused() {
+            cell.1 += 1;
+        }
+    }
+    for (second, row) in cells.iter_mut().enumerate() {
+        let _ = write!(out, "{second}");
+        for kind in Kind::ALL {
+            match row.get_mut(&kind) {
+                Some((ok, refused, ms)) => {
+                    ms.sort_by(f64::total_cmp);
+                    let p99 = if ms.is_empty() {
+                        0.0
+                    } else {
+                        round(percentile(ms, 99.0))
+                    };
+                    let _ = write!(out, ",{ok},{refused},{p99}");
+                }
+                None => out.push_str(",0,0,0"),
+            }
+        }
+        for p in processes {
+            // CPU seconds used between this second's sample and the next: cores busy.
+            let at = |t: f64| {
+                p.cpu_series
+                    .iter()
+                    .find(|(s, _)| *s >= t)
+                    .or(p.cpu_series.last())
+                    .map_or(0.0, |x| x.1)
+            };
+            let t = second as f64;
+            let _ = write!(out, ",{:.2}", (at(t + 1.0) - at(t)).max(0.0));
+        }
+        out.push('\n');
+    }
+    out
 }
 
 fn markdown(r: &Value) -> String {
