@@ -1151,7 +1151,9 @@ async fn search(
                 .order_by_desc(content_item::Column::Id)
         }
     };
-    let mut rows = find.limit(limit + 1).all(&state.db).await?;
+    let txn = crate::stores::db::planned_per_search(&state.db).await?;
+    let mut rows = find.limit(limit + 1).all(&txn).await?;
+    txn.commit().await?;
     let next = (rows.len() as u64 > limit).then(|| {
         rows.truncate(limit as usize);
         let last = rows.last().expect("a full page");

@@ -301,7 +301,7 @@ fn visible_to(viewer: &Viewer, approved_only: bool) -> Condition {
 }
 
 pub async fn search(
-    db: &impl ConnectionTrait,
+    db: &sea_orm::DatabaseConnection,
     viewer: &Viewer,
     filter: &ItemFilter,
 ) -> Result<Vec<(item_version::Model, item::Model)>, DbErr> {
@@ -350,18 +350,19 @@ pub async fn search(
     if let Some(after) = filter.after {
         condition = condition.add(item_version::Column::ItemId.gt(after));
     }
-    item_version::Entity::find()
+    let txn = crate::stores::db::planned_per_search(db).await?;
+    let rows = item_version::Entity::find()
         .find_also_related(item::Entity)
         .filter(condition)
         .order_by_asc(item_version::Column::ItemId)
         .limit(filter.limit)
-        .all(db)
-        .await
-        .map(|rows| {
-            rows.into_iter()
-                .filter_map(|(v, i)| i.map(|i| (v, i)))
-                .collect()
-        })
+        .all(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(v, i)| i.map(|i| (v, i)))
+        .collect())
 }
 
 /// Submitted versions waiting for a reviewer of these subjects, in their reach.

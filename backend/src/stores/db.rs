@@ -22,12 +22,7 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
         // transactions. The embedded mode serves one school, not a province.
         options.max_connections(1).min_connections(1);
     } else {
-        options
-            .max_connections(20)
-            .min_connections(2)
-            // Plan each search with its own words: a generic plan for `LIKE $1` cannot use the
-            // trigram or prefix indexes and scans instead.
-            .map_sqlx_postgres_opts(|o| o.options([("plan_cache_mode", "force_custom_plan")]));
+        options.max_connections(20).min_connections(2);
     }
     let db = Database::connect(options)
         .await
@@ -40,6 +35,22 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
         .context("cannot switch SQLite to WAL")?;
     }
     Ok(db)
+}
+
+/// A transaction in which PostgreSQL plans each statement for its own values, for searches:
+/// a generic plan for `LIKE $1` can use neither the trigram nor a prefix index and scans. Only
+/// there: planning every execution of the exam's statements cost PostgreSQL a large share of
+/// its CPU at a start spike (docs/PERFORMANCE.md). Commit it (or drop it) when done.
+pub async fn planned_per_search(
+    db: &DatabaseConnection,
+) -> Result<sea_orm::DatabaseTransaction, sea_orm::DbErr> {
+    use sea_orm::TransactionTrait;
+    let txn = db.begin().await?;
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan")
+            .await?;
+    }
+    Ok(txn)
 }
 
 pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
