@@ -150,6 +150,10 @@ impl Application {
             &settings,
         ));
         let settings_max_in_flight = settings.max_in_flight;
+        let revocations = Arc::new(auth::revocations::Revocations::new(
+            hot.clone(),
+            settings.access_token_ttl,
+        ));
         let state = AppState {
             settings: Arc::new(settings),
             db,
@@ -157,6 +161,7 @@ impl Application {
             blobs,
             local_blobs,
             keys,
+            revocations,
             passwords,
             clock,
             exams,
@@ -174,6 +179,7 @@ impl Application {
             None
         };
         telemetry::metrics_handle();
+        state.revocations.clone().start_sync();
         crate::exams::start_sweeper(state.clone());
         crate::exams::grading::start_grading(state.clone());
         crate::content::start_janitor(state.clone());
@@ -223,12 +229,14 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .app_data(web::QueryConfig::default().error_handler(error::query_error))
             .app_data(web::PathConfig::default().error_handler(error::path_error))
             .service(
+                // The router tries routes in this order, each pattern a regex match: a sitting's
+                // candidates (heartbeats, saves) come first so their requests match at once.
                 scope("/api/v1")
+                    .configure(crate::exams::configure)
                     .configure(auth::configure)
                     .configure(org::configure)
                     .configure(audit::configure)
                     .configure(crate::questions::configure)
-                    .configure(crate::exams::configure)
                     .configure(crate::content::configure)
                     .configure(crate::identity::configure),
             )

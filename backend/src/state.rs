@@ -4,7 +4,7 @@ use std::sync::Arc;
 use sea_orm::DatabaseConnection;
 
 use crate::{
-    auth::{password::Passwords, tokens::KeySet},
+    auth::{password::Passwords, revocations::Revocations, tokens::KeySet},
     clock::ServerClock,
     config::Settings,
     exams::Engine,
@@ -23,6 +23,8 @@ pub struct AppState {
     /// Set when blobs live in the local folder: this service then answers their signed URLs.
     pub local_blobs: Option<Arc<LocalBlobStore>>,
     pub keys: Arc<KeySet>,
+    /// Sessions signed out early, known in memory and kept in step through the hot store.
+    pub revocations: Arc<Revocations>,
     pub passwords: Passwords,
     pub clock: ServerClock,
     /// The exam hot path: the group-commit writer and the caches in front of papers.

@@ -3,18 +3,19 @@
 pub mod db;
 pub mod limits;
 pub mod password;
+pub mod revocations;
 pub mod roles;
 pub mod routes;
 pub mod tokens;
 
-use std::{future::Future, pin::Pin, time::Duration};
+use std::{future::Future, pin::Pin};
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use uuid::Uuid;
 
 pub use routes::configure;
 
-use crate::{error::ApiError, state::AppState, stores::hot::HotStore};
+use crate::{error::ApiError, state::AppState};
 use roles::Role;
 use tokens::TokenError;
 
@@ -74,22 +75,6 @@ impl CurrentUser {
     }
 }
 
-fn revoked_key(session: Uuid) -> String {
-    format!("revoked-session:{session}")
-}
-
-/// Marks a session's access tokens as dead until they would have expired anyway.
-pub async fn revoke_sessions(
-    hot: &dyn HotStore,
-    sessions: &[Uuid],
-    ttl: Duration,
-) -> anyhow::Result<()> {
-    for session in sessions {
-        hot.set(&revoked_key(*session), b"1", ttl).await?;
-    }
-    Ok(())
-}
-
 impl FromRequest for CurrentUser {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
@@ -116,11 +101,10 @@ impl FromRequest for CurrentUser {
                 TokenError::Invalid => ApiError::Unauthorized("token_invalid"),
             })?;
             if state
-                .hot
-                .get(&revoked_key(claims.sid))
+                .revocations
+                .is_revoked(claims.sid)
                 .await
                 .map_err(ApiError::from)?
-                .is_some()
             {
                 return Err(ApiError::Unauthorized("token_revoked"));
             }

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
-use super::{CurrentUser, db, limits, password, revoke_sessions, roles, tokens};
+use super::{CurrentUser, db, limits, password, roles, tokens};
 use crate::{
     audit::{self, Event},
     error::{ApiError, Problem},
@@ -170,12 +170,7 @@ async fn refresh(
             )
             .await?;
             txn.commit().await?;
-            revoke_sessions(
-                state.hot.as_ref(),
-                &[token.family_id],
-                state.settings.access_token_ttl,
-            )
-            .await?;
+            state.revocations.revoke(&[token.family_id]).await?;
             return Err(ApiError::Unauthorized("refresh_token_reused"));
         }
         return Err(ApiError::Unauthorized("refresh_token_invalid"));
@@ -218,12 +213,7 @@ async fn logout(
     )
     .await?;
     txn.commit().await?;
-    revoke_sessions(
-        state.hot.as_ref(),
-        &[user.session],
-        state.settings.access_token_ttl,
-    )
-    .await?;
+    state.revocations.revoke(&[user.session]).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -288,12 +278,7 @@ async fn change_password(
     )
     .await?;
     txn.commit().await?;
-    revoke_sessions(
-        state.hot.as_ref(),
-        &sessions,
-        state.settings.access_token_ttl,
-    )
-    .await?;
+    state.revocations.revoke(&sessions).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -31,6 +31,31 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::sitting::Entity",
+        from = "Column::SittingId",
+        to = "super::sitting::Column::Id"
+    )]
+    Sitting,
+    #[sea_orm(
+        belongs_to = "super::candidate::Entity",
+        from = "Column::CandidateId",
+        to = "super::candidate::Column::Id"
+    )]
+    Candidate,
+}
+
+impl Related<super::sitting::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Sitting.def()
+    }
+}
+
+impl Related<super::candidate::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Candidate.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

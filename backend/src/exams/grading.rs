@@ -1,13 +1,15 @@
 //! Grading: Parts I-III by the scoring engine once an attempt is submitted (queued after the
 //! submit's response, or by the sweeper), essays from their graders' marks. A score is written
 //! next to the attempt, never instead of its answers.
-use std::{collections::BTreeMap, sync::Mutex};
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::Mutex,
+};
 
 use chrono::Utc;
-use futures_util::StreamExt;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
-    sea_query::Expr,
+    sea_query::{CaseStatement, Expr, ExprTrait as _},
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
@@ -28,6 +30,7 @@ use crate::{
         scoring::{Choice, PaperKey, Points, Responses, ShortAnswer, TrueFalseKey, score_paper},
     },
     state::AppState,
+    stores::hot::{Op, Reply},
 };
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -48,26 +51,44 @@ pub struct Score {
     pub total: Option<Points>,
 }
 
+/// Per slot, the sequence and stored value of the answer in force.
+pub type Latest = BTreeMap<i32, (i64, Option<String>)>;
+
 /// The latest value of each slot: the save with the highest client sequence wins, whatever
 /// order the saves arrived in.
 pub async fn latest_answers(
     db: &impl ConnectionTrait,
     attempt_id: Uuid,
-) -> Result<BTreeMap<i32, (i64, Option<String>)>, ApiError> {
-    let rows: Vec<(i32, i64, String)> = answer_save::Entity::find()
+) -> Result<Latest, ApiError> {
+    Ok(latest_answers_of(db, &[attempt_id])
+        .await?
+        .remove(&attempt_id)
+        .unwrap_or_default())
+}
+
+/// The same for several attempts in one query (attempts with no save are absent).
+pub async fn latest_answers_of(
+    db: &impl ConnectionTrait,
+    attempts: &[Uuid],
+) -> Result<HashMap<Uuid, Latest>, ApiError> {
+    let rows: Vec<(Uuid, i32, i64, String)> = answer_save::Entity::find()
         .select_only()
+        .column(answer_save::Column::AttemptId)
         .column(answer_save::Column::Slot)
         .column(answer_save::Column::Seq)
         .column(answer_save::Column::Value)
-        .filter(answer_save::Column::AttemptId.eq(attempt_id))
+        .filter(answer_save::Column::AttemptId.is_in(attempts.iter().copied()))
         .order_by_asc(answer_save::Column::Seq)
         .into_tuple()
         .all(db)
         .await?;
-    let mut latest = BTreeMap::new();
-    for (slot, seq, value) in rows {
+    let mut latest: HashMap<Uuid, Latest> = HashMap::new();
+    for (attempt, slot, seq, value) in rows {
         let value: Option<String> = serde_json::from_str(&value).unwrap_or(None);
-        latest.insert(slot, (seq, value));
+        latest
+            .entry(attempt)
+            .or_default()
+            .insert(slot, (seq, value));
     }
     Ok(latest)
 }
@@ -82,9 +103,39 @@ pub async fn code_of(
         .one(db)
         .await?
         .ok_or(ApiError::NotFound("paper_not_found"))?;
+    parse_code(&row)
+}
+
+fn parse_code(row: &paper_code::Model) -> Result<(Vec<Slot>, CodeKey), ApiError> {
     let slots = serde_json::from_str(&row.layout).map_err(|e| ApiError::Unexpected(e.into()))?;
     let key = serde_json::from_str(&row.answer_key).map_err(|e| ApiError::Unexpected(e.into()))?;
     Ok((slots, key))
+}
+
+/// The layouts and keys of the codes these attempts sat, one query per paper.
+async fn codes_of(
+    db: &impl ConnectionTrait,
+    attempts: &[&attempt::Model],
+) -> Result<HashMap<(Uuid, String), (Vec<Slot>, CodeKey)>, ApiError> {
+    let mut wanted: HashMap<Uuid, Vec<String>> = HashMap::new();
+    for a in attempts {
+        let codes = wanted.entry(a.paper_id).or_default();
+        if !codes.contains(&a.code) {
+            codes.push(a.code.clone());
+        }
+    }
+    let mut found = HashMap::new();
+    for (paper, codes) in wanted {
+        for row in paper_code::Entity::find()
+            .filter(paper_code::Column::PaperId.eq(paper))
+            .filter(paper_code::Column::Code.is_in(codes))
+            .all(db)
+            .await?
+        {
+            found.insert((row.paper_id, row.code.clone()), parse_code(&row)?);
+        }
+    }
+    Ok(found)
 }
 
 pub fn paper_key(key: &CodeKey) -> Result<PaperKey, ApiError> {
@@ -166,12 +217,72 @@ pub async fn essay_maxima(
 
 /// Scores one closed attempt and stores the score.
 pub async fn grade(db: &impl ConnectionTrait, ctx: &Context) -> Result<Score, ApiError> {
+    Ok(grade_all(db, &[Submitted::new(ctx.clone())])
+        .await?
+        .pop()
+        .expect("one score per attempt"))
+}
+
+/// A closed attempt to grade, with its answers when the caller has read them already (a
+/// submit reads them for its response after the close, so they are final).
+#[derive(Clone)]
+pub struct Submitted {
+    pub ctx: Context,
+    pub answers: Option<Latest>,
+}
+
+impl Submitted {
+    pub fn new(ctx: Context) -> Self {
+        Self { ctx, answers: None }
+    }
+}
+
+/// Scores closed attempts and stores their scores: the codes, the answers not given and the
+/// scores each in one statement, however many attempts (essays aside, read per attempt).
+pub async fn grade_all(
+    db: &impl ConnectionTrait,
+    attempts: &[Submitted],
+) -> Result<Vec<Score>, ApiError> {
+    let rows: Vec<&attempt::Model> = attempts.iter().map(|s| &s.ctx.attempt).collect();
+    let codes = codes_of(db, &rows).await?;
+    let unread: Vec<Uuid> = attempts
+        .iter()
+        .filter(|s| s.answers.is_none())
+        .map(|s| s.ctx.attempt.id)
+        .collect();
+    let mut read = if unread.is_empty() {
+        HashMap::new()
+    } else {
+        latest_answers_of(db, &unread).await?
+    };
+    let mut scores = Vec::with_capacity(attempts.len());
+    for s in attempts {
+        let a = &s.ctx.attempt;
+        let (slots, key) = codes
+            .get(&(a.paper_id, a.code.clone()))
+            .ok_or(ApiError::NotFound("paper_not_found"))?;
+        let latest = match &s.answers {
+            Some(given) => given,
+            None => &*read.entry(a.id).or_default(),
+        };
+        scores.push(score(db, &s.ctx, slots, key, latest).await?);
+    }
+    store_scores(db, attempts.iter().map(|s| s.ctx.attempt.id).zip(&scores)).await?;
+    Ok(scores)
+}
+
+/// Parts I-III from the key, essays from their marks.
+async fn score(
+    db: &impl ConnectionTrait,
+    ctx: &Context,
+    slots: &[Slot],
+    key: &CodeKey,
+    latest: &Latest,
+) -> Result<Score, ApiError> {
     let attempt = &ctx.attempt;
-    let (slots, key) = code_of(db, attempt.paper_id, &attempt.code).await?;
-    let latest = latest_answers(db, attempt.id).await?;
-    let auto = score_paper(&paper_key(&key)?, &responses(&slots, &latest));
+    let auto = score_paper(&paper_key(key)?, &responses(slots, latest));
     let policy = ctx.policy()?;
-    let maxima = essay_maxima(db, &slots).await?;
+    let maxima = essay_maxima(db, slots).await?;
     let marks = if maxima.is_empty() {
         Vec::new()
     } else {
@@ -195,24 +306,41 @@ pub async fn grade(db: &impl ConnectionTrait, ctx: &Context) -> Result<Score, Ap
         }
     }
     let has_essays = !maxima.is_empty();
-    let score = Score {
+    Ok(Score {
         part1: auto.part1,
         part2: auto.part2,
         part3: auto.part3,
         essay: (has_essays && pending == 0).then_some(essay),
         essays_pending: pending,
         total: (pending == 0).then_some(auto.total + essay),
-    };
+    })
+}
+
+/// Every score in one UPDATE (a CASE on the attempt's id).
+async fn store_scores<'a>(
+    db: &impl ConnectionTrait,
+    scores: impl Iterator<Item = (Uuid, &'a Score)>,
+) -> Result<(), ApiError> {
+    let mut ids = Vec::new();
+    let mut case = CaseStatement::new();
+    for (id, score) in scores {
+        let json = serde_json::to_string(score).expect("plain data");
+        case = case.case(Expr::col(attempt::Column::Id).eq(id), Expr::val(json));
+        ids.push(id);
+    }
+    if ids.is_empty() {
+        return Ok(());
+    }
     attempt::Entity::update_many()
         .col_expr(
             attempt::Column::Score,
-            Expr::value(serde_json::to_string(&score).expect("plain data")),
+            case.finally(Expr::col(attempt::Column::Score)).into(),
         )
         .col_expr(attempt::Column::GradedAt, Expr::value(Utc::now()))
-        .filter(attempt::Column::Id.eq(attempt.id))
+        .filter(attempt::Column::Id.is_in(ids))
         .exec(db)
         .await?;
-    Ok(score)
+    Ok(())
 }
 
 /// Grades closed attempts that have had no score for a minute: after a crash between submit
@@ -256,9 +384,14 @@ async fn settle_ungraded(
 ) -> Result<usize, ApiError> {
     let waiting = query.all(&state.db).await?;
     let n = waiting.len();
-    for attempt in waiting {
-        let ctx = Context::around(&state.db, attempt).await?;
-        settle(state, &ctx).await?;
+    for chunk in waiting.chunks(BATCH) {
+        let mut contexts = Vec::with_capacity(chunk.len());
+        for attempt in chunk {
+            contexts.push(Submitted::new(
+                Context::around(&state.db, attempt.clone()).await?,
+            ));
+        }
+        settle_all(state, &contexts).await?;
     }
     Ok(n)
 }
@@ -266,62 +399,93 @@ async fn settle_ungraded(
 /// Closes a submitted attempt's record: its incident summary from the hot store goes onto the
 /// row, and Parts I-III are graded. Running it twice writes the same again.
 pub async fn settle(state: &AppState, ctx: &Context) -> Result<Score, ApiError> {
-    let id = ctx.attempt.id;
-    let summary = incident_summary(state, id).await;
-    // Attempts are created with an empty summary: most need no write here.
-    if !summary.is_empty() {
-        attempt::Entity::update_many()
-            .col_expr(
-                attempt::Column::Incidents,
-                Expr::value(serde_json::Value::Object(summary).to_string()),
-            )
-            .filter(attempt::Column::Id.eq(id))
-            .exec(&state.db)
-            .await?;
-    }
-    grade(&state.db, ctx).await
+    Ok(settle_all(state, &[Submitted::new(ctx.clone())])
+        .await?
+        .pop()
+        .expect("one score per attempt"))
 }
 
-/// Incident counts by kind from the hot store; the total is read first, so an attempt without
-/// incidents costs one round trip.
-async fn incident_summary(
-    state: &AppState,
-    id: Uuid,
-) -> serde_json::Map<String, serde_json::Value> {
-    let count = |bytes: &[u8]| {
-        std::str::from_utf8(bytes)
-            .ok()
-            .and_then(|t| t.parse::<i64>().ok())
-    };
-    let mut summary = serde_json::Map::new();
-    let total = match state.hot.get(&format!("incidents:{id}")).await {
-        Ok(Some(bytes)) => count(&bytes).unwrap_or(0),
-        _ => 0,
-    };
-    if total == 0 {
-        return summary;
-    }
-    for kind in INCIDENTS {
-        if let Ok(Some(bytes)) = state.hot.get(&format!("incidents:{id}:{kind}")).await
-            && let Some(n) = count(&bytes)
-        {
-            summary.insert((*kind).to_owned(), n.into());
+/// `settle` for several attempts at once: one hot-store round trip for their incident totals
+/// and the statements of `grade_all`.
+pub async fn settle_all(state: &AppState, attempts: &[Submitted]) -> Result<Vec<Score>, ApiError> {
+    let ids: Vec<Uuid> = attempts.iter().map(|s| s.ctx.attempt.id).collect();
+    for (id, summary) in ids.iter().zip(incident_summaries(state, &ids).await) {
+        // Attempts are created with an empty summary: most need no write here.
+        if !summary.is_empty() {
+            attempt::Entity::update_many()
+                .col_expr(
+                    attempt::Column::Incidents,
+                    Expr::value(serde_json::Value::Object(summary).to_string()),
+                )
+                .filter(attempt::Column::Id.eq(*id))
+                .exec(&state.db)
+                .await?;
         }
     }
-    summary
+    grade_all(&state.db, attempts).await
 }
 
-/// Submits waiting to be graded, taken by a few workers while the submits' responses have
-/// already gone: the deadline brings every submit of a sitting at once.
+/// Incident counts by kind from the hot store, per attempt; the totals are read first (one
+/// round trip for all), so attempts without incidents cost nothing more. A hot store that does
+/// not answer gives empty summaries.
+async fn incident_summaries(
+    state: &AppState,
+    ids: &[Uuid],
+) -> Vec<serde_json::Map<String, serde_json::Value>> {
+    let count = |reply: Option<&Reply>| match reply {
+        Some(Reply::Value(Some(bytes))) => std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|t| t.parse::<i64>().ok()),
+        _ => None,
+    };
+    let mut summaries = vec![serde_json::Map::new(); ids.len()];
+    let total_keys: Vec<String> = ids.iter().map(|id| format!("incidents:{id}")).collect();
+    let totals = state
+        .hot
+        .batch(&total_keys.iter().map(|k| Op::Get(k)).collect::<Vec<_>>())
+        .await
+        .unwrap_or_default();
+    let with_incidents: Vec<usize> = (0..ids.len())
+        .filter(|i| count(totals.get(*i)).unwrap_or(0) > 0)
+        .collect();
+    if with_incidents.is_empty() {
+        return summaries;
+    }
+    let kind_keys: Vec<String> = with_incidents
+        .iter()
+        .flat_map(|i| {
+            INCIDENTS
+                .iter()
+                .map(move |kind| format!("incidents:{}:{kind}", ids[*i]))
+        })
+        .collect();
+    let kinds = state
+        .hot
+        .batch(&kind_keys.iter().map(|k| Op::Get(k)).collect::<Vec<_>>())
+        .await
+        .unwrap_or_default();
+    for (n, i) in with_incidents.iter().enumerate() {
+        for (k, kind) in INCIDENTS.iter().enumerate() {
+            if let Some(c) = count(kinds.get(n * INCIDENTS.len() + k)) {
+                summaries[*i].insert((*kind).to_owned(), c.into());
+            }
+        }
+    }
+    summaries
+}
+
+/// Submits waiting to be graded, taken in batches while the submits' responses have already
+/// gone: the deadline brings every submit of a sitting at once, and a batch grades them with a
+/// few statements instead of a few each.
 pub struct Queue {
-    sender: mpsc::Sender<Context>,
-    receiver: Mutex<Option<mpsc::Receiver<Context>>>,
+    sender: mpsc::Sender<Submitted>,
+    receiver: Mutex<Option<mpsc::Receiver<Submitted>>>,
 }
 
 /// Submits held at most (a context is a few kilobytes); past it the sweeper grades them.
 const QUEUE_LENGTH: usize = 20_000;
-/// Attempts graded at once: enough to keep up, few enough to leave the pool to requests.
-const WORKERS: usize = 2;
+/// Attempts graded together at most.
+const BATCH: usize = 200;
 /// How long the sweeper leaves a fresh submit to the queue.
 const QUEUE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -336,8 +500,8 @@ impl Queue {
 
     /// Queues a submitted attempt for grading. A full queue drops it: the sweeper's grading
     /// pass takes it a minute later, and a reader of its score grades it first.
-    pub fn push(&self, ctx: Context) {
-        if let Err(e) = self.sender.try_send(ctx) {
+    pub fn push(&self, submitted: Submitted) {
+        if let Err(e) = self.sender.try_send(submitted) {
             tracing::debug!(error = %e, "grading queue full; the sweeper grades this one");
         }
     }
@@ -349,9 +513,10 @@ impl Default for Queue {
     }
 }
 
-/// Starts this instance's grading workers (once; later calls do nothing).
+/// Starts this instance's grading worker (once; later calls do nothing). It takes whatever
+/// is waiting, up to a batch: one submit alone at a quiet time, hundreds at the deadline.
 pub fn start_grading(state: AppState) {
-    let Some(receiver) = state
+    let Some(mut receiver) = state
         .exams
         .grading
         .receiver
@@ -361,18 +526,15 @@ pub fn start_grading(state: AppState) {
     else {
         return;
     };
-    let queued = futures_util::stream::unfold(receiver, |mut r| async move {
-        r.recv().await.map(|ctx| (ctx, r))
-    });
-    tokio::spawn(queued.for_each_concurrent(WORKERS, move |ctx| {
-        let state = state.clone();
-        async move {
-            if let Err(e) = settle(&state, &ctx).await {
-                let id = ctx.attempt.id;
-                tracing::warn!(error = ?e, %id, "grading a submit failed; the sweeper retries");
+    tokio::spawn(async move {
+        let mut batch = Vec::with_capacity(BATCH);
+        while receiver.recv_many(&mut batch, BATCH).await > 0 {
+            if let Err(e) = settle_all(&state, &batch).await {
+                tracing::warn!(error = ?e, attempts = batch.len(), "grading submits failed; the sweeper retries");
             }
+            batch.clear();
         }
-    }));
+    });
 }
 
 pub fn stored_score(attempt: &attempt::Model) -> Option<Score> {

@@ -15,7 +15,12 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::domain::AttemptState;
-use crate::{entities::attempt, error::ApiError, state::AppState, stores::hot::HotStore};
+use crate::{
+    entities::attempt,
+    error::ApiError,
+    state::AppState,
+    stores::hot::{HotStore, split_version},
+};
 
 /// Long enough that a candidate's heartbeats mostly hit (20 of them per expiry), short enough
 /// to bound how long a copy left stale by a failed write can mislead.
@@ -36,7 +41,7 @@ impl From<&attempt::Model> for HotClock {
     }
 }
 
-fn key(id: Uuid) -> String {
+pub fn key(id: Uuid) -> String {
     format!("clock:{id}")
 }
 
@@ -54,11 +59,22 @@ pub async fn remember(hot: &dyn HotStore, row: &attempt::Model) {
 /// The attempt's state and deadline: the copy, or the row when there is none (or the hot store
 /// does not answer).
 pub async fn read(state: &AppState, id: Uuid) -> Result<HotClock, ApiError> {
-    if let Ok(Some((_, body))) = state.hot.get_versioned(&key(id)).await
-        && let Ok(copy) = serde_json::from_slice::<HotClock>(&body)
-    {
-        return Ok(copy);
+    match state.hot.get(&key(id)).await {
+        Ok(Some(stored)) => match parse(&stored) {
+            Some(copy) => Ok(copy),
+            None => read_row(state, id).await,
+        },
+        _ => read_row(state, id).await,
     }
+}
+
+/// A copy as the hot store holds it (`key`'s value, read directly or in a batch).
+pub fn parse(stored: &[u8]) -> Option<HotClock> {
+    serde_json::from_slice(split_version(stored)?.1).ok()
+}
+
+/// The clock from the attempt's row, which then fills the copy: a miss.
+pub async fn read_row(state: &AppState, id: Uuid) -> Result<HotClock, ApiError> {
     let row = attempt::Entity::find_by_id(id)
         .one(&state.db)
         .await?

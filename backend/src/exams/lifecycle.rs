@@ -4,8 +4,11 @@
 //! the row is re-derived from the events every time (`domain::clock`).
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, TransactionTrait,
+    sea_query::{
+        Alias, CommonTableExpression, Expr, Query, UpdateStatement, WithClause, WithQuery,
+    },
 };
 use serde::Serialize;
 use serde_json::json;
@@ -34,12 +37,22 @@ pub struct Context {
 }
 
 impl Context {
+    /// The attempt, its sitting and exam and its candidate in one round trip: every start,
+    /// submit and resume comes this way.
     pub async fn load(db: &impl ConnectionTrait, attempt_id: Uuid) -> Result<Context, ApiError> {
-        let attempt = attempt::Entity::find_by_id(attempt_id)
+        let (attempt, sitting, exam, candidate) = attempt::Entity::find_by_id(attempt_id)
+            .find_also_related(sitting::Entity)
+            .and_also_related(exam::Entity)
+            .find_also(attempt::Entity, candidate::Entity)
             .one(db)
             .await?
             .ok_or(ApiError::NotFound("attempt_not_found"))?;
-        Context::around(db, attempt).await
+        Ok(Context {
+            attempt,
+            sitting: sitting.ok_or(ApiError::NotFound("sitting_not_found"))?,
+            exam: exam.ok_or(ApiError::NotFound("exam_not_found"))?,
+            candidate,
+        })
     }
 
     pub async fn around(
@@ -158,6 +171,20 @@ pub async fn events(
         .await?)
 }
 
+/// The events a row was derived from: those up to its `event_count` (a change racing this one
+/// may have added more; its version check then fails).
+async fn history(
+    db: &impl ConnectionTrait,
+    row: &attempt::Model,
+) -> Result<Vec<attempt_event::Model>, ApiError> {
+    Ok(attempt_event::Entity::find()
+        .filter(attempt_event::Column::AttemptId.eq(row.id))
+        .filter(attempt_event::Column::Seq.lte(row.event_count))
+        .order_by_asc(attempt_event::Column::Seq)
+        .all(db)
+        .await?)
+}
+
 pub fn ticks(events: &[attempt_event::Model]) -> Vec<Tick> {
     events
         .iter()
@@ -171,20 +198,23 @@ pub fn ticks(events: &[attempt_event::Model]) -> Vec<Tick> {
         .collect()
 }
 
-/// Applies `change` inside `txn`. Fails with `attempt_changed` when another change won the race.
+/// Applies `change`: the row moves on under its version check and the event is appended, both
+/// or neither. On PostgreSQL that is one statement, atomic on its own, so `conn` may be the pool;
+/// on SQLite it is two, and `conn` must be a transaction. Fails with `attempt_changed` when
+/// another change won the race.
 pub async fn apply(
-    txn: &impl ConnectionTrait,
+    conn: &impl ConnectionTrait,
     ctx: &Context,
     change: Change,
     now: DateTime<Utc>,
 ) -> Result<attempt::Model, ApiError> {
     let before = &ctx.attempt;
-    // A first change (the start) has no history to read.
-    let mut history = if before.event_count == 0 {
-        Vec::new()
-    } else {
-        events(txn, before.id).await?
-    };
+    let mut after = before.clone();
+    if let Some(state) = change.state {
+        after.state = state.as_str().to_owned();
+    }
+    (change.edit)(&mut after, &change.details);
+    let closed = AttemptState::parse(&after.state).is_closed();
     let event = {
         let mut e = attempt_event::Model {
             attempt_id: before.id,
@@ -200,21 +230,20 @@ pub async fn apply(
         e.hash = hash_event(&e.prev_hash, &e);
         e
     };
-    history.push(event.clone());
-    let clock = domain::clock(ctx.allowed(), &ticks(&history), now);
-    let mut after = before.clone();
-    if let Some(state) = change.state {
-        after.state = state.as_str().to_owned();
+    // A closed attempt's clock stands as the row has it (its deadline is kept), so closing (a
+    // submit, the sweep) reads no history; a start has none to read.
+    if !closed {
+        let mut events = if before.event_count == 0 {
+            Vec::new()
+        } else {
+            history(conn, before).await?
+        };
+        events.push(event.clone());
+        let clock = domain::clock(ctx.allowed(), &ticks(&events), now);
+        after.started_at = clock.started_at;
+        after.paused_at = clock.paused_at;
+        after.deadline = clock.deadline;
     }
-    (change.edit)(&mut after, &change.details);
-    after.started_at = clock.started_at;
-    after.paused_at = clock.paused_at;
-    let closed = AttemptState::parse(&after.state).is_closed();
-    after.deadline = if closed {
-        before.deadline
-    } else {
-        clock.deadline
-    };
     if closed && after.submitted_at.is_none() {
         // An attempt submitted by the sweeper ended at its deadline, not when it was swept.
         after.submitted_at = Some(match change.kind {
@@ -225,27 +254,112 @@ pub async fn apply(
     after.version = before.version + 1;
     after.event_count = event.seq;
     after.last_hash = event.hash.clone();
-    let mut active: attempt::ActiveModel = after.clone().into();
-    active = active.reset_all();
-    let updated = attempt::Entity::update_many()
-        .set(active)
-        .filter(attempt::Column::Id.eq(before.id))
-        .filter(attempt::Column::Version.eq(before.version))
-        .exec(txn)
-        .await?;
-    if updated.rows_affected != 1 {
+    let written = match conn.get_database_backend() {
+        DbBackend::Postgres => {
+            conn.execute(&moved_with_event(before, &after, event))
+                .await?
+        }
+        _ => {
+            let moved = conn.execute(&moved(before, &after)).await?;
+            if moved.rows_affected() != 1 {
+                return Err(ApiError::Conflict("attempt_changed"));
+            }
+            let event: attempt_event::ActiveModel = event.into();
+            conn.execute(&attempt_event::Entity::insert(event.reset_all()).into_query())
+                .await?
+        }
+    };
+    if written.rows_affected() != 1 {
         return Err(ApiError::Conflict("attempt_changed"));
     }
-    let event: attempt_event::ActiveModel = event.into();
-    attempt_event::Entity::insert(event.reset_all())
-        .exec_without_returning(txn)
-        .await?;
     Ok(after)
+}
+
+/// The attempt's lifecycle columns moved from `before` to `after`, if the row is still at
+/// `before`'s version. The score and incidents are left to grading.
+fn moved(before: &attempt::Model, after: &attempt::Model) -> UpdateStatement {
+    use attempt::Column as C;
+    use sea_orm::sea_query::ExprTrait as _;
+    Query::update()
+        .table(attempt::Entity)
+        .values([
+            (C::State, after.state.clone().into()),
+            (C::StartedAt, after.started_at.into()),
+            (C::Deadline, after.deadline.into()),
+            (C::PausedAt, after.paused_at.into()),
+            (C::Section, after.section.into()),
+            (C::DeviceId, after.device_id.clone().into()),
+            (C::PendingDevice, after.pending_device.clone().into()),
+            (C::SubmittedAt, after.submitted_at.into()),
+            (C::Version, after.version.into()),
+            (C::EventCount, after.event_count.into()),
+            (C::LastHash, after.last_hash.clone().into()),
+        ])
+        .and_where(Expr::col(C::Id).eq(before.id))
+        .and_where(Expr::col(C::Version).eq(before.version))
+        .to_owned()
+}
+
+/// `moved` and the event's insert as one PostgreSQL statement: the insert reads the updated
+/// row, so it writes one event exactly when the version check passed (one round trip instead of
+/// four with BEGIN and COMMIT).
+fn moved_with_event(
+    before: &attempt::Model,
+    after: &attempt::Model,
+    event: attempt_event::Model,
+) -> WithQuery {
+    use attempt_event::Column as E;
+    let update = moved(before, after)
+        .returning_col(attempt::Column::Id)
+        .to_owned();
+    let row = Query::select()
+        .column(attempt::Column::Id)
+        .exprs([
+            Expr::val(event.seq),
+            Expr::val(event.at),
+            Expr::val(event.kind),
+            Expr::val(event.seconds),
+            Expr::val(event.actor_id),
+            Expr::val(event.details),
+            Expr::val(event.prev_hash),
+            Expr::val(event.hash),
+        ])
+        .from(Alias::new("moved"))
+        .to_owned();
+    let insert = Query::insert()
+        .into_table(attempt_event::Entity)
+        .columns([
+            E::AttemptId,
+            E::Seq,
+            E::At,
+            E::Kind,
+            E::Seconds,
+            E::ActorId,
+            E::Details,
+            E::PrevHash,
+            E::Hash,
+        ])
+        .select_from(row)
+        .expect("as many values as columns")
+        .to_owned();
+    insert.with(
+        WithClause::new()
+            .cte(
+                CommonTableExpression::new()
+                    .query(update)
+                    .table_name(Alias::new("moved"))
+                    .to_owned(),
+            )
+            .to_owned(),
+    )
 }
 
 /// Loads, applies and commits one change, retrying a lost race a few times: proctor actions
 /// and the candidate's own requests may meet on one attempt. Returns the attempt as changed,
 /// its clock copy in the hot store already written.
+///
+/// The read is outside any transaction: the version check is what makes the change safe (as it
+/// was under PostgreSQL's read committed), and the write is then one statement on PostgreSQL.
 pub async fn change_now(
     state: &AppState,
     attempt_id: Uuid,
@@ -254,22 +368,33 @@ pub async fn change_now(
 ) -> Result<Context, ApiError> {
     let mut tries = 0;
     loop {
-        let txn = state.db.begin().await?;
-        let ctx = Context::load(&txn, attempt_id).await?;
+        let ctx = Context::load(&state.db, attempt_id).await?;
         let change = build(&ctx)?;
-        match apply(&txn, &ctx, change, now).await {
+        let applied = match state.db.get_database_backend() {
+            DbBackend::Postgres => apply(&state.db, &ctx, change, now).await,
+            _ => {
+                let txn = state.db.begin().await?;
+                match apply(&txn, &ctx, change, now).await {
+                    Ok(after) => {
+                        txn.commit().await?;
+                        Ok(after)
+                    }
+                    Err(e) => {
+                        txn.rollback().await?;
+                        Err(e)
+                    }
+                }
+            }
+        };
+        match applied {
             Ok(after) => {
-                txn.commit().await?;
                 hot_clock::remember(state.hot.as_ref(), &after).await;
                 return Ok(Context {
                     attempt: after,
                     ..ctx
                 });
             }
-            Err(ApiError::Conflict("attempt_changed")) if tries < 3 => {
-                tries += 1;
-                txn.rollback().await?;
-            }
+            Err(ApiError::Conflict("attempt_changed")) if tries < 3 => tries += 1,
             Err(e) => return Err(e),
         }
     }

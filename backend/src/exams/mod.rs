@@ -33,8 +33,8 @@ use crate::{
 };
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    organisation::configure(cfg);
     taking::configure(cfg);
+    organisation::configure(cfg);
     proctor::configure(cfg);
     results::configure(cfg);
 }
@@ -281,7 +281,9 @@ pub async fn sweep_once(state: &AppState) -> Result<Vec<Uuid>, ApiError> {
     let submitted = lifecycle::sweep(&state.db, now, grace).await?;
     for ctx in &submitted {
         hot_clock::remember(state.hot.as_ref(), &ctx.attempt).await;
-        taking::after_submit(state, ctx, "auto_submitted").await;
+    }
+    for swept in submitted.chunks(200) {
+        taking::after_sweep(state, swept).await;
     }
     grading::grade_pending(state).await?;
     Ok(submitted.iter().map(|ctx| ctx.attempt.id).collect())

@@ -24,19 +24,21 @@ use crate::{
     error::{ApiError, FieldError, Problem},
     request::RequestMeta,
     state::AppState,
+    stores::hot::{Op, Reply},
 };
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(my_attempts)
-        .service(new_practice_attempt)
+    // The commonest requests of a sitting first (see startup.rs).
+    cfg.service(heartbeat)
+        .service(save)
+        .service(paper)
         .service(start)
+        .service(submit)
+        .service(my_attempts)
+        .service(new_practice_attempt)
         .service(resume)
         .service(get_attempt)
-        .service(paper)
-        .service(save)
-        .service(heartbeat)
         .service(next_section)
-        .service(submit)
         .service(result);
 }
 
@@ -52,6 +54,8 @@ pub const INCIDENTS: &[&str] = &[
 const MAX_ANSWERS_PER_SAVE: usize = 60;
 /// Presence is gone when no heartbeat came for this long.
 const PRESENCE_TTL: std::time::Duration = std::time::Duration::from_secs(120);
+/// Incident counts outlive any sitting; the submit copies them onto the attempt.
+const INCIDENT_TTL: std::time::Duration = std::time::Duration::from_secs(86_400);
 
 pub fn room_channel(room: Uuid) -> String {
     format!("room:{room}")
@@ -147,6 +151,20 @@ pub struct AttemptView {
 }
 
 pub async fn view(state: &AppState, ctx: &Context, answers: bool) -> Result<AttemptView, ApiError> {
+    let latest = if answers {
+        Some(grading::latest_answers(&state.db, ctx.attempt.id).await?)
+    } else {
+        None
+    };
+    view_with(state, ctx, latest.as_ref()).await
+}
+
+/// The view with the answers the caller has read (none: the view carries no answers).
+async fn view_with(
+    state: &AppState,
+    ctx: &Context,
+    latest: Option<&grading::Latest>,
+) -> Result<AttemptView, ApiError> {
     let now = state.clock.now();
     let remaining_seconds = time_left(
         state,
@@ -158,11 +176,13 @@ pub async fn view(state: &AppState, ctx: &Context, answers: bool) -> Result<Atte
     .await?;
     let mut saved = Vec::new();
     let mut last_seq = 0;
-    if answers {
-        for (slot, (seq, value)) in grading::latest_answers(&state.db, ctx.attempt.id).await? {
-            last_seq = last_seq.max(seq);
-            saved.push(SavedAnswer { slot, seq, value });
-        }
+    for (slot, (seq, value)) in latest.into_iter().flatten() {
+        last_seq = last_seq.max(*seq);
+        saved.push(SavedAnswer {
+            slot: *slot,
+            seq: *seq,
+            value: value.clone(),
+        });
     }
     let a = &ctx.attempt;
     Ok(AttemptView {
@@ -705,47 +725,47 @@ async fn heartbeat(
         return Err(ApiError::NotFound("attempt_not_found"));
     }
     let now = state.clock.now();
-    // Presence and incident counts are rebuilt by the next heartbeat if the hot store loses them.
-    let report = async {
-        let presence = json!({ "at": now, "device": body.device_id });
-        let _ = state
-            .hot
-            .set(
-                &format!("presence:{id}"),
-                presence.to_string().as_bytes(),
-                PRESENCE_TTL,
-            )
-            .await;
-        if !body.incidents.is_empty() {
-            let _ = state
-                .hot
-                .incr(
-                    &format!("incidents:{id}"),
-                    body.incidents.len() as i64,
-                    std::time::Duration::from_secs(86_400),
-                )
-                .await;
+    // One round trip to the hot store: the clock copy read, presence and incident counts
+    // written, the room told. Presence and counts are rebuilt by the next heartbeat if the hot
+    // store loses them; a failed batch only means the clock comes from the row.
+    let clock_key = hot_clock::key(id);
+    let presence_key = format!("presence:{id}");
+    let presence = json!({ "at": now, "device": body.device_id }).to_string();
+    let total_key = format!("incidents:{id}");
+    let kind_keys: Vec<String> = body
+        .incidents
+        .iter()
+        .map(|kind| format!("incidents:{id}:{kind}"))
+        .collect();
+    let channel = facts.room_id.map(room_channel);
+    let live =
+        json!({ "type": "heartbeat", "attempt": id, "at": now, "incidents": body.incidents })
+            .to_string();
+    let mut ops = vec![
+        Op::Get(&clock_key),
+        Op::Set(&presence_key, presence.as_bytes(), PRESENCE_TTL),
+    ];
+    if !kind_keys.is_empty() {
+        ops.push(Op::Incr(&total_key, kind_keys.len() as i64, INCIDENT_TTL));
+        ops.extend(kind_keys.iter().map(|k| Op::Incr(k, 1, INCIDENT_TTL)));
+    }
+    if let Some(channel) = &channel {
+        ops.push(Op::Publish(channel, live.as_bytes()));
+    }
+    let copy = match state.hot.batch(&ops).await {
+        Ok(replies) => match replies.first() {
+            Some(Reply::Value(Some(stored))) => hot_clock::parse(stored),
+            _ => None,
+        },
+        Err(e) => {
+            tracing::debug!(error = %e, "heartbeat's hot-store batch failed; the clock comes from the row");
+            None
         }
-        for kind in &body.incidents {
-            let _ = state
-                .hot
-                .incr(
-                    &format!("incidents:{id}:{kind}"),
-                    1,
-                    std::time::Duration::from_secs(86_400),
-                )
-                .await;
-        }
-        announce(
-            &state,
-            facts.room_id,
-            json!({ "type": "heartbeat", "attempt": id, "at": now, "incidents": body.incidents }),
-        )
-        .await;
     };
-    // The attempt's clock from its hot-store copy, alongside the report.
-    let ((), clock) = tokio::join!(report, hot_clock::read(&state, id));
-    let clock = clock?;
+    let clock = match copy {
+        Some(copy) => copy,
+        None => hot_clock::read_row(&state, id).await?,
+    };
     let remaining_seconds = time_left(&state, id, (clock.state, clock.deadline), None, now).await?;
     Ok(web::Json(HeartbeatAck {
         state: clock.state,
@@ -829,29 +849,36 @@ async fn submit(
         json!({ "type": "submitted", "attempt": id, "at": now }),
     )
     .await;
+    // The answers read after the close are final (a save batch holding the row commits before
+    // the close; one after it finds the attempt closed): the response and the grading share them.
+    let latest = grading::latest_answers(&state.db, id).await?;
+    let view = view_with(&state, &ctx, Some(&latest)).await?;
     // Graded after the response: at the deadline submits come all at once, and the grading
-    // queue takes them at its own pace (what reads a score grades what is still queued first).
-    state.exams.grading.push(ctx.clone());
-    Ok(web::Json(view(&state, &ctx, true).await?))
+    // queue takes them in batches (what reads a score grades what is still queued first).
+    state.exams.grading.push(grading::Submitted {
+        ctx,
+        answers: Some(latest),
+    });
+    Ok(web::Json(view))
 }
 
-/// What follows the sweeper's submit: the attempt is settled (incidents recorded, graded), then
-/// the room hears of it. A failure here is retried by the sweeper's grading pass; the submit
-/// itself is already durable.
-pub async fn after_submit(state: &AppState, ctx: &Context, how: &str) {
-    let id = ctx.attempt.id;
-    match grading::settle(state, ctx).await {
-        Ok(_) => {
-            announce(
-                state,
-                ctx.attempt.room_id,
-                json!({ "type": how, "attempt": id, "at": state.clock.now() }),
-            )
-            .await
-        }
-        Err(e) => {
-            tracing::warn!(error = ?e, %id, "grading after submit failed; the sweeper retries")
-        }
+/// What follows the sweeper's submits: the attempts are settled together (incidents recorded,
+/// graded), then their rooms hear of them. A failure here is retried by the sweeper's grading
+/// pass; the submits themselves are already durable.
+pub async fn after_sweep(state: &AppState, swept: &[Context]) {
+    let batch: Vec<grading::Submitted> =
+        swept.iter().cloned().map(grading::Submitted::new).collect();
+    if let Err(e) = grading::settle_all(state, &batch).await {
+        tracing::warn!(error = ?e, attempts = swept.len(), "grading after the sweep failed; the sweeper retries");
+        return;
+    }
+    for ctx in swept {
+        announce(
+            state,
+            ctx.attempt.room_id,
+            json!({ "type": "auto_submitted", "attempt": ctx.attempt.id, "at": state.clock.now() }),
+        )
+        .await;
     }
 }
 

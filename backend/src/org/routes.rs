@@ -581,12 +581,7 @@ async fn reset_password(
     )
     .await?;
     txn.commit().await?;
-    auth::revoke_sessions(
-        state.hot.as_ref(),
-        &sessions,
-        state.settings.access_token_ttl,
-    )
-    .await?;
+    state.revocations.revoke(&sessions).await?;
     Ok(web::Json(ResetPasswordResponse {
         initial_password: generated,
     }))

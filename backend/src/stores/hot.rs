@@ -43,15 +43,42 @@ pub trait HotStore: Send + Sync + 'static {
         Ok(self
             .get(key)
             .await?
-            .and_then(|stored| split_version(&stored)))
+            .and_then(|stored| split_version(&stored).map(|(v, value)| (v, value.to_vec()))))
     }
+
+    /// Several commands in one round trip (a Redis pipeline), answered in order. Not atomic:
+    /// each command is what it would be alone, so a request that needs a few independent
+    /// things from the store (a heartbeat) pays one round trip instead of one per thing.
+    async fn batch(&self, ops: &[Op<'_>]) -> anyhow::Result<Vec<Reply>>;
+
+    /// The keys that start with `prefix` (without the store's own prefix), for rebuilding what
+    /// an instance keeps in memory; a full scan, so not for request paths.
+    async fn keys(&self, prefix: &str) -> anyhow::Result<Vec<String>>;
 }
 
-/// Versioned values are stored as `{version}|{value}`.
-fn split_version(stored: &[u8]) -> Option<(i64, Vec<u8>)> {
+/// One command of a `batch`.
+pub enum Op<'a> {
+    Get(&'a str),
+    Set(&'a str, &'a [u8], Duration),
+    /// `incr`: adds, and a new counter expires after the duration.
+    Incr(&'a str, i64, Duration),
+    Publish(&'a str, &'a [u8]),
+}
+
+/// The answer to one command of a `batch`, in the order of the commands.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Reply {
+    Value(Option<Vec<u8>>),
+    Count(i64),
+    Done,
+}
+
+/// Versioned values are stored as `{version}|{value}`; read raw (a `batch`'s Get), this splits
+/// them.
+pub fn split_version(stored: &[u8]) -> Option<(i64, &[u8])> {
     let bar = stored.iter().position(|b| *b == b'|')?;
     let version = std::str::from_utf8(&stored[..bar]).ok()?.parse().ok()?;
-    Some((version, stored[bar + 1..].to_vec()))
+    Some((version, &stored[bar + 1..]))
 }
 
 fn with_version(version: i64, value: &[u8]) -> Vec<u8> {
@@ -201,6 +228,35 @@ impl HotStore for MemoryHotStore {
         "memory"
     }
 
+    async fn batch(&self, ops: &[Op<'_>]) -> anyhow::Result<Vec<Reply>> {
+        let mut replies = Vec::with_capacity(ops.len());
+        for op in ops {
+            replies.push(match *op {
+                Op::Get(key) => Reply::Value(self.get(key).await?),
+                Op::Set(key, value, ttl) => {
+                    self.set(key, value, ttl).await?;
+                    Reply::Done
+                }
+                Op::Incr(key, by, ttl) => Reply::Count(self.incr(key, by, ttl).await?),
+                Op::Publish(channel, message) => {
+                    self.publish(channel, message).await?;
+                    Reply::Done
+                }
+            });
+        }
+        Ok(replies)
+    }
+
+    async fn keys(&self, prefix: &str) -> anyhow::Result<Vec<String>> {
+        let now = Instant::now();
+        let map = self.entries.lock().expect("hot store lock");
+        Ok(map
+            .iter()
+            .filter(|(k, e)| k.starts_with(prefix) && e.expires > now)
+            .map(|(k, _)| k.clone())
+            .collect())
+    }
+
     async fn set_if_newer(
         &self,
         key: &str,
@@ -274,6 +330,18 @@ impl RedisHotStore {
     }
 }
 
+/// `text` matched literally by a Redis glob pattern.
+fn glob_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
 /// Hides a password in a URL before it goes into a message or a log.
 pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -328,21 +396,11 @@ impl HotStore for RedisHotStore {
     }
 
     async fn incr(&self, key: &str, by: i64, ttl: Duration) -> anyhow::Result<i64> {
-        let mut conn = self.manager.clone();
-        let key = self.key(key);
-        // One round trip, atomic: the expiry is set only when the counter is new.
-        let (value, _): (i64, i64) = redis::pipe()
-            .atomic()
-            .cmd("INCRBY")
-            .arg(&key)
-            .arg(by)
-            .cmd("PEXPIRE")
-            .arg(&key)
-            .arg(millis(ttl))
-            .arg("NX")
-            .query_async(&mut conn)
-            .await?;
-        Ok(value)
+        // One round trip; the expiry is set only when the counter is new.
+        match self.batch(&[Op::Incr(key, by, ttl)]).await?.pop() {
+            Some(Reply::Count(n)) => Ok(n),
+            _ => anyhow::bail!("INCRBY answered without a count"),
+        }
     }
 
     async fn ttl(&self, key: &str) -> anyhow::Result<Option<u64>> {
@@ -382,6 +440,85 @@ impl HotStore for RedisHotStore {
 
     fn kind(&self) -> &'static str {
         "redis"
+    }
+
+    async fn batch(&self, ops: &[Op<'_>]) -> anyhow::Result<Vec<Reply>> {
+        if ops.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for op in ops {
+            match *op {
+                Op::Get(key) => {
+                    pipe.cmd("GET").arg(self.key(key));
+                }
+                Op::Set(key, value, ttl) => {
+                    pipe.cmd("SET")
+                        .arg(self.key(key))
+                        .arg(value)
+                        .arg("PX")
+                        .arg(millis(ttl))
+                        .ignore();
+                }
+                Op::Incr(key, by, ttl) => {
+                    let key = self.key(key);
+                    pipe.cmd("INCRBY")
+                        .arg(&key)
+                        .arg(by)
+                        .cmd("PEXPIRE")
+                        .arg(&key)
+                        .arg(millis(ttl))
+                        .arg("NX")
+                        .ignore();
+                }
+                Op::Publish(channel, message) => {
+                    pipe.cmd("PUBLISH")
+                        .arg(self.key(channel))
+                        .arg(message)
+                        .ignore();
+                }
+            }
+        }
+        let mut conn = self.manager.clone();
+        // Ignored commands give no value back: what is left lines up with the Gets and Incrs.
+        let values: Vec<redis::Value> = pipe.query_async(&mut conn).await?;
+        let mut values = values.into_iter();
+        ops.iter()
+            .map(|op| match op {
+                Op::Get(_) => Ok(Reply::Value(redis::from_redis_value(
+                    values.next().context("a pipeline answered short")?,
+                )?)),
+                Op::Incr(..) => Ok(Reply::Count(redis::from_redis_value(
+                    values.next().context("a pipeline answered short")?,
+                )?)),
+                Op::Set(..) | Op::Publish(..) => Ok(Reply::Done),
+            })
+            .collect()
+    }
+
+    async fn keys(&self, prefix: &str) -> anyhow::Result<Vec<String>> {
+        let mut conn = self.manager.clone();
+        let pattern = format!("{}*", glob_escape(&self.key(prefix)));
+        let mut cursor: u64 = 0;
+        let mut found = Vec::new();
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut conn)
+                .await?;
+            found.extend(
+                keys.into_iter()
+                    .filter_map(|k| k.strip_prefix(&self.prefix).map(str::to_owned)),
+            );
+            if next == 0 {
+                return Ok(found);
+            }
+            cursor = next;
+        }
     }
 
     async fn set_if_newer(

@@ -9,6 +9,7 @@ on_every_store!(
     wrong_password_is_refused_alike_for_unknown_logins,
     refresh_rotates_and_reuse_revokes_the_family,
     logout_ends_the_session,
+    a_revocation_reaches_every_instance_and_outlives_the_hot_store,
     expired_and_tampered_tokens_are_refused,
     failed_sign_ins_are_limited_per_account_and_address,
     password_change_and_admin_reset,
@@ -107,9 +108,7 @@ async fn refresh_rotates_and_reuse_revokes_the_family(app: TestApp) {
     assert_eq!(junk.body["code"], "refresh_token_invalid");
 }
 
-async fn logout_ends_the_session(app: TestApp) {
-    let tokens = app.login(ADMIN_LOGIN, ADMIN_PASSWORD).await.body;
-    let access = tokens["access_token"].as_str().unwrap();
+async fn logout(app: &TestApp, access: &str) {
     let out = app
         .send(
             app.client
@@ -118,6 +117,12 @@ async fn logout_ends_the_session(app: TestApp) {
         )
         .await;
     assert_eq!(out.status, 204, "{}", out.text);
+}
+
+async fn logout_ends_the_session(app: TestApp) {
+    let tokens = app.login(ADMIN_LOGIN, ADMIN_PASSWORD).await.body;
+    let access = tokens["access_token"].as_str().unwrap();
+    logout(&app, access).await;
     assert_eq!(
         app.get("/api/v1/me", Some(access)).await.body["code"],
         "token_revoked"
@@ -130,6 +135,73 @@ async fn logout_ends_the_session(app: TestApp) {
         )
         .await;
     assert_eq!(refresh.status, 401);
+}
+
+async fn a_revocation_reaches_every_instance_and_outlives_the_hot_store(app: TestApp) {
+    let tokens = app.login(ADMIN_LOGIN, ADMIN_PASSWORD).await.body;
+    let access = tokens["access_token"].as_str().unwrap();
+    let session = app
+        .state
+        .keys
+        .verify(access)
+        .ok()
+        .expect("our own token")
+        .sid;
+    // On Redis a second instance shares the hot store; checks there come from its memory once
+    // its set is loaded.
+    let second = match app.stores {
+        hocthi_tests::Stores::Real => {
+            let second = app.another_instance().await;
+            tokio::time::timeout(
+                Duration::from_secs(10),
+                second.state.revocations.until_live(),
+            )
+            .await
+            .expect("the second instance loads the revocations");
+            assert_eq!(second.get("/api/v1/me", Some(access)).await.status, 200);
+            Some(second)
+        }
+        hocthi_tests::Stores::Embedded => None,
+    };
+    tokio::time::timeout(Duration::from_secs(10), app.state.revocations.until_live())
+        .await
+        .expect("the revocations are loaded");
+
+    logout(&app, access).await;
+    // At once on the instance that signed out.
+    assert_eq!(
+        app.get("/api/v1/me", Some(access)).await.body["code"],
+        "token_revoked"
+    );
+    // On the other as soon as the announcement arrives.
+    if let Some(second) = &second {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let me = second.get("/api/v1/me", Some(access)).await;
+            if me.body["code"] == "token_revoked" {
+                break;
+            }
+            assert_eq!(me.status, 200, "{}", me.text);
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the revocation did not reach the second instance in 5 s"
+            );
+            tokio::task::yield_now().await;
+        }
+    }
+    // The hot store losing the revocation (a Redis restart keeps nothing) does not bring the
+    // token back on instances that already know.
+    app.state
+        .hot
+        .delete(&format!("revoked-session:{session}"))
+        .await
+        .unwrap();
+    for instance in std::iter::once(&app).chain(second.as_ref()) {
+        assert_eq!(
+            instance.get("/api/v1/me", Some(access)).await.body["code"],
+            "token_revoked"
+        );
+    }
 }
 
 async fn expired_and_tampered_tokens_are_refused(app: TestApp) {

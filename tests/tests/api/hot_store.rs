@@ -7,7 +7,9 @@ use hocthi_tests::{TestApp, on_every_store};
 on_every_store!(
     values_expire_and_are_taken_once,
     counters_and_pub_sub,
-    a_versioned_value_is_never_replaced_by_an_older_one
+    a_versioned_value_is_never_replaced_by_an_older_one,
+    a_batch_answers_each_command_in_order,
+    keys_are_listed_by_a_literal_prefix
 );
 
 async fn values_expire_and_are_taken_once(app: TestApp) {
@@ -140,4 +142,64 @@ async fn a_versioned_value_is_never_replaced_by_an_older_one(app: TestApp) {
         tokio::task::yield_now().await;
     }
     assert!(hot.set_if_newer("clock:y", 1, b"one", ttl).await.unwrap());
+}
+
+async fn a_batch_answers_each_command_in_order(app: TestApp) {
+    use hocthi::stores::hot::{Op, Reply};
+    let hot = &app.state.hot;
+    let ttl = Duration::from_secs(60);
+    let mut room = hot.subscribe("room:batch").await.unwrap();
+    let replies = hot
+        .batch(&[
+            Op::Set("presence:a", b"here", ttl),
+            Op::Get("presence:a"),
+            Op::Incr("incidents:a", 2, ttl),
+            Op::Get("nothing here"),
+            Op::Incr("incidents:a", 3, Duration::from_secs(1)),
+            Op::Publish("room:batch", "thí sinh 12 mất kết nối".as_bytes()),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        replies,
+        vec![
+            Reply::Done,
+            Reply::Value(Some(b"here".to_vec())),
+            Reply::Count(2),
+            Reply::Value(None),
+            Reply::Count(5),
+            Reply::Done,
+        ]
+    );
+    assert!(
+        hot.ttl("incidents:a").await.unwrap().unwrap() > 1,
+        "a counter's expiry is set when it is new, as with incr"
+    );
+    let message = tokio::time::timeout(Duration::from_secs(5), room.next())
+        .await
+        .expect("the batch's message arrives")
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(message).unwrap(),
+        "thí sinh 12 mất kết nối"
+    );
+    assert!(hot.batch(&[]).await.unwrap().is_empty());
+}
+
+async fn keys_are_listed_by_a_literal_prefix(app: TestApp) {
+    let hot = &app.state.hot;
+    let ttl = Duration::from_secs(60);
+    for key in [
+        "lit[e]ral:1",
+        "lit[e]ral:2",
+        "literal:3",
+        "other:lit[e]ral:4",
+    ] {
+        hot.set(key, b"x", ttl).await.unwrap();
+    }
+    let mut keys = hot.keys("lit[e]ral:").await.unwrap();
+    keys.sort();
+    // "[e]" is not a glob class here: "literal:3" does not match.
+    assert_eq!(keys, ["lit[e]ral:1", "lit[e]ral:2"]);
+    assert!(hot.keys("no such prefix:").await.unwrap().is_empty());
 }
