@@ -18,6 +18,7 @@ mod m20261124_000013_create_identity_numbers;
 mod m20261124_000014_create_consents;
 mod m20261124_000015_create_photos;
 mod m20261124_000016_create_passkeys;
+mod m20261202_000017_index_candidates_by_room;
 
 pub struct Migrator;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000014_create_consents::Migration),
             Box::new(m20261124_000015_create_photos::Migration),
             Box::new(m20261124_000016_create_passkeys::Migration),
+            Box::new(m20261202_000017_index_candidates_by_room::Migration),
         ]
     }
 }

@@ -30,6 +30,7 @@ use crate::{
     error::{ApiError, Problem},
     request::RequestMeta,
     state::AppState,
+    stores::hot::{Op, Reply},
 };
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -80,14 +81,13 @@ async fn room_in_reach(
         .one(db)
         .await?
         .ok_or(ApiError::NotFound("room_not_found"))?;
-    let sitting = sitting::Entity::find_by_id(room.sitting_id)
+    let Some((sitting, Some(exam))) = sitting::Entity::find_by_id(room.sitting_id)
+        .find_also_related(exam::Entity)
         .one(db)
         .await?
-        .ok_or(ApiError::NotFound("room_not_found"))?;
-    let exam = exam::Entity::find_by_id(sitting.exam_id)
-        .one(db)
-        .await?
-        .ok_or(ApiError::NotFound("room_not_found"))?;
+    else {
+        return Err(ApiError::NotFound("room_not_found"));
+    };
     if require_organiser(user, &exam).is_err() && !proctors_of(&room).contains(&user.id) {
         return Err(ApiError::NotFound("room_not_found"));
     }
@@ -155,23 +155,38 @@ async fn snapshot(state: &AppState, room: &exam_room::Model) -> Result<RoomStatu
         .await?
         .into_iter()
         .collect();
+    // Presence and incident counts of the whole room in one round trip; without the hot store
+    // the snapshot still shows the rest (a dashboard is no reason to fail).
+    let seated: Vec<Uuid> = candidates
+        .iter()
+        .filter_map(|c| attempts.get(&c.id).map(|a| a.id))
+        .collect();
+    let keys: Vec<[String; 2]> = seated
+        .iter()
+        .map(|id| [format!("presence:{id}"), format!("incidents:{id}")])
+        .collect();
+    let ops: Vec<Op> = keys.iter().flatten().map(|k| Op::Get(k)).collect();
+    let replies = state.hot.batch(&ops).await.unwrap_or_default();
+    let mut hot: HashMap<Uuid, (Option<DateTime<Utc>>, i64)> = HashMap::new();
+    for (id, pair) in seated.iter().zip(replies.chunks(2)) {
+        let value = |i: usize| match pair.get(i) {
+            Some(Reply::Value(Some(v))) => Some(v.as_slice()),
+            _ => None,
+        };
+        let last_heartbeat = value(0)
+            .and_then(|p| serde_json::from_slice::<serde_json::Value>(p).ok())
+            .and_then(|v| v["at"].as_str().and_then(|t| t.parse().ok()));
+        let incidents = value(1)
+            .and_then(|n| std::str::from_utf8(n).ok())
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0);
+        hot.insert(*id, (last_heartbeat, incidents));
+    }
     let mut seats = Vec::with_capacity(candidates.len());
     for c in candidates {
         let a = attempts.get(&c.id);
-        let (mut last_heartbeat, mut incidents) = (None, 0);
-        if let Some(a) = a {
-            if let Ok(Some(p)) = state.hot.get(&format!("presence:{}", a.id)).await {
-                last_heartbeat = serde_json::from_slice::<serde_json::Value>(&p)
-                    .ok()
-                    .and_then(|v| v["at"].as_str().and_then(|t| t.parse().ok()));
-            }
-            if let Ok(Some(n)) = state.hot.get(&format!("incidents:{}", a.id)).await {
-                incidents = std::str::from_utf8(&n)
-                    .ok()
-                    .and_then(|t| t.parse().ok())
-                    .unwrap_or(0);
-            }
-        }
+        let (last_heartbeat, incidents) =
+            a.and_then(|a| hot.get(&a.id)).copied().unwrap_or((None, 0));
         let remaining = a.and_then(|a| match AttemptState::parse(&a.state) {
             AttemptState::InProgress => a.deadline.map(|d| (d - now).num_seconds().max(0)),
             _ => None,

@@ -8,14 +8,20 @@
 //! Played in `duration` with compression k = real_length / duration, every interval and window
 //! is divided by k. N candidates played that way make the request rates of a real sitting of
 //! M = N x k candidates: heartbeats N / (30 s / k) = M / 30 s, saves N x 29 / (real_length / k)
-//! = M x 29 / real_length, starts N / (60 s / k) = M / 60 s. Rates, not wall time, are what a run
-//! reproduces; what it does not reproduce is the size of the tables (N attempts, not M).
+//! = M x 29 / real_length, starts N / (60 s / k) = M / 60 s. A room's dashboard is not
+//! compressed (the service snapshots it every 10 s), so each played room's proctor also polls
+//! the room's status to make the snapshots of M / 24 rooms. Rates, not wall time, are what a run
+//! reproduces; what it does not reproduce is the size of the tables (N attempts, not M) and the
+//! number of open dashboard streams (N / 24, not M / 24).
 use std::time::Duration;
 
 /// Slots of the generated paper, by part: 12 in Part I, 4 in Part II, 6 in Part III.
 pub const PARTS: [u8; 22] = [
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3,
 ];
+
+/// How often the service sends a dashboard its room's snapshot, in seconds.
+const SNAPSHOT_EVERY: f64 = 10.0;
 
 #[derive(Clone, Debug)]
 pub struct Timeline {
@@ -28,6 +34,10 @@ pub struct Timeline {
     pub heartbeat: Duration,
     pub deadline_window: Duration,
     pub crash_pause: Duration,
+    /// How often each played room's proctor also asks for the room's status, so that the
+    /// snapshots make the rate of the modelled sitting's k times as many dashboards (each a
+    /// snapshot every 10 s); none when nothing is compressed.
+    pub status_poll: Option<Duration>,
 }
 
 impl Timeline {
@@ -42,6 +52,7 @@ impl Timeline {
             heartbeat: scaled(30.0),
             deadline_window: scaled(60.0),
             crash_pause: scaled(20.0),
+            status_poll: (k > 1.0).then(|| Duration::from_secs_f64(SNAPSHOT_EVERY / (k - 1.0))),
         }
     }
 }
@@ -172,6 +183,10 @@ mod tests {
         assert_eq!(t.heartbeat, Duration::from_secs(3));
         assert_eq!(t.start_window, Duration::from_secs(6));
         assert_eq!(t.signin_window, Duration::from_secs(90));
+        // 1 snapshot per 10 s from the stream, 9 more from polling: 10 rooms' worth per room.
+        assert_eq!(t.status_poll, Some(Duration::from_secs_f64(10.0 / 9.0)));
+        let real = Timeline::new(Duration::from_secs(3000), Duration::from_secs(3000));
+        assert_eq!(real.status_poll, None);
     }
 
     #[test]

@@ -20,10 +20,11 @@ pub enum Kind {
     Resume,
     Submit,
     DashboardOpen,
+    RoomStatus,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 12] = [
         Kind::SignInPassword,
         Kind::PasskeyStart,
         Kind::PasskeyFinish,
@@ -35,7 +36,16 @@ impl Kind {
         Kind::Resume,
         Kind::Submit,
         Kind::DashboardOpen,
+        Kind::RoomStatus,
     ];
+
+    /// Whether the client reads the answer (a token, a ceremony, a resumed attempt's answers).
+    pub fn body_is_read(self) -> bool {
+        matches!(
+            self,
+            Kind::SignInPassword | Kind::PasskeyStart | Kind::PasskeyFinish | Kind::Resume
+        )
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -50,6 +60,7 @@ impl Kind {
             Kind::Resume => "resume",
             Kind::Submit => "submit",
             Kind::DashboardOpen => "dashboard_open",
+            Kind::RoomStatus => "room_status",
         }
     }
 }

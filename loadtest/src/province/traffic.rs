@@ -174,13 +174,22 @@ async fn send(
                 .get("retry-after")
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse().ok());
-            match response.text().await {
-                Ok(text) => (
-                    status,
-                    serde_json::from_str(&text).unwrap_or(Value::String(text)),
-                    retry,
-                ),
-                Err(_) => (0, Value::Null, None),
+            // Only a few answers are read; the rest are received whole but not parsed (the
+            // generator shares the machine with what it measures).
+            if kind.body_is_read() || !(200..300).contains(&status) {
+                match response.text().await {
+                    Ok(text) => (
+                        status,
+                        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+                        retry,
+                    ),
+                    Err(_) => (0, Value::Null, None),
+                }
+            } else {
+                match response.bytes().await {
+                    Ok(_) => (status, Value::Null, retry),
+                    Err(_) => (0, Value::Null, None),
+                }
             }
         }
         _ => (0, Value::Null, None),
@@ -416,9 +425,17 @@ async fn sit(user: &mut GooseUser, run: &Run, i: usize) -> Result<(), String> {
 }
 
 /// A proctor's live dashboard for one room, open until every candidate is done; reconnects
-/// when the stream drops (an instance going away).
+/// when the stream drops (an instance going away). Meanwhile it polls the room's status at the
+/// rate that makes up the modelled sitting's other dashboards' snapshots (`Timeline`).
 async fn dashboard(user: &mut GooseUser, run: &Run, room: usize) {
     let path = format!("/api/v1/rooms/{}/dashboard", run.sitting.rooms[room]);
+    let status_path = format!("/api/v1/rooms/{}/status", run.sitting.rooms[room]);
+    let token = Some(run.sitting.proctor_token.as_str());
+    let mut polls = run.timeline.status_poll.map(|every| {
+        let mut polls = tokio::time::interval(every);
+        polls.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        polls
+    });
     let mut done = run.done.subscribe();
     while !*done.borrow() {
         let sent = Instant::now();
@@ -462,7 +479,11 @@ async fn dashboard(user: &mut GooseUser, run: &Run, room: usize) {
                     }
                     _ => break,
                 },
-                _ = done.wait_for(|d| *d) => return,
+                _ = async { polls.as_mut().expect("polling").tick().await }, if polls.is_some() => {
+                    send(user, run, Kind::RoomStatus, GooseMethod::Get, &status_path, token, None).await;
+                }
+                // Mapped to (): the select's output must not hold the watch's guard across the poll.
+                _ = async { let _ = done.wait_for(|d| *d).await; } => return,
             }
         }
         if first {
