@@ -197,8 +197,32 @@ impl From<sea_orm::DbErr> for ApiError {
                     retry_after_secs: 2,
                 }
             }
+            sea_orm::DbErr::Query(ref e) | sea_orm::DbErr::Exec(ref e) if connection_lost(e) => {
+                tracing::warn!(error = %err, "database connection lost mid-request");
+                ApiError::Unavailable {
+                    retry_after_secs: 2,
+                }
+            }
             other => ApiError::Unexpected(other.into()),
         }
+    }
+}
+
+/// A statement that failed because its connection went away (the server shutting down or
+/// restarting, a reset socket), not because of what it asked: the request can be retried.
+fn connection_lost(err: &sea_orm::RuntimeErr) -> bool {
+    use sea_orm::sqlx::Error;
+    let sea_orm::RuntimeErr::SqlxError(e) = err else {
+        return false;
+    };
+    match e.as_ref() {
+        Error::Io(_) | Error::Tls(_) | Error::PoolTimedOut | Error::PoolClosed => true,
+        // SQLSTATE class 08 (connection exception) and 57 (operator intervention:
+        // admin_shutdown, crash_shutdown, cannot_connect_now).
+        Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57")),
+        _ => false,
     }
 }
 
@@ -266,5 +290,68 @@ mod tests {
         assert_eq!(err.status_code(), StatusCode::SERVICE_UNAVAILABLE);
         let bug = ApiError::from(anyhow::anyhow!("a broken invariant"));
         assert_eq!(bug.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    /// What PostgreSQL answers a statement with, by SQLSTATE.
+    #[derive(Debug)]
+    struct Refusal(&'static str);
+
+    impl std::fmt::Display for Refusal {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "SQLSTATE {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Refusal {}
+
+    impl sea_orm::sqlx::error::DatabaseError for Refusal {
+        fn message(&self) -> &str {
+            "refused"
+        }
+        fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
+            Some(self.0.into())
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> sea_orm::sqlx::error::ErrorKind {
+            sea_orm::sqlx::error::ErrorKind::Other
+        }
+    }
+
+    fn failed_query(err: sea_orm::sqlx::Error) -> ApiError {
+        ApiError::from(sea_orm::DbErr::Query(sea_orm::RuntimeErr::SqlxError(
+            std::sync::Arc::new(err),
+        )))
+    }
+
+    #[test]
+    fn a_database_going_away_mid_statement_is_an_outage_not_a_bug() {
+        // The server shutting down (a restart), a connection failure, a reset socket.
+        for err in [
+            sea_orm::sqlx::Error::Database(Box::new(Refusal("57P01"))),
+            sea_orm::sqlx::Error::Database(Box::new(Refusal("08006"))),
+            sea_orm::sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "reset",
+            )),
+        ] {
+            assert_eq!(
+                failed_query(err).status_code(),
+                StatusCode::SERVICE_UNAVAILABLE
+            );
+        }
+        // A statement that is wrong stays our bug.
+        let syntax = sea_orm::sqlx::Error::Database(Box::new(Refusal("42601")));
+        assert_eq!(
+            failed_query(syntax).status_code(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 }
