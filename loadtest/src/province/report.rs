@@ -153,6 +153,15 @@ pub fn write(
     Ok(report)
 }
 
+/// One request type's requests sent in one second: acknowledged, refused, and the latencies (ms)
+/// of the acknowledged.
+#[derive(Clone, Default)]
+struct Second {
+    ok: usize,
+    refused: usize,
+    ms: Vec<f64>,
+}
+
 /// One row per second of the run: per request type the acknowledged count, the refusals and
 /// the p99 (ms) of what was sent in that second, and the CPU cores each watched process used.
 /// What the chart shows, as numbers, for comparing runs second by second.
@@ -167,21 +176,21 @@ fn timeline(samples: &[Sample], processes: &[Process]) -> String {
         let _ = write!(out, ",cpu_{}", p.name.replace([' ', ','], "_"));
     }
     out.push('\n');
-    let mut cells: Vec<BTreeMap<Kind, (usize, usize, Vec<f64>)>> = vec![BTreeMap::new(); seconds];
+    let mut cells: Vec<BTreeMap<Kind, Second>> = vec![BTreeMap::new(); seconds];
     for s in samples {
         let cell = cells[(s.at_ms / 1000) as usize].entry(s.kind).or_default();
         if s.ok() {
-            cell.0 += 1;
-            cell.2.push(f64::from(s.micros) / 1000.0);
+            cell.ok += 1;
+            cell.ms.push(f64::from(s.micros) / 1000.0);
         } else if s.refused() {
-            cell.1 += 1;
+            cell.refused += 1;
         }
     }
     for (second, row) in cells.iter_mut().enumerate() {
         let _ = write!(out, "{second}");
         for kind in Kind::ALL {
             match row.get_mut(&kind) {
-                Some((ok, refused, ms)) => {
+                Some(Second { ok, refused, ms }) => {
                     ms.sort_by(f64::total_cmp);
                     let p99 = if ms.is_empty() {
                         0.0
