@@ -484,8 +484,8 @@ pub struct Queue {
 
 /// Submits held at most (a context is a few kilobytes); past it the sweeper grades them.
 const QUEUE_LENGTH: usize = 20_000;
-/// Attempts graded together at most.
-const BATCH: usize = 200;
+/// Attempts graded together at most (the queue's batches, the sweeper's chunks).
+pub const BATCH: usize = 200;
 /// How long the sweeper leaves a fresh submit to the queue.
 const QUEUE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
 

@@ -282,7 +282,7 @@ pub async fn sweep_once(state: &AppState) -> Result<Vec<Uuid>, ApiError> {
     for ctx in &submitted {
         hot_clock::remember(state.hot.as_ref(), &ctx.attempt).await;
     }
-    for swept in submitted.chunks(200) {
+    for swept in submitted.chunks(grading::BATCH) {
         taking::after_sweep(state, swept).await;
     }
     grading::grade_pending(state).await?;
