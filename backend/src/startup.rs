@@ -146,6 +146,7 @@ impl Application {
         let clock = crate::clock::ServerClock::default();
         let exams = Arc::new(crate::exams::Engine::start(
             db.clone(),
+            hot.clone(),
             clock.clone(),
             &settings,
         ));

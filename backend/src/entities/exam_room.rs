@@ -13,6 +13,19 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::sitting::Entity",
+        from = "Column::SittingId",
+        to = "super::sitting::Column::Id"
+    )]
+    Sitting,
+}
+
+impl Related<super::sitting::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Sitting.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

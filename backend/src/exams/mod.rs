@@ -1,5 +1,6 @@
 //! Timed online assessments: exams, sittings, rooms and candidates; attempts on the server's
 //! clock with a group-commit writer for autosaves; proctors; grading, results and statistics.
+pub mod answered;
 pub mod chart;
 pub mod domain;
 pub mod grading;
@@ -30,6 +31,7 @@ use crate::{
     error::ApiError,
     questions::papers::Slot,
     state::AppState,
+    stores::hot::SharedHotStore,
 };
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -91,10 +93,16 @@ fn bounded_insert<K: std::hash::Hash + Eq, V>(cache: &RwLock<HashMap<K, V>>, key
 const PAPER_TTL: StdDuration = StdDuration::from_secs(6 * 3600);
 
 impl Engine {
-    pub fn start(db: DatabaseConnection, clock: ServerClock, settings: &Settings) -> Engine {
+    pub fn start(
+        db: DatabaseConnection,
+        hot: SharedHotStore,
+        clock: ServerClock,
+        settings: &Settings,
+    ) -> Engine {
         Engine {
             writer: writer::Writer::start(
                 db,
+                hot,
                 clock,
                 chrono::Duration::from_std(settings.save_grace).unwrap_or_default(),
                 settings.save_queue,

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, stream};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait, sea_query::Expr,
+    TransactionTrait, sea_query::Expr,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -17,6 +17,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{
+    answered,
     domain::{AttemptState, EventKind},
     hot_clock,
     lifecycle::{self, Change, Context},
@@ -26,7 +27,7 @@ use super::{
 use crate::{
     audit::{self, Event},
     auth::{CurrentUser, roles::Role},
-    entities::{answer_save, attempt, candidate, exam, exam_room, incident_report, sitting, user},
+    entities::{attempt, candidate, exam, exam_room, incident_report, sitting, user},
     error::{ApiError, Problem},
     request::RequestMeta,
     state::AppState,
@@ -77,12 +78,10 @@ async fn room_in_reach(
     id: Uuid,
 ) -> Result<(exam_room::Model, sitting::Model, exam::Model), ApiError> {
     user.require(PROCTORS, user.home())?;
-    let room = exam_room::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .ok_or(ApiError::NotFound("room_not_found"))?;
-    let Some((sitting, Some(exam))) = sitting::Entity::find_by_id(room.sitting_id)
-        .find_also_related(exam::Entity)
+    // The room, its sitting and exam in one round trip: every dashboard's status poll asks.
+    let Some((room, Some(sitting), Some(exam))) = exam_room::Entity::find_by_id(id)
+        .find_also_related(sitting::Entity)
+        .and_also_related(exam::Entity)
         .one(db)
         .await?
     else {
@@ -125,18 +124,20 @@ pub struct RoomStatus {
 
 async fn snapshot(state: &AppState, room: &exam_room::Model) -> Result<RoomStatus, ApiError> {
     let now = state.clock.now();
-    let candidates = candidate::Entity::find()
+    let seated_users = candidate::Entity::find()
         .filter(candidate::Column::RoomId.eq(room.id))
         .order_by_asc(candidate::Column::Seat)
+        .find_also_related(user::Entity)
         .all(&state.db)
         .await?;
-    let names: HashMap<Uuid, String> = user::Entity::find()
-        .filter(user::Column::Id.is_in(candidates.iter().map(|c| c.user_id)))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|u| (u.id, u.full_name))
-        .collect();
+    let mut names: HashMap<Uuid, String> = HashMap::with_capacity(seated_users.len());
+    let mut candidates = Vec::with_capacity(seated_users.len());
+    for (c, u) in seated_users {
+        if let Some(u) = u {
+            names.insert(u.id, u.full_name);
+        }
+        candidates.push(c);
+    }
     let attempts: HashMap<Uuid, attempt::Model> = attempt::Entity::find()
         .filter(attempt::Column::RoomId.eq(room.id))
         .all(&state.db)
@@ -144,32 +145,29 @@ async fn snapshot(state: &AppState, room: &exam_room::Model) -> Result<RoomStatu
         .into_iter()
         .filter_map(|a| a.candidate_id.map(|c| (c, a)))
         .collect();
-    let answered: HashMap<Uuid, i64> = answer_save::Entity::find()
-        .select_only()
-        .column(answer_save::Column::AttemptId)
-        .column_as(Expr::cust("COUNT(DISTINCT slot)"), "answered")
-        .filter(answer_save::Column::AttemptId.is_in(attempts.values().map(|a| a.id)))
-        .group_by(answer_save::Column::AttemptId)
-        .into_tuple::<(Uuid, i64)>()
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .collect();
-    // Presence and incident counts of the whole room in one round trip; without the hot store
-    // the snapshot still shows the rest (a dashboard is no reason to fail).
+    // Presence, incident counts and answered bitmaps of the whole room in one round trip;
+    // without the hot store the snapshot still shows the rest (a dashboard is no reason to
+    // fail), and counts answers from the saves.
     let seated: Vec<Uuid> = candidates
         .iter()
         .filter_map(|c| attempts.get(&c.id).map(|a| a.id))
         .collect();
-    let keys: Vec<[String; 2]> = seated
+    let keys: Vec<[String; 3]> = seated
         .iter()
-        .map(|id| [format!("presence:{id}"), format!("incidents:{id}")])
+        .map(|id| {
+            [
+                format!("presence:{id}"),
+                format!("incidents:{id}"),
+                answered::key(*id),
+            ]
+        })
         .collect();
     let ops: Vec<Op> = keys.iter().flatten().map(|k| Op::Get(k)).collect();
     let replies = state.hot.batch(&ops).await.unwrap_or_default();
     let mut hot: HashMap<Uuid, (Option<DateTime<Utc>>, i64)> = HashMap::new();
-    for (id, pair) in seated.iter().zip(replies.chunks(2)) {
-        let value = |i: usize| match pair.get(i) {
+    let mut answered: HashMap<Uuid, i64> = HashMap::new();
+    for (id, triple) in seated.iter().zip(replies.chunks(3)) {
+        let value = |i: usize| match triple.get(i) {
             Some(Reply::Value(Some(v))) => Some(v.as_slice()),
             _ => None,
         };
@@ -181,7 +179,16 @@ async fn snapshot(state: &AppState, room: &exam_room::Model) -> Result<RoomStatu
             .and_then(|t| t.parse().ok())
             .unwrap_or(0);
         hot.insert(*id, (last_heartbeat, incidents));
+        if let Some(n) = answered::count(value(2)) {
+            answered.insert(*id, n);
+        }
     }
+    let unknown: Vec<Uuid> = seated
+        .iter()
+        .filter(|id| !answered.contains_key(id))
+        .copied()
+        .collect();
+    answered.extend(answered::rebuild(&state.db, state.hot.as_ref(), &unknown).await?);
     let mut seats = Vec::with_capacity(candidates.len());
     for c in candidates {
         let a = attempts.get(&c.id);

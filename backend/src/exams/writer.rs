@@ -3,6 +3,7 @@
 //! then one multi-row insert per chunk) and answers each waiting handler only after the commit.
 //! A full queue or a failed commit answers 503 with `Retry-After`; the client keeps its journal
 //! and resends, which is safe because a save is keyed by (attempt, slot, client sequence).
+//! After each commit the slots written go to the dashboards' bitmaps (`answered`).
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
@@ -13,11 +14,12 @@ use sea_orm::{
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use super::domain::AttemptState;
+use super::{answered, domain::AttemptState};
 use crate::{
     clock::ServerClock,
     entities::{answer_save, attempt},
     error::ApiError,
+    stores::hot::SharedHotStore,
 };
 
 /// Jobs drained into one transaction at most.
@@ -57,12 +59,13 @@ pub struct Writer {
 impl Writer {
     pub fn start(
         db: DatabaseConnection,
+        hot: SharedHotStore,
         clock: ServerClock,
         grace: Duration,
         capacity: usize,
     ) -> Writer {
         let (queue, jobs) = mpsc::channel(capacity);
-        tokio::spawn(run(db, clock, grace, jobs));
+        tokio::spawn(run(db, hot, clock, grace, jobs));
         Writer { queue }
     }
 
@@ -83,6 +86,7 @@ impl Writer {
 
 async fn run(
     db: DatabaseConnection,
+    hot: SharedHotStore,
     clock: ServerClock,
     grace: Duration,
     mut jobs: mpsc::Receiver<(SaveJob, Reply)>,
@@ -102,10 +106,13 @@ async fn run(
         metrics::histogram!("hocthi_save_batch_seconds").record(started.elapsed().as_secs_f64());
         metrics::histogram!("hocthi_save_batch_jobs").record(batch.len() as f64);
         match verdicts {
-            Ok(verdicts) => {
+            Ok((verdicts, written)) => {
                 for ((_, reply), verdict) in batch.drain(..).zip(verdicts) {
                     let _ = reply.send(verdict);
                 }
+                // Off the writer's path: the next batch need not wait for the hot store.
+                let hot = hot.clone();
+                tokio::spawn(async move { answered::record(hot.as_ref(), &written).await });
             }
             Err(error) => {
                 tracing::warn!(%error, jobs = batch.len(), "save batch failed: answering 503");
@@ -120,14 +127,14 @@ async fn run(
 }
 
 /// Checks each job against its attempt as it stands in this transaction and writes the
-/// accepted ones. A submit takes the attempt's row `FOR UPDATE`, so it waits for a batch that
+/// accepted ones; returns each job's verdict and the (attempt, slot) of every row written. A submit takes the attempt's row `FOR UPDATE`, so it waits for a batch that
 /// read the row, and a batch after it sees the attempt closed.
 async fn commit(
     db: &DatabaseConnection,
     now: DateTime<Utc>,
     grace: Duration,
     batch: &[(SaveJob, Reply)],
-) -> Result<Vec<Result<Saved, ApiError>>, sea_orm::DbErr> {
+) -> Result<(Vec<Result<Saved, ApiError>>, Vec<(Uuid, i32)>), sea_orm::DbErr> {
     let txn = db.begin().await?;
     let ids: Vec<Uuid> = batch
         .iter()
@@ -168,6 +175,10 @@ async fn commit(
         }
         verdicts.push(verdict);
     }
+    let written = seen
+        .iter()
+        .map(|(attempt, slot, _)| (*attempt, *slot))
+        .collect();
     while !rows.is_empty() {
         let rest = rows.split_off(rows.len().min(ROWS_PER_INSERT));
         answer_save::Entity::insert_many(std::mem::replace(&mut rows, rest))
@@ -184,7 +195,7 @@ async fn commit(
             .await?;
     }
     txn.commit().await?;
-    Ok(verdicts)
+    Ok((verdicts, written))
 }
 
 fn check(

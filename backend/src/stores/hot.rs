@@ -63,6 +63,16 @@ pub enum Op<'a> {
     /// `incr`: adds, and a new counter expires after the duration.
     Incr(&'a str, i64, Duration),
     Publish(&'a str, &'a [u8]),
+    /// `SETBIT key offset 1`: sets one bit of a bitmap (bit 0 is the first byte's highest, as in
+    /// Redis), growing it as needed; a new bitmap expires after the duration.
+    SetBit(&'a str, u32, Duration),
+}
+
+/// The bits set in a bitmap written by `Op::SetBit`, read back with a `Get`.
+pub fn bit_is_set(bitmap: &[u8], offset: u32) -> bool {
+    bitmap
+        .get(offset as usize / 8)
+        .is_some_and(|byte| byte & (0x80 >> (offset % 8)) != 0)
 }
 
 /// The answer to one command of a `batch`, in the order of the commands.
@@ -117,6 +127,27 @@ impl MemoryHotStore {
             map.remove(key);
         }
         map.get_mut(key)
+    }
+
+    fn set_bit(&self, key: &str, offset: u32, ttl: Duration) {
+        let now = Instant::now();
+        let mut map = self.entries.lock().expect("hot store lock");
+        if Self::live(&mut map, key, now).is_none() {
+            Self::sweep(&mut map, now);
+            map.insert(
+                key.to_owned(),
+                Entry {
+                    value: Vec::new(),
+                    expires: now + ttl,
+                },
+            );
+        }
+        let bitmap = &mut map.get_mut(key).expect("just made live").value;
+        let byte = offset as usize / 8;
+        if bitmap.len() <= byte {
+            bitmap.resize(byte + 1, 0);
+        }
+        bitmap[byte] |= 0x80 >> (offset % 8);
     }
 
     /// Drops expired entries now and then so an idle key does not live forever.
@@ -240,6 +271,10 @@ impl HotStore for MemoryHotStore {
                 Op::Incr(key, by, ttl) => Reply::Count(self.incr(key, by, ttl).await?),
                 Op::Publish(channel, message) => {
                     self.publish(channel, message).await?;
+                    Reply::Done
+                }
+                Op::SetBit(key, offset, ttl) => {
+                    self.set_bit(key, offset, ttl);
                     Reply::Done
                 }
             });
@@ -477,6 +512,19 @@ impl HotStore for RedisHotStore {
                         .arg(message)
                         .ignore();
                 }
+                Op::SetBit(key, offset, ttl) => {
+                    let key = self.key(key);
+                    pipe.cmd("SETBIT")
+                        .arg(&key)
+                        .arg(offset)
+                        .arg(1)
+                        .ignore()
+                        .cmd("PEXPIRE")
+                        .arg(&key)
+                        .arg(millis(ttl))
+                        .arg("NX")
+                        .ignore();
+                }
             }
         }
         let mut conn = self.manager.clone();
@@ -491,7 +539,7 @@ impl HotStore for RedisHotStore {
                 Op::Incr(..) => Ok(Reply::Count(redis::from_redis_value(
                     values.next().context("a pipeline answered short")?,
                 )?)),
-                Op::Set(..) | Op::Publish(..) => Ok(Reply::Done),
+                Op::Set(..) | Op::Publish(..) | Op::SetBit(..) => Ok(Reply::Done),
             })
             .collect()
     }

@@ -318,8 +318,10 @@ async fn main() -> anyhow::Result<()> {
 
     if let Some(url) = &args.database_url {
         let db = hocthi::stores::db::connect(url).await?;
+        // The database's side alone: the dashboards' bitmaps go to an in-process store.
         let writer = hocthi::exams::writer::Writer::start(
             db,
+            hocthi::stores::hot::memory(),
             hocthi::clock::ServerClock::default(),
             chrono::Duration::seconds(15),
             50_000,

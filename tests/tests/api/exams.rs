@@ -17,6 +17,7 @@ on_every_store!(
     the_late_start_limit_and_forward_only_sections_hold,
     time_lost_to_an_outage_is_given_back,
     proctors_see_the_room_live_across_instances,
+    the_dashboard_counts_answers_without_reading_saves_and_survives_a_lost_hot_store,
     practice_tests_allow_several_attempts_and_show_the_key,
     essays_are_double_marked_with_a_third_marker_on_disagreement,
     a_full_exam_runs_from_roster_to_results,
@@ -1234,6 +1235,128 @@ async fn proctors_see_the_room_live_across_instances(app: TestApp) {
             "{}",
             appeal.body["score"]
         );
+    }
+}
+
+/// The seat's "answered" in the room's snapshot.
+async fn answered_in_snapshot(app: &TestApp, e: &Exam, attempt: &str) -> i64 {
+    let status = app
+        .get(
+            &format!("/api/v1/rooms/{}/status", e.room),
+            Some(&e.proctor),
+        )
+        .await;
+    assert_eq!(status.status, 200, "{}", status.text);
+    status.body["seats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["attempt_id"] == attempt)
+        .expect("the attempt's seat")["answered"]
+        .as_i64()
+        .unwrap()
+}
+
+async fn the_dashboard_counts_answers_without_reading_saves_and_survives_a_lost_hot_store(
+    app: TestApp,
+) {
+    use hocthi::exams::answered;
+    let e = exam_ready(&app, 1, "exam").await;
+    let attempts = register_lock_check_in(&app, &e).await;
+    let (_, token) = &e.students[0];
+    let attempt = attempts[0].as_str();
+    let bitmap = answered::key(attempt.parse().unwrap());
+    start(&app, token, attempt, DEVICE_A).await;
+    // The first snapshot counts from the saves (none) and leaves a complete bitmap behind.
+    assert_eq!(answered_in_snapshot(&app, &e, attempt).await, 0);
+    let stored = app.state.hot.get(&bitmap).await.unwrap();
+    assert_eq!(answered::count(stored.as_deref()), Some(0));
+
+    // Three questions saved (one changed twice, one cleared: a clear is still a save).
+    for (seq, answers) in [
+        (
+            1,
+            json!([{ "slot": 0, "value": "A" }, { "slot": 1, "value": "B" }]),
+        ),
+        (2, json!([{ "slot": 1, "value": "C" }])),
+        (3, json!([{ "slot": 5, "value": null }])),
+    ] {
+        let reply = save(&app, token, attempt, DEVICE_A, seq, answers).await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+    }
+    // The writer sets the bits after its commit, off the save's path: wait for them, then the
+    // snapshot's count is the bitmap's (the saves are not read again).
+    recorded(&app, &bitmap, |stored| answered::count(stored) == Some(3)).await;
+    assert_eq!(answered_in_snapshot(&app, &e, attempt).await, 3);
+
+    // The hot store loses it (a Redis restart): counted from the saves again, and rebuilt.
+    app.state.hot.delete(&bitmap).await.unwrap();
+    assert_eq!(answered_in_snapshot(&app, &e, attempt).await, 3);
+    let stored = app.state.hot.get(&bitmap).await.unwrap();
+    assert_eq!(answered::count(stored.as_deref()), Some(3));
+
+    // Lost again, and a save arrives before any snapshot: the writer's bitmap holds only the
+    // new slot and is not taken for the whole.
+    app.state.hot.delete(&bitmap).await.unwrap();
+    let reply = save(
+        &app,
+        token,
+        attempt,
+        DEVICE_A,
+        4,
+        json!([{ "slot": 7, "value": "D" }]),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    recorded(&app, &bitmap, |stored| stored.is_some()).await;
+    let stored = app.state.hot.get(&bitmap).await.unwrap();
+    assert_eq!(answered::count(stored.as_deref()), None);
+    assert_eq!(answered_in_snapshot(&app, &e, attempt).await, 4);
+
+    // A refused save (another device) sets nothing; the accepted one after it does.
+    let refused = save(
+        &app,
+        token,
+        attempt,
+        DEVICE_B,
+        5,
+        json!([{ "slot": 9, "value": "A" }]),
+    )
+    .await;
+    assert_eq!(refused.status, 409, "{}", refused.text);
+    let reply = save(
+        &app,
+        token,
+        attempt,
+        DEVICE_A,
+        6,
+        json!([{ "slot": 10, "value": "A" }]),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    recorded(&app, &bitmap, |stored| {
+        stored.is_some_and(|b| hocthi::stores::hot::bit_is_set(b, 11))
+    })
+    .await;
+    let stored = app.state.hot.get(&bitmap).await.unwrap();
+    assert_eq!(answered::count(stored.as_deref()), Some(5), "{stored:?}");
+    assert_eq!(answered_in_snapshot(&app, &e, attempt).await, 5);
+}
+
+/// Waits (up to 10 s) until the writer, which records after answering, has left `bitmap` as
+/// `done` wants it.
+async fn recorded(app: &TestApp, bitmap: &str, done: impl Fn(Option<&[u8]>) -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let stored = app.state.hot.get(bitmap).await.unwrap();
+        if done(stored.as_deref()) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the writer did not record the slots it committed: {stored:?}"
+        );
+        tokio::task::yield_now().await;
     }
 }
 

@@ -9,7 +9,8 @@ on_every_store!(
     counters_and_pub_sub,
     a_versioned_value_is_never_replaced_by_an_older_one,
     a_batch_answers_each_command_in_order,
-    keys_are_listed_by_a_literal_prefix
+    keys_are_listed_by_a_literal_prefix,
+    bits_are_set_in_a_bitmap_that_expires_when_new
 );
 
 async fn values_expire_and_are_taken_once(app: TestApp) {
@@ -202,4 +203,42 @@ async fn keys_are_listed_by_a_literal_prefix(app: TestApp) {
     // "[e]" is not a glob class here: "literal:3" does not match.
     assert_eq!(keys, ["lit[e]ral:1", "lit[e]ral:2"]);
     assert!(hot.keys("no such prefix:").await.unwrap().is_empty());
+}
+
+async fn bits_are_set_in_a_bitmap_that_expires_when_new(app: TestApp) {
+    use hocthi::stores::hot::{Op, Reply, bit_is_set};
+    let hot = &app.state.hot;
+    let replies = hot
+        .batch(&[
+            Op::SetBit("bits:a", 0, Duration::from_secs(60)),
+            Op::SetBit("bits:a", 9, Duration::from_secs(1)),
+            Op::SetBit("bits:a", 9, Duration::from_secs(1)),
+            Op::Get("bits:a"),
+        ])
+        .await
+        .unwrap();
+    // Redis's bit order: offset 0 is the first byte's highest bit.
+    assert_eq!(
+        replies,
+        vec![
+            Reply::Done,
+            Reply::Done,
+            Reply::Done,
+            Reply::Value(Some(vec![0b1000_0000, 0b0100_0000])),
+        ]
+    );
+    assert!(
+        hot.ttl("bits:a").await.unwrap().unwrap() > 1,
+        "a bitmap's expiry is set when it is new"
+    );
+    hot.set("bits:b", &[0b0000_0001], Duration::from_secs(60))
+        .await
+        .unwrap();
+    hot.batch(&[Op::SetBit("bits:b", 23, Duration::from_secs(60))])
+        .await
+        .unwrap();
+    let stored = hot.get("bits:b").await.unwrap().unwrap();
+    assert_eq!(stored, [0b0000_0001, 0, 0b0000_0001]);
+    assert!(bit_is_set(&stored, 7) && bit_is_set(&stored, 23));
+    assert!(!bit_is_set(&stored, 6) && !bit_is_set(&stored, 100));
 }
