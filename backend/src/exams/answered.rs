@@ -49,12 +49,10 @@ pub fn count(bitmap: Option<&[u8]>) -> Option<i64> {
     )
 }
 
-/// Called by the writer after a commit with the (attempt, slot) of each row it wrote.
-pub async fn record(hot: &dyn HotStore, written: &[(Uuid, i32)]) {
+/// Called by the writer after a commit with the (attempt, slot) pairs it wrote.
+pub async fn record(hot: &dyn HotStore, written: &HashSet<(Uuid, i32)>) {
     let bits: Vec<(String, u32)> = written
         .iter()
-        .collect::<HashSet<_>>()
-        .into_iter()
         .map(|(attempt, slot)| (key(*attempt), bit(*slot)))
         .collect();
     let ops: Vec<Op> = bits

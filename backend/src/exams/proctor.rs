@@ -124,20 +124,13 @@ pub struct RoomStatus {
 
 async fn snapshot(state: &AppState, room: &exam_room::Model) -> Result<RoomStatus, ApiError> {
     let now = state.clock.now();
-    let seated_users = candidate::Entity::find()
+    // Each candidate with their user, for the name.
+    let candidates = candidate::Entity::find()
         .filter(candidate::Column::RoomId.eq(room.id))
         .order_by_asc(candidate::Column::Seat)
         .find_also_related(user::Entity)
         .all(&state.db)
         .await?;
-    let mut names: HashMap<Uuid, String> = HashMap::with_capacity(seated_users.len());
-    let mut candidates = Vec::with_capacity(seated_users.len());
-    for (c, u) in seated_users {
-        if let Some(u) = u {
-            names.insert(u.id, u.full_name);
-        }
-        candidates.push(c);
-    }
     let attempts: HashMap<Uuid, attempt::Model> = attempt::Entity::find()
         .filter(attempt::Column::RoomId.eq(room.id))
         .all(&state.db)
@@ -150,7 +143,7 @@ async fn snapshot(state: &AppState, room: &exam_room::Model) -> Result<RoomStatu
     // fail), and counts answers from the saves.
     let seated: Vec<Uuid> = candidates
         .iter()
-        .filter_map(|c| attempts.get(&c.id).map(|a| a.id))
+        .filter_map(|(c, _)| attempts.get(&c.id).map(|a| a.id))
         .collect();
     let keys: Vec<[String; 3]> = seated
         .iter()
@@ -190,7 +183,7 @@ async fn snapshot(state: &AppState, room: &exam_room::Model) -> Result<RoomStatu
         .collect();
     answered.extend(answered::rebuild(&state.db, state.hot.as_ref(), &unknown).await?);
     let mut seats = Vec::with_capacity(candidates.len());
-    for c in candidates {
+    for (c, u) in candidates {
         let a = attempts.get(&c.id);
         let (last_heartbeat, incidents) =
             a.and_then(|a| hot.get(&a.id)).copied().unwrap_or((None, 0));
@@ -200,7 +193,7 @@ async fn snapshot(state: &AppState, room: &exam_room::Model) -> Result<RoomStatu
         });
         seats.push(SeatStatus {
             candidate_id: c.id,
-            full_name: names.get(&c.user_id).cloned().unwrap_or_default(),
+            full_name: u.map(|u| u.full_name).unwrap_or_default(),
             number: c.number,
             seat: c.seat,
             checked_in: c.checked_in_at.is_some(),

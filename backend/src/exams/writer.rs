@@ -127,14 +127,15 @@ async fn run(
 }
 
 /// Checks each job against its attempt as it stands in this transaction and writes the
-/// accepted ones; returns each job's verdict and the (attempt, slot) of every row written. A submit takes the attempt's row `FOR UPDATE`, so it waits for a batch that
-/// read the row, and a batch after it sees the attempt closed.
+/// accepted ones; returns each job's verdict and the (attempt, slot) pairs written. A submit
+/// takes the attempt's row `FOR UPDATE`, so it waits for a batch that read the row, and a batch
+/// after it sees the attempt closed.
 async fn commit(
     db: &DatabaseConnection,
     now: DateTime<Utc>,
     grace: Duration,
     batch: &[(SaveJob, Reply)],
-) -> Result<(Vec<Result<Saved, ApiError>>, Vec<(Uuid, i32)>), sea_orm::DbErr> {
+) -> Result<(Vec<Result<Saved, ApiError>>, HashSet<(Uuid, i32)>), sea_orm::DbErr> {
     let txn = db.begin().await?;
     let ids: Vec<Uuid> = batch
         .iter()
