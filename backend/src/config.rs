@@ -65,6 +65,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Password hashes computed at once; the rest wait, off the async workers.
     pub password_hash_concurrency: usize,
+    /// How far below the request workers the hashing threads run (niceness added, 0 to 19).
+    pub password_hash_nice: i32,
     /// HTTP worker threads (default: one per CPU).
     pub workers: usize,
     /// Seed `content-samples/` automatically on first start of an empty embedded database.
@@ -242,6 +244,16 @@ impl Settings {
                         "must be a positive number",
                     )
                 })?,
+            },
+            password_hash_nice: match get("HOCTHI_PASSWORD_HASH_NICE") {
+                None => 10,
+                Some(v) => v
+                    .parse()
+                    .ok()
+                    .filter(|n| (0..=19).contains(n))
+                    .ok_or_else(|| {
+                        bad("HOCTHI_PASSWORD_HASH_NICE", "must be a number from 0 to 19")
+                    })?,
             },
             workers: match get("HOCTHI_WORKERS") {
                 None => std::thread::available_parallelism()

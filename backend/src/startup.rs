@@ -128,7 +128,10 @@ impl Application {
             port,
         )?);
         let keys = Arc::new(KeySet::load(&settings)?);
-        let passwords = Passwords::new(settings.password_hash_concurrency);
+        let passwords = Passwords::new(
+            settings.password_hash_concurrency,
+            settings.password_hash_nice,
+        );
         let pii_secret = match &settings.pii_key {
             Some(key) => {
                 use base64::Engine;

@@ -1,19 +1,23 @@
-//! Argon2id password hashing, off the async workers and under a concurrency limit, so a
-//! sign-in wave queues here instead of stalling every other request.
-use std::sync::Arc;
+//! Argon2id password hashing on its own threads, a fixed number of them, below the request
+//! workers' CPU priority. A sign-in wave then queues here and takes only the CPU the exam traffic
+//! leaves: when the machine is saturated, starts, saves and heartbeats are served first.
+use std::sync::{Arc, Mutex, mpsc};
 
 use anyhow::anyhow;
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
-use tokio::sync::Semaphore;
+use tokio::sync::oneshot;
 
 use crate::error::ApiError;
 
 pub const MIN_LENGTH: usize = 8;
 pub const MAX_LENGTH: usize = 128;
 
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A handle on the hashing threads; they end when the last handle is dropped.
 #[derive(Clone)]
 pub struct Passwords {
-    permits: Arc<Semaphore>,
+    jobs: mpsc::Sender<Job>,
 }
 
 fn argon2() -> Argon2<'static> {
@@ -42,25 +46,71 @@ pub fn check_strength(password: &str) -> Result<(), &'static str> {
     }
 }
 
-impl Passwords {
-    pub fn new(concurrency: usize) -> Self {
-        Self {
-            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+/// Lowers the calling thread's priority by `nice` (Linux schedules threads, so this is per thread).
+/// Elsewhere the hashing threads keep the default priority and only the thread count limits them.
+fn lower_priority(nice: i32) {
+    if nice == 0 {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        let me = Some(rustix::thread::gettid());
+        let lowered = rustix::process::getpriority_process(me)
+            .and_then(|current| rustix::process::setpriority_process(me, (current + nice).min(19)));
+        if let Err(e) = lowered {
+            tracing::warn!(error = %e, nice, "password hashing keeps the default CPU priority");
         }
+    }
+}
+
+impl Passwords {
+    /// `threads` hashes run at once, each at niceness `nice` (0: the request workers' priority).
+    pub fn new(threads: usize, nice: i32) -> Self {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for n in 0..threads.max(1) {
+            let queue = Arc::clone(&queue);
+            std::thread::Builder::new()
+                .name(format!("password-{n}"))
+                .spawn(move || {
+                    lower_priority(nice);
+                    loop {
+                        // The lock is held only while waiting for the next job, never while hashing.
+                        let job = match queue.lock() {
+                            Ok(queue) => queue.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            // A panic fails this job's request (its reply is dropped), not the thread.
+                            Ok(job) => {
+                                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                            }
+                            Err(_) => return,
+                        }
+                    }
+                })
+                .expect("spawn a password hashing thread");
+        }
+        Self { jobs }
     }
 
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, ApiError> {
-        let _permit = self
-            .permits
-            .acquire()
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move || {
+            // The client gave up while this waited in the queue: spend nothing on it.
+            if !reply.is_closed() {
+                let _ = reply.send(work());
+            }
+        });
+        self.jobs.send(job).map_err(|_| {
+            ApiError::Unexpected(anyhow!("the password hashing threads have stopped"))
+        })?;
+        answer
             .await
-            .map_err(|e| ApiError::Unexpected(e.into()))?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|e| ApiError::Unexpected(e.into()))
+            .map_err(|_| ApiError::Unexpected(anyhow!("a password hashing job failed")))
     }
 
     pub async fn hash(&self, password: String) -> Result<String, ApiError> {
@@ -80,5 +130,57 @@ impl Passwords {
             argon2().verify_password(password.as_bytes(), hash).is_ok() && stored.is_some()
         })
         .await
+    }
+
+    #[cfg(test)]
+    async fn hashing_thread_priority(&self) -> i32 {
+        self.run(|| {
+            rustix::process::getpriority_process(Some(rustix::thread::gettid()))
+                .expect("read the thread's priority")
+        })
+        .await
+        .expect("the job runs")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hashes_and_verifies_on_its_own_threads() {
+        let passwords = Passwords::new(2, 10);
+        let stored = passwords.hash("mật khẩu đúng".into()).await.unwrap();
+        assert!(stored.starts_with("$argon2id$"));
+        assert!(
+            passwords
+                .verify("mật khẩu đúng".into(), Some(stored.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !passwords
+                .verify("mật khẩu sai".into(), Some(stored))
+                .await
+                .unwrap()
+        );
+        // An unknown account never verifies, whatever the password.
+        assert!(
+            !passwords
+                .verify("mật khẩu đúng".into(), None)
+                .await
+                .unwrap()
+        );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashing_runs_below_the_request_workers_priority() {
+        let worker = rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap();
+        let lowered = Passwords::new(1, 10).hashing_thread_priority().await;
+        assert_eq!(lowered, (worker + 10).min(19));
+        assert!(lowered > worker);
+        let same = Passwords::new(1, 0).hashing_thread_priority().await;
+        assert_eq!(same, worker);
     }
 }
