@@ -246,7 +246,9 @@ impl Settings {
                 })?,
             },
             password_hash_nice: match get("HOCTHI_PASSWORD_HASH_NICE") {
-                None => 10,
+                // 0: at twice the capacity a lower priority starves the sign-ins into the exam
+                // (docs/PERFORMANCE.md, "Re-measured 2026-12-03").
+                None => 0,
                 Some(v) => v
                     .parse()
                     .ok()

@@ -1,6 +1,7 @@
-//! Argon2id password hashing on its own threads, a fixed number of them, below the request
-//! workers' CPU priority. A sign-in wave then queues here and takes only the CPU the exam traffic
-//! leaves: when the machine is saturated, starts, saves and heartbeats are served first.
+//! Argon2id password hashing on its own threads, a fixed number of them, so a sign-in wave queues
+//! here instead of stalling the async workers. The threads can run below the workers' CPU
+//! priority (`HOCTHI_PASSWORD_HASH_NICE`): then the exam traffic is served first when CPU is
+//! short, at the price of password sign-ins that wait longer.
 use std::sync::{Arc, Mutex, mpsc};
 
 use anyhow::anyhow;
