@@ -386,6 +386,7 @@ mod tests {
         assert_eq!(s.listen, "127.0.0.1:8080");
         assert_eq!(s.data_dir, PathBuf::from("./data"));
         assert_eq!(s.log_format, LogFormat::Pretty);
+        assert_eq!(s.password_hash_nice, 0, "hashing at the workers' priority");
     }
 
     #[test]
@@ -414,6 +415,14 @@ mod tests {
             (
                 &[("HOCTHI_ACCESS_TOKEN_TTL_SECS", "0")],
                 "HOCTHI_ACCESS_TOKEN_TTL_SECS",
+            ),
+            (
+                &[("HOCTHI_PASSWORD_HASH_NICE", "20")],
+                "HOCTHI_PASSWORD_HASH_NICE",
+            ),
+            (
+                &[("HOCTHI_PASSWORD_HASH_NICE", "-5")],
+                "HOCTHI_PASSWORD_HASH_NICE",
             ),
         ];
         for (vars, name) in cases {

@@ -174,6 +174,31 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn a_request_abandoned_in_the_queue_is_never_hashed() {
+        use std::future::Future;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let passwords = Passwords::new(1, 0);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        // The first job holds the only thread until the second has been queued and abandoned;
+        // a first poll queues a job, so the queue's order is the order of these polls.
+        let (open_gate, gate) = std::sync::mpsc::channel::<()>();
+        let mut busy = Box::pin(passwords.run(move || gate.recv().is_ok()));
+        assert!(busy.as_mut().poll(&mut cx).is_pending());
+        let ran = Arc::new(AtomicBool::new(false));
+        let mut abandoned = Box::pin({
+            let ran = Arc::clone(&ran);
+            passwords.run(move || ran.store(true, Ordering::SeqCst))
+        });
+        assert!(abandoned.as_mut().poll(&mut cx).is_pending());
+        drop(abandoned); // the client goes away
+        open_gate.send(()).unwrap();
+        assert!(busy.await.unwrap());
+        // One thread runs jobs in order: once this one answers, the abandoned one is behind it.
+        passwords.run(|| ()).await.unwrap();
+        assert!(!ran.load(Ordering::SeqCst));
+    }
+
     #[cfg(target_os = "linux")]
     #[tokio::test]
     async fn hashing_runs_below_the_request_workers_priority() {
