@@ -49,6 +49,8 @@ pub struct Settings {
     /// `http://<bound address>`.
     pub public_url: Option<String>,
     pub database_url: Option<String>,
+    /// PostgreSQL connections this instance keeps at most (SQLite always uses one).
+    pub db_pool_size: u32,
     pub redis_url: Option<String>,
     /// Prefix of every hot-store key and channel.
     pub hot_prefix: String,
@@ -105,6 +107,9 @@ pub struct ConfigError {
     pub name: &'static str,
     pub problem: String,
 }
+
+/// PostgreSQL connections per instance when `HOCTHI_DB_POOL_SIZE` is unset.
+pub const DEFAULT_DB_POOL_SIZE: u32 = 20;
 
 fn bad(name: &'static str, problem: impl Into<String>) -> ConfigError {
     ConfigError {
@@ -282,6 +287,14 @@ impl Settings {
                     .filter(|n| *n > 0)
                     .ok_or_else(|| bad("HOCTHI_SAVE_QUEUE", "must be a positive number"))?,
             },
+            db_pool_size: match get("HOCTHI_DB_POOL_SIZE") {
+                None => DEFAULT_DB_POOL_SIZE,
+                Some(v) => v
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| bad("HOCTHI_DB_POOL_SIZE", "must be a positive number"))?,
+            },
             max_in_flight: match get("HOCTHI_MAX_IN_FLIGHT") {
                 None => 512,
                 Some(v) => v
@@ -387,6 +400,7 @@ mod tests {
         assert_eq!(s.data_dir, PathBuf::from("./data"));
         assert_eq!(s.log_format, LogFormat::Pretty);
         assert_eq!(s.password_hash_nice, 0, "hashing at the workers' priority");
+        assert_eq!(s.db_pool_size, DEFAULT_DB_POOL_SIZE);
     }
 
     #[test]
@@ -424,6 +438,8 @@ mod tests {
                 &[("HOCTHI_PASSWORD_HASH_NICE", "-5")],
                 "HOCTHI_PASSWORD_HASH_NICE",
             ),
+            (&[("HOCTHI_DB_POOL_SIZE", "0")], "HOCTHI_DB_POOL_SIZE"),
+            (&[("HOCTHI_DB_POOL_SIZE", "many")], "HOCTHI_DB_POOL_SIZE"),
         ];
         for (vars, name) in cases {
             let err = settings(vars).expect_err(name);

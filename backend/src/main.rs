@@ -55,7 +55,7 @@ async fn main() -> anyhow::Result<()> {
                 .clone()
                 .unwrap_or_else(|| db::sqlite_url(&settings.data_dir));
             std::fs::create_dir_all(&settings.data_dir)?;
-            db::migrate(&db::connect(&url).await?).await?;
+            db::migrate(&db::connect(&url, settings.db_pool_size).await?).await?;
             println!("Migrations applied.");
             Ok(())
         }

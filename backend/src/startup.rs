@@ -85,7 +85,7 @@ impl Application {
             .database_url
             .clone()
             .unwrap_or_else(|| db::sqlite_url(&settings.data_dir));
-        let db = db::connect(&database_url).await?;
+        let db = db::connect(&database_url, settings.db_pool_size).await?;
         db::migrate(&db).await?;
 
         let hot: SharedHotStore = match &settings.redis_url {

@@ -7,7 +7,12 @@ BIN=${BIN:-$ROOT/target/release} # another build's binaries, to compare two vers
 ADMIN_PASSWORD=${ADMIN_PASSWORD:-loadtest-admin-password-2026}
 WORK=${WORK:-/tmp/hocthi-loadtest}
 PIDS=()
-stop_all() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }
+# Waits for them to exit: a run started right after must not share its fresh database with the
+# last run's instance still shutting down (its sweeper found the new, unmigrated database).
+stop_all() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+}
 trap stop_all EXIT
 
 wait_ready() { # wait_ready <port>: up to 60 s

@@ -128,7 +128,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     std::fs::create_dir_all(&args.report_dir)
         .with_context(|| format!("cannot create {}", args.report_dir.display()))?;
     let api = Api::new(&args.base_url)?;
-    let db = hocthi::stores::db::connect(&args.database_url)
+    let db = hocthi::stores::db::connect(&args.database_url, hocthi::config::DEFAULT_DB_POOL_SIZE)
         .await
         .context("the audit's database")?;
     let timeline = Timeline::new(args.duration, args.real_length);

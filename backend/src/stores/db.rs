@@ -11,7 +11,8 @@ pub fn sqlite_url(data_dir: &Path) -> String {
     format!("sqlite://{}?mode=rwc", data_dir.join("hocthi.db").display())
 }
 
-pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
+/// Opens the store; `pool_size` bounds PostgreSQL's connections (SQLite keeps one).
+pub async fn connect(url: &str, pool_size: u32) -> anyhow::Result<DatabaseConnection> {
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .sqlx_logging(false)
@@ -22,7 +23,9 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
         // transactions. The embedded mode serves one school, not a province.
         options.max_connections(1).min_connections(1);
     } else {
-        options.max_connections(20).min_connections(2);
+        options
+            .max_connections(pool_size)
+            .min_connections(pool_size.min(2));
     }
     let db = Database::connect(options)
         .await

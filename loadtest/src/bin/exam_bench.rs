@@ -317,7 +317,7 @@ async fn main() -> anyhow::Result<()> {
     );
 
     if let Some(url) = &args.database_url {
-        let db = hocthi::stores::db::connect(url).await?;
+        let db = hocthi::stores::db::connect(url, hocthi::config::DEFAULT_DB_POOL_SIZE).await?;
         // The database's side alone: the dashboards' bitmaps go to an in-process store.
         let writer = hocthi::exams::writer::Writer::start(
             db,

@@ -21,6 +21,8 @@ pub struct Figures {
     pub refused: usize,
     /// Of the errors: no answer at all (connection refused or reset).
     pub transport_errors: usize,
+    /// Every non-2xx answer by HTTP status (0 for no answer), so a run names its errors.
+    pub error_statuses: BTreeMap<u16, usize>,
     pub error_rate: f64,
     /// Acknowledged requests per second over the whole traffic phase.
     pub rps: f64,
@@ -49,7 +51,11 @@ pub fn figures(samples: &[Sample], seconds: f64) -> BTreeMap<&'static str, Figur
         for s in mine.iter().filter(|s| s.ok()) {
             *per_second.entry(s.at_ms / 1000).or_default() += 1;
         }
-        let errors = mine.iter().filter(|s| !s.ok()).count();
+        let mut error_statuses: BTreeMap<u16, usize> = BTreeMap::new();
+        for s in mine.iter().filter(|s| !s.ok()) {
+            *error_statuses.entry(s.status).or_default() += 1;
+        }
+        let errors = error_statuses.values().sum();
         out.insert(
             kind.name(),
             Figures {
@@ -57,7 +63,8 @@ pub fn figures(samples: &[Sample], seconds: f64) -> BTreeMap<&'static str, Figur
                 ok: ms.len(),
                 errors,
                 refused: mine.iter().filter(|s| s.refused()).count(),
-                transport_errors: mine.iter().filter(|s| s.status == 0).count(),
+                transport_errors: error_statuses.get(&0).copied().unwrap_or(0),
+                error_statuses,
                 error_rate: errors as f64 / mine.len() as f64,
                 rps: ms.len() as f64 / seconds.max(1e-9),
                 peak_rps: per_second.values().copied().max().unwrap_or(0),
@@ -412,4 +419,32 @@ fn chart(samples: &[Sample], processes: &[Process]) -> String {
     }
     svg.push_str("</svg>\n");
     svg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(status: u16) -> Sample {
+        Sample {
+            kind: Kind::Save,
+            at_ms: 0,
+            micros: 1000,
+            status,
+        }
+    }
+
+    #[test]
+    fn errors_are_counted_by_status() {
+        let samples: Vec<Sample> = [200, 204, 429, 503, 503, 500, 0]
+            .into_iter()
+            .map(sample)
+            .collect();
+        let save = &figures(&samples, 1.0)["save"];
+        assert_eq!((save.count, save.ok, save.errors), (7, 2, 5));
+        assert_eq!((save.refused, save.transport_errors), (3, 1));
+        let statuses: Vec<(u16, usize)> =
+            save.error_statuses.iter().map(|(k, v)| (*k, *v)).collect();
+        assert_eq!(statuses, [(0, 1), (429, 1), (500, 1), (503, 2)]);
+    }
 }
