@@ -239,17 +239,8 @@ impl Settings {
             trusted_proxies,
             cors_origins: list(get("HOCTHI_CORS_ORIGINS")),
             log_format,
-            password_hash_concurrency: match get("HOCTHI_PASSWORD_HASH_CONCURRENCY") {
-                None => std::thread::available_parallelism()
-                    .map(|n| n.get())
-                    .unwrap_or(2),
-                Some(v) => v.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
-                    bad(
-                        "HOCTHI_PASSWORD_HASH_CONCURRENCY",
-                        "must be a positive number",
-                    )
-                })?,
-            },
+            password_hash_concurrency: positive(&get, "HOCTHI_PASSWORD_HASH_CONCURRENCY")?
+                .unwrap_or_else(cpus),
             password_hash_nice: match get("HOCTHI_PASSWORD_HASH_NICE") {
                 // 0: at twice the capacity a lower priority starves the sign-ins into the exam
                 // (docs/PERFORMANCE.md, "Re-measured 2026-12-03").
@@ -262,16 +253,7 @@ impl Settings {
                         bad("HOCTHI_PASSWORD_HASH_NICE", "must be a number from 0 to 19")
                     })?,
             },
-            workers: match get("HOCTHI_WORKERS") {
-                None => std::thread::available_parallelism()
-                    .map(|n| n.get())
-                    .unwrap_or(2),
-                Some(v) => v
-                    .parse()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| bad("HOCTHI_WORKERS", "must be a positive number"))?,
-            },
+            workers: positive(&get, "HOCTHI_WORKERS")?.unwrap_or_else(cpus),
             seed_on_first_start: get("HOCTHI_SEED_ON_FIRST_START")
                 .map(|v| v != "0" && v != "false")
                 .unwrap_or(true),
@@ -279,22 +261,8 @@ impl Settings {
                 get("HOCTHI_SAMPLES_DIR").unwrap_or_else(|| "content-samples".into()),
             ),
             save_grace: Duration::from_secs(seconds(&get, "HOCTHI_SAVE_GRACE_SECS", 15)?),
-            save_queue: match get("HOCTHI_SAVE_QUEUE") {
-                None => 50_000,
-                Some(v) => v
-                    .parse()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| bad("HOCTHI_SAVE_QUEUE", "must be a positive number"))?,
-            },
-            db_pool_size: match get("HOCTHI_DB_POOL_SIZE") {
-                None => DEFAULT_DB_POOL_SIZE,
-                Some(v) => v
-                    .parse()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| bad("HOCTHI_DB_POOL_SIZE", "must be a positive number"))?,
-            },
+            save_queue: positive(&get, "HOCTHI_SAVE_QUEUE")?.unwrap_or(50_000),
+            db_pool_size: positive(&get, "HOCTHI_DB_POOL_SIZE")?.unwrap_or(DEFAULT_DB_POOL_SIZE),
             max_in_flight: match get("HOCTHI_MAX_IN_FLIGHT") {
                 None => 512,
                 Some(v) => v
@@ -347,6 +315,27 @@ fn list(value: Option<String>) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// A count that must be above zero, or None when unset.
+fn positive<T: std::str::FromStr + PartialOrd + From<u8>>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<Option<T>, ConfigError> {
+    get(name)
+        .map(|v| {
+            v.parse::<T>()
+                .ok()
+                .filter(|n| *n > T::from(0))
+                .ok_or_else(|| bad(name, "must be a positive number"))
+        })
+        .transpose()
+}
+
+fn cpus() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
 }
 
 fn mebibytes(
@@ -440,6 +429,12 @@ mod tests {
             ),
             (&[("HOCTHI_DB_POOL_SIZE", "0")], "HOCTHI_DB_POOL_SIZE"),
             (&[("HOCTHI_DB_POOL_SIZE", "many")], "HOCTHI_DB_POOL_SIZE"),
+            (&[("HOCTHI_WORKERS", "0")], "HOCTHI_WORKERS"),
+            (&[("HOCTHI_SAVE_QUEUE", "-1")], "HOCTHI_SAVE_QUEUE"),
+            (
+                &[("HOCTHI_PASSWORD_HASH_CONCURRENCY", "two")],
+                "HOCTHI_PASSWORD_HASH_CONCURRENCY",
+            ),
         ];
         for (vars, name) in cases {
             let err = settings(vars).expect_err(name);
