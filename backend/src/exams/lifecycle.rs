@@ -55,6 +55,34 @@ impl Context {
         })
     }
 
+    /// `load` for several attempts in one round trip; attempts not found are absent.
+    pub async fn load_many(
+        db: &impl ConnectionTrait,
+        ids: &[Uuid],
+    ) -> Result<std::collections::HashMap<Uuid, Context>, ApiError> {
+        let rows = attempt::Entity::find()
+            .filter(attempt::Column::Id.is_in(ids.iter().copied()))
+            .find_also_related(sitting::Entity)
+            .and_also_related(exam::Entity)
+            .find_also(attempt::Entity, candidate::Entity)
+            .all(db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(attempt, sitting, exam, candidate)| {
+                Some((
+                    attempt.id,
+                    Context {
+                        attempt,
+                        sitting: sitting?,
+                        exam: exam?,
+                        candidate,
+                    },
+                ))
+            })
+            .collect())
+    }
+
     pub async fn around(
         db: &impl ConnectionTrait,
         attempt: attempt::Model,
@@ -209,6 +237,50 @@ pub async fn apply(
     now: DateTime<Utc>,
 ) -> Result<attempt::Model, ApiError> {
     let before = &ctx.attempt;
+    // A closed attempt's clock stands as the row has it (its deadline is kept), so closing (a
+    // submit, the sweep) reads no history; a start has none to read.
+    let history = if needs_history(ctx, &change) {
+        history(conn, before).await?
+    } else {
+        Vec::new()
+    };
+    let (after, event) = prepare(ctx, change, history, now);
+    let written = match conn.get_database_backend() {
+        DbBackend::Postgres => {
+            conn.execute(&moved_with_event(before, &after, event))
+                .await?
+        }
+        _ => {
+            let moved = conn.execute(&moved(before, &after)).await?;
+            if moved.rows_affected() != 1 {
+                return Err(ApiError::Conflict("attempt_changed"));
+            }
+            let event: attempt_event::ActiveModel = event.into();
+            conn.execute(&attempt_event::Entity::insert(event.reset_all()).into_query())
+                .await?
+        }
+    };
+    if written.rows_affected() != 1 {
+        return Err(ApiError::Conflict("attempt_changed"));
+    }
+    Ok(after)
+}
+
+/// Whether the change's clock must be derived from the attempt's earlier events: not when it
+/// closes the attempt (the deadline stands) nor when there are none (a first start).
+pub fn needs_history(ctx: &Context, change: &Change) -> bool {
+    let closes = change.state.unwrap_or_else(|| ctx.state()).is_closed();
+    !closes && ctx.attempt.event_count > 0
+}
+
+/// The row after `change` and the event recording it, given the events before it.
+fn prepare(
+    ctx: &Context,
+    change: Change,
+    mut history: Vec<attempt_event::Model>,
+    now: DateTime<Utc>,
+) -> (attempt::Model, attempt_event::Model) {
+    let before = &ctx.attempt;
     let mut after = before.clone();
     if let Some(state) = change.state {
         after.state = state.as_str().to_owned();
@@ -230,16 +302,9 @@ pub async fn apply(
         e.hash = hash_event(&e.prev_hash, &e);
         e
     };
-    // A closed attempt's clock stands as the row has it (its deadline is kept), so closing (a
-    // submit, the sweep) reads no history; a start has none to read.
     if !closed {
-        let mut events = if before.event_count == 0 {
-            Vec::new()
-        } else {
-            history(conn, before).await?
-        };
-        events.push(event.clone());
-        let clock = domain::clock(ctx.allowed(), &ticks(&events), now);
+        history.push(event.clone());
+        let clock = domain::clock(ctx.allowed(), &ticks(&history), now);
         after.started_at = clock.started_at;
         after.paused_at = clock.paused_at;
         after.deadline = clock.deadline;
@@ -254,25 +319,150 @@ pub async fn apply(
     after.version = before.version + 1;
     after.event_count = event.seq;
     after.last_hash = event.hash.clone();
-    let written = match conn.get_database_backend() {
-        DbBackend::Postgres => {
-            conn.execute(&moved_with_event(before, &after, event))
-                .await?
-        }
-        _ => {
-            let moved = conn.execute(&moved(before, &after)).await?;
-            if moved.rows_affected() != 1 {
-                return Err(ApiError::Conflict("attempt_changed"));
-            }
-            let event: attempt_event::ActiveModel = event.into();
-            conn.execute(&attempt_event::Entity::insert(event.reset_all()).into_query())
-                .await?
-        }
-    };
-    if written.rows_affected() != 1 {
-        return Err(ApiError::Conflict("attempt_changed"));
+    (after, event)
+}
+
+/// `apply` for many attempts at once, on PostgreSQL, for changes that need no history
+/// (`needs_history` false): one transaction locks the rows in id order, moves every row still
+/// at its read version and appends its event in one statement. Returns, per change, the
+/// attempt as changed, or `None` where another change won the race.
+///
+/// Rows are locked in id order because the group-commit writer takes its rows `FOR SHARE` in
+/// the same order: two transactions that each hold some of the other's rows cannot happen.
+pub async fn apply_many(
+    db: &DatabaseConnection,
+    mut changes: Vec<(&Context, Change, DateTime<Utc>)>,
+) -> Result<Vec<Option<attempt::Model>>, ApiError> {
+    // One change alone (a quiet moment) is one statement without a transaction.
+    if changes.len() <= 1 {
+        let Some((ctx, change, now)) = changes.pop() else {
+            return Ok(Vec::new());
+        };
+        return match apply(db, ctx, change, now).await {
+            Ok(after) => Ok(vec![Some(after)]),
+            Err(ApiError::Conflict("attempt_changed")) => Ok(vec![None]),
+            Err(e) => Err(e),
+        };
     }
-    Ok(after)
+    let prepared: Vec<(&attempt::Model, attempt::Model, attempt_event::Model)> = changes
+        .into_iter()
+        .map(|(ctx, change, now)| {
+            debug_assert!(!needs_history(ctx, &change));
+            let (after, event) = prepare(ctx, change, Vec::new(), now);
+            (&ctx.attempt, after, event)
+        })
+        .collect();
+    let mut ids: Vec<Uuid> = prepared.iter().map(|(before, ..)| before.id).collect();
+    ids.sort_unstable();
+    let txn = db.begin().await?;
+    attempt::Entity::find()
+        .select_only()
+        .column(attempt::Column::Id)
+        .filter(attempt::Column::Id.is_in(ids))
+        .order_by_asc(attempt::Column::Id)
+        .lock_exclusive()
+        .into_tuple::<Uuid>()
+        .all(&txn)
+        .await?;
+    let moved: std::collections::HashSet<Uuid> = txn
+        .query_all_raw(moved_many_with_events(&prepared))
+        .await?
+        .iter()
+        .map(|row| row.try_get::<Uuid>("", "attempt_id"))
+        .collect::<Result<_, _>>()?;
+    txn.commit().await?;
+    Ok(prepared
+        .into_iter()
+        .map(|(before, after, _)| moved.contains(&before.id).then_some(after))
+        .collect())
+}
+
+/// Every row of `prepared` moved from its `before` to its `after` if still at `before`'s
+/// version, and the moved rows' events inserted; returns the ids of the attempts moved. The
+/// first row of each VALUES list carries the types, the way PostgreSQL reads them.
+fn moved_many_with_events(
+    prepared: &[(&attempt::Model, attempt::Model, attempt_event::Model)],
+) -> sea_orm::Statement {
+    use sea_orm::Value;
+    let mut values: Vec<Value> = Vec::new();
+    let row = |first: bool, cells: Vec<(Value, &str)>, values: &mut Vec<Value>| {
+        let cells: Vec<String> = cells
+            .into_iter()
+            .map(|(value, ty)| {
+                values.push(value);
+                if first {
+                    format!("${}::{ty}", values.len())
+                } else {
+                    format!("${}", values.len())
+                }
+            })
+            .collect();
+        format!("({})", cells.join(", "))
+    };
+    let rows: Vec<String> = prepared
+        .iter()
+        .enumerate()
+        .map(|(i, (before, after, _))| {
+            row(
+                i == 0,
+                vec![
+                    (before.id.into(), "uuid"),
+                    (before.version.into(), "int4"),
+                    (after.state.clone().into(), "text"),
+                    (after.started_at.into(), "timestamptz"),
+                    (after.deadline.into(), "timestamptz"),
+                    (after.paused_at.into(), "timestamptz"),
+                    (after.section.into(), "int4"),
+                    (after.device_id.clone().into(), "text"),
+                    (after.pending_device.clone().into(), "text"),
+                    (after.submitted_at.into(), "timestamptz"),
+                    (after.version.into(), "int4"),
+                    (after.event_count.into(), "int4"),
+                    (after.last_hash.clone().into(), "text"),
+                ],
+                &mut values,
+            )
+        })
+        .collect();
+    let events: Vec<String> = prepared
+        .iter()
+        .enumerate()
+        .map(|(i, (_, _, e))| {
+            row(
+                i == 0,
+                vec![
+                    (e.attempt_id.into(), "uuid"),
+                    (e.seq.into(), "int4"),
+                    (e.at.into(), "timestamptz"),
+                    (e.kind.clone().into(), "text"),
+                    (e.seconds.into(), "int4"),
+                    (e.actor_id.into(), "uuid"),
+                    (e.details.clone().into(), "text"),
+                    (e.prev_hash.clone().into(), "text"),
+                    (e.hash.clone().into(), "text"),
+                ],
+                &mut values,
+            )
+        })
+        .collect();
+    let sql = format!(
+        "WITH v (id, version, state, started_at, deadline, paused_at, section, device_id, \
+         pending_device, submitted_at, new_version, event_count, last_hash) AS (VALUES {rows}), \
+         moved AS (UPDATE attempts a SET state = v.state, started_at = v.started_at, \
+         deadline = v.deadline, paused_at = v.paused_at, section = v.section, \
+         device_id = v.device_id, pending_device = v.pending_device, \
+         submitted_at = v.submitted_at, version = v.new_version, event_count = v.event_count, \
+         last_hash = v.last_hash FROM v WHERE a.id = v.id AND a.version = v.version \
+         RETURNING a.id), \
+         e (attempt_id, seq, at, kind, seconds, actor_id, details, prev_hash, hash) AS \
+         (VALUES {events}) \
+         INSERT INTO attempt_events (attempt_id, seq, at, kind, seconds, actor_id, details, \
+         prev_hash, hash) SELECT e.* FROM e JOIN moved ON moved.id = e.attempt_id \
+         RETURNING attempt_id",
+        rows = rows.join(", "),
+        events = events.join(", "),
+    );
+    sea_orm::Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
 }
 
 /// The attempt's lifecycle columns moved from `before` to `after`, if the row is still at

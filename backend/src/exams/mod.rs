@@ -1,6 +1,7 @@
 //! Timed online assessments: exams, sittings, rooms and candidates; attempts on the server's
 //! clock with a group-commit writer for autosaves; proctors; grading, results and statistics.
 pub mod answered;
+pub mod batched;
 pub mod chart;
 pub mod domain;
 pub mod grading;
@@ -67,6 +68,8 @@ type PaperCell = Arc<OnceCell<Arc<CachedPaper>>>;
 
 pub struct Engine {
     pub writer: writer::Writer,
+    /// Starts and submits, applied in batches on PostgreSQL.
+    pub batcher: batched::Batcher,
     pub grading: grading::Queue,
     facts: RwLock<HashMap<Uuid, Arc<Facts>>>,
     /// What facts share, so an attempt's first request reads only its own row: each code's
@@ -100,6 +103,7 @@ impl Engine {
         settings: &Settings,
     ) -> Engine {
         Engine {
+            batcher: batched::Batcher::start(db.clone()),
             writer: writer::Writer::start(
                 db,
                 hot,

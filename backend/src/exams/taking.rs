@@ -1,7 +1,7 @@
 //! The candidate's side of an attempt (the hot path): start, fetch the paper, save answers,
 //! heartbeats, resume, submit, and the result. Every response carries `server_now` and the
 //! `deadline` (the paper, whose body is cached, carries them as headers).
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use actix_web::{HttpRequest, HttpResponse, get, post, put, web};
 use chrono::{DateTime, Utc};
@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{
+    batched,
     domain::{self, AttemptState, EventKind, Navigation, ResultRelease},
     grading::{self, Score},
     hot_clock,
@@ -398,8 +399,10 @@ async fn start(
         .verify_passkey(&state, &meta, &user, id)
         .await?;
     let now = state.clock.now();
-    let ctx = lifecycle::change_now(&state, id, now, |ctx| {
-        owned(ctx, &user)?;
+    let starter = user.clone();
+    let rule: batched::Rule = Arc::new(move |ctx| {
+        let user = &starter;
+        owned(ctx, user)?;
         if ctx.state() != AttemptState::NotStarted {
             return Err(ApiError::Conflict("attempt_already_started"));
         }
@@ -430,8 +433,8 @@ async fn start(
         )
         .to(AttemptState::InProgress)
         .edit(|a, d| a.device_id = d["device"].as_str().map(str::to_owned)))
-    })
-    .await?;
+    });
+    let ctx = batched::change(&state, id, now, rule).await?.ctx;
     announce(
         &state,
         ctx.attempt.room_id,
@@ -829,29 +832,35 @@ async fn submit(
     let id = path.into_inner();
     user.require(&[Role::Student], user.home())?;
     let now = state.clock.now();
-    let ctx = lifecycle::change_now(&state, id, now, |ctx| {
-        owned(ctx, &user)?;
+    let submitter = user.clone();
+    let device = body.into_inner().device_id;
+    let rule: batched::Rule = Arc::new(move |ctx| {
+        owned(ctx, &submitter)?;
         match ctx.state() {
             AttemptState::InProgress => {}
             AttemptState::Paused => return Err(ApiError::Conflict("attempt_paused")),
             s if s.is_closed() => return Err(ApiError::Conflict("attempt_closed")),
             _ => return Err(ApiError::Conflict("attempt_not_started")),
         }
-        if ctx.attempt.device_id.as_deref() != Some(body.device_id.as_str()) {
+        if ctx.attempt.device_id.as_deref() != Some(device.as_str()) {
             return Err(ApiError::Conflict("device_not_current"));
         }
-        Ok(Change::new(EventKind::Submitted, Some(user.id), json!({})).to(AttemptState::Submitted))
-    })
-    .await?;
+        Ok(
+            Change::new(EventKind::Submitted, Some(submitter.id), json!({}))
+                .to(AttemptState::Submitted),
+        )
+    });
+    // The answers come read after the close, so they are final (a save batch holding the row
+    // commits before the close; one after it finds the attempt closed): the response and the
+    // grading share them.
+    let applied = batched::change(&state, id, now, rule).await?;
+    let (ctx, latest) = (applied.ctx, applied.answers.unwrap_or_default());
     announce(
         &state,
         ctx.attempt.room_id,
         json!({ "type": "submitted", "attempt": id, "at": now }),
     )
     .await;
-    // The answers read after the close are final (a save batch holding the row commits before
-    // the close; one after it finds the attempt closed): the response and the grading share them.
-    let latest = grading::latest_answers(&state.db, id).await?;
     let view = view_with(&state, &ctx, Some(&latest)).await?;
     // Graded after the response: at the deadline submits come all at once, and the grading
     // queue takes them in batches (what reads a score grades what is still queued first).

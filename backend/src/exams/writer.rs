@@ -8,8 +8,8 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
-    sea_query::OnConflict,
+    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait, sea_query::OnConflict,
 };
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
@@ -137,16 +137,20 @@ async fn commit(
     batch: &[(SaveJob, Reply)],
 ) -> Result<(Vec<Result<Saved, ApiError>>, HashSet<(Uuid, i32)>), sea_orm::DbErr> {
     let txn = db.begin().await?;
-    let ids: Vec<Uuid> = batch
+    // Rows are taken in id order, as a batch of starts and submits takes them (`apply_many`),
+    // so that neither can hold a row the other waits for while waiting for one it holds.
+    let mut ids: Vec<Uuid> = batch
         .iter()
         .map(|(j, _)| j.attempt_id)
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
+    ids.sort_unstable();
     let mut attempts: HashMap<Uuid, attempt::Model> = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(ROWS_PER_INSERT) {
         for a in attempt::Entity::find()
             .filter(attempt::Column::Id.is_in(chunk.iter().copied()))
+            .order_by_asc(attempt::Column::Id)
             .lock_shared()
             .all(&txn)
             .await?

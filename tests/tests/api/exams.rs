@@ -23,6 +23,7 @@ on_every_store!(
     a_full_exam_runs_from_roster_to_results,
     a_failing_database_answers_503_and_nothing_acknowledged_is_lost,
     a_submit_is_graded_after_its_response_and_before_any_score_is_read,
+    starts_and_submits_that_come_at_once_are_each_applied_once,
 );
 
 pub struct Exam {
@@ -625,16 +626,7 @@ async fn a_pause_freezes_time_and_added_time_extends_the_deadline(app: TestApp) 
     for action in ["attempt.paused", "attempt.continued", "attempt.time_added"] {
         assert!(actions.contains(&action), "{action} in {actions:?}");
     }
-    let appeal = app
-        .get(&format!("/api/v1/attempts/{a}/appeal"), Some(&e.teacher))
-        .await;
-    assert_eq!(appeal.status, 200, "{}", appeal.text);
-    let kinds: Vec<&str> = appeal.body["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap())
-        .collect();
+    let (appeal, kinds) = appeal_events(&app, &e.teacher, a).await;
     assert_eq!(kinds, ["started", "paused", "continued", "time_added"]);
     assert_eq!(appeal.body["chain"]["valid"], true);
 }
@@ -2261,4 +2253,125 @@ async fn a_submit_is_graded_after_its_response_and_before_any_score_is_read(app:
     assert_eq!(result.status, 200, "{}", result.text);
     assert!(result.body["score"]["total"].is_string(), "{}", result.text);
     assert!(stored_grading(&app, &attempts[0]).await.1);
+}
+
+/// On PostgreSQL starts and submits that arrive together are applied in batches
+/// (`exams::batched`); on SQLite one by one. Either way each is applied once, with its event
+/// in the attempt's chain, and a change that lost a race to another is applied on its own.
+async fn starts_and_submits_that_come_at_once_are_each_applied_once(app: TestApp) {
+    use hocthi::exams::{
+        domain::{AttemptState, EventKind},
+        lifecycle::{self, Change, Context},
+    };
+    let e = exam_ready(&app, 12, "exam").await;
+    let attempts = register_lock_check_in(&app, &e).await;
+    let each = |action: &'static str| {
+        let (app, attempts) = (&app, &attempts);
+        futures_util::future::join_all(e.students.iter().enumerate().map(
+            move |(i, (_, token))| async move {
+                app.post(
+                    &format!("/api/v1/attempts/{}/{action}", attempts[i]),
+                    Some(token),
+                    json!({ "device_id": DEVICE_A }),
+                )
+                .await
+            },
+        ))
+    };
+    for started in each("start").await {
+        assert_eq!(started.status, 200, "{}", started.text);
+        assert_eq!(started.body["state"], "in_progress", "{}", started.text);
+        assert!(started.body["remaining_seconds"].as_i64().unwrap() > 0);
+    }
+    for (i, (_, token)) in e.students.iter().enumerate() {
+        let letter = ["A", "B", "C", "D"][i % 4];
+        let saved = save(
+            &app,
+            token,
+            &attempts[i],
+            DEVICE_A,
+            1,
+            json!([{ "slot": 0, "value": letter }]),
+        )
+        .await;
+        assert_eq!(saved.status, 200, "{}", saved.text);
+    }
+    // Two submits read at the same moment; a proctor's change moves the first on before they
+    // are applied. Only the second is applied; the first is left for its handler to retry.
+    if app.state.db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        let ids: Vec<Uuid> = attempts[..2].iter().map(|a| a.parse().unwrap()).collect();
+        let stale = Context::load(&app.state.db, ids[0]).await.unwrap();
+        let fresh = Context::load(&app.state.db, ids[1]).await.unwrap();
+        let now = app.state.clock.now();
+        lifecycle::change_now(&app.state, ids[0], now, |_| {
+            Ok(Change::new(EventKind::TimeAdded, None, json!({ "minutes": 5 })).seconds(300))
+        })
+        .await
+        .unwrap();
+        let submit =
+            || Change::new(EventKind::Submitted, None, json!({})).to(AttemptState::Submitted);
+        let applied = lifecycle::apply_many(
+            &app.state.db,
+            vec![(&stale, submit(), now), (&fresh, submit(), now)],
+        )
+        .await
+        .unwrap();
+        assert!(applied[0].is_none(), "the stale change is not applied");
+        assert_eq!(applied[1].as_ref().unwrap().state, "submitted");
+        let first = Context::load(&app.state.db, ids[0]).await.unwrap();
+        assert_eq!(
+            first.attempt.state, "in_progress",
+            "untouched by the lost race"
+        );
+        assert_eq!(first.attempt.version, stale.attempt.version + 1);
+    }
+    for (i, submitted) in each("submit").await.into_iter().enumerate() {
+        if i == 1 && app.state.db.get_database_backend() == sea_orm::DbBackend::Postgres {
+            assert_eq!(submitted.status, 409, "submitted above: {}", submitted.text);
+            assert_eq!(submitted.body["code"], "attempt_closed");
+            continue;
+        }
+        assert_eq!(submitted.status, 200, "{}", submitted.text);
+        assert_eq!(submitted.body["state"], "submitted");
+        let letter = ["A", "B", "C", "D"][i % 4];
+        assert_eq!(
+            submitted.body["answers"][0]["value"], letter,
+            "the answers read after the close: {}",
+            submitted.text
+        );
+    }
+    for a in &attempts {
+        let (appeal, kinds) = appeal_events(&app, &e.teacher, a).await;
+        assert_eq!(appeal.body["chain"]["valid"], true, "{}", appeal.text);
+        assert_eq!(
+            kinds.iter().filter(|k| **k == "started").count(),
+            1,
+            "{kinds:?}"
+        );
+        assert_eq!(
+            kinds.iter().filter(|k| **k == "submitted").count(),
+            1,
+            "{kinds:?}"
+        );
+        assert_eq!(appeal.body["state"], "submitted");
+    }
+}
+
+/// The attempt's appeal view, and the kinds of its events in order.
+async fn appeal_events(
+    app: &TestApp,
+    teacher: &str,
+    attempt: &str,
+) -> (hocthi_tests::Reply, Vec<String>) {
+    let appeal = app
+        .get(&format!("/api/v1/attempts/{attempt}/appeal"), Some(teacher))
+        .await;
+    assert_eq!(appeal.status, 200, "{}", appeal.text);
+    let kinds = appeal.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_owned())
+        .collect();
+    (appeal, kinds)
 }
