@@ -1,17 +1,22 @@
 //! The group-commit writer: every autosave of this instance goes through one bounded queue. A
 //! task drains whatever is waiting into one transaction (the attempts' rows read `FOR SHARE`,
-//! then one multi-row insert per chunk) and answers each waiting handler only after the commit.
+//! then one multi-row insert per chunk), two such transactions at most in flight, and answers
+//! each waiting handler only after its commit. Two batches may hold saves of one attempt: each
+//! is keyed by its sequence and the highest wins, whichever commits first.
 //! A full queue or a failed commit answers 503 with `Retry-After`; the client keeps its journal
 //! and resends, which is safe because a save is keyed by (attempt, slot, client sequence).
 //! After each commit the slots written go to the dashboards' bitmaps (`answered`).
-use std::collections::{HashMap, HashSet};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     TransactionTrait, sea_query::OnConflict,
 };
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use uuid::Uuid;
 
 use super::{answered, domain::AttemptState};
@@ -24,6 +29,9 @@ use crate::{
 
 /// Jobs drained into one transaction at most.
 const MAX_JOBS: usize = 4_000;
+/// Batches being committed at once: while one waits for PostgreSQL (its locks, its commit's
+/// flush, a busy CPU), the next saves go in with the other instead of waiting behind it.
+const COMMITS_IN_FLIGHT: usize = 2;
 /// Rows per INSERT statement (5 parameters each: far below both databases' limits).
 const ROWS_PER_INSERT: usize = 1_000;
 
@@ -91,8 +99,15 @@ async fn run(
     grace: Duration,
     mut jobs: mpsc::Receiver<(SaveJob, Reply)>,
 ) {
-    let mut batch = Vec::with_capacity(MAX_JOBS);
-    while let Some(first) = jobs.recv().await {
+    let in_flight = Arc::new(Semaphore::new(COMMITS_IN_FLIGHT));
+    loop {
+        let Ok(permit) = in_flight.clone().acquire_owned().await else {
+            return;
+        };
+        let Some(first) = jobs.recv().await else {
+            return;
+        };
+        let mut batch = Vec::with_capacity(MAX_JOBS);
         batch.push(first);
         while batch.len() < MAX_JOBS {
             match jobs.try_recv() {
@@ -100,27 +115,39 @@ async fn run(
                 Err(_) => break,
             }
         }
-        let now = clock.now();
-        let started = std::time::Instant::now();
-        let verdicts = commit(&db, now, grace, &batch).await;
-        metrics::histogram!("hocthi_save_batch_seconds").record(started.elapsed().as_secs_f64());
-        metrics::histogram!("hocthi_save_batch_jobs").record(batch.len() as f64);
-        match verdicts {
-            Ok((verdicts, written)) => {
-                for ((_, reply), verdict) in batch.drain(..).zip(verdicts) {
-                    let _ = reply.send(verdict);
-                }
-                // Off the writer's path: the next batch need not wait for the hot store.
-                let hot = hot.clone();
-                tokio::spawn(async move { answered::record(hot.as_ref(), &written).await });
+        let (db, hot, now) = (db.clone(), hot.clone(), clock.now());
+        tokio::spawn(async move {
+            commit_and_answer(&db, hot, now, grace, batch).await;
+            drop(permit);
+        });
+    }
+}
+
+async fn commit_and_answer(
+    db: &DatabaseConnection,
+    hot: SharedHotStore,
+    now: DateTime<Utc>,
+    grace: Duration,
+    mut batch: Vec<(SaveJob, Reply)>,
+) {
+    let started = std::time::Instant::now();
+    let verdicts = commit(db, now, grace, &batch).await;
+    metrics::histogram!("hocthi_save_batch_seconds").record(started.elapsed().as_secs_f64());
+    metrics::histogram!("hocthi_save_batch_jobs").record(batch.len() as f64);
+    match verdicts {
+        Ok((verdicts, written)) => {
+            for ((_, reply), verdict) in batch.drain(..).zip(verdicts) {
+                let _ = reply.send(verdict);
             }
-            Err(error) => {
-                tracing::warn!(%error, jobs = batch.len(), "save batch failed: answering 503");
-                for (_, reply) in batch.drain(..) {
-                    let _ = reply.send(Err(ApiError::Unavailable {
-                        retry_after_secs: 2,
-                    }));
-                }
+            // Off the writer's path: the next batch need not wait for the hot store.
+            tokio::spawn(async move { answered::record(hot.as_ref(), &written).await });
+        }
+        Err(error) => {
+            tracing::warn!(%error, jobs = batch.len(), "save batch failed: answering 503");
+            for (_, reply) in batch.drain(..) {
+                let _ = reply.send(Err(ApiError::Unavailable {
+                    retry_after_secs: 2,
+                }));
             }
         }
     }
