@@ -14,11 +14,12 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::{
+    domain::AttemptState,
     grading::{self, Latest},
     hot_clock,
     lifecycle::{self, Change, Context},
 };
-use crate::{error::ApiError, state::AppState};
+use crate::{entities::attempt, error::ApiError, state::AppState};
 
 /// Changes drained into one transaction at most (13 + 9 parameters each).
 const MAX_CHANGES: usize = 500;
@@ -166,16 +167,17 @@ async fn apply(db: &DatabaseConnection, batch: &mut Vec<Job>) -> Result<(), ApiE
             return Err(e);
         }
     };
+    let closes = |a: &attempt::Model| AttemptState::parse(&a.state).is_closed();
     let closed: Vec<Uuid> = applied
         .iter()
         .flatten()
-        .filter(|a| super::domain::AttemptState::parse(&a.state).is_closed())
+        .filter(|a| closes(a))
         .map(|a| a.id)
         .collect();
     // The changes are committed: a failure to read the answers leaves them applied, and the
     // handlers read them on their own.
     let mut answers = if closed.is_empty() {
-        Default::default()
+        None
     } else {
         grading::latest_answers_of(db, &closed).await.ok()
     };
@@ -183,9 +185,8 @@ async fn apply(db: &DatabaseConnection, batch: &mut Vec<Job>) -> Result<(), ApiE
         let verdict = match after {
             None => Verdict::Alone,
             Some(after) => {
-                let closes = closed.contains(&after.id);
-                let answers = match (&mut answers, closes) {
-                    (Some(all), true) => Some(all.remove(&after.id).unwrap_or_default()),
+                let answers = match &mut answers {
+                    Some(all) if closes(&after) => Some(all.remove(&after.id).unwrap_or_default()),
                     _ => None,
                 };
                 Verdict::Applied(Box::new(Applied {
