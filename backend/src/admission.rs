@@ -1,19 +1,22 @@
 //! Admission control: at most `HOCTHI_MAX_IN_FLIGHT` requests are being served by one instance
 //! at a time. Past that, a request is refused at once with 503 and `Retry-After`, so an
 //! overload costs the excess a retry (which clients with a journal make anyway) instead of
-//! costing every request a growing queue and the instance its memory.
+//! costing every request a growing queue and the instance its memory. A refusal reads a small
+//! body first, so that the client's retry can reuse its connection.
 use std::sync::{
     Arc,
     atomic::{AtomicUsize, Ordering},
 };
 
 use actix_web::{
-    Error, ResponseError,
+    Error, HttpMessage, ResponseError,
     body::{BoxBody, MessageBody},
     dev::{ServiceRequest, ServiceResponse},
+    http::header::CONTENT_LENGTH,
     middleware::Next,
     web,
 };
+use futures_util::StreamExt;
 
 use crate::{error::ApiError, state::AppState};
 
@@ -57,8 +60,33 @@ fn exempt(path: &str) -> bool {
     path.starts_with("/health/") || path == "/metrics" || path.ends_with("/dashboard")
 }
 
+/// The largest body a refusal reads before answering. actix answers a request whose body was
+/// left unread with `Connection: close`, so without this every refused save (a few hundred
+/// bytes) would cost its retry a new TCP connection on both sides, at the moment the instance
+/// can least afford it. A larger body, or one without a length, closes the connection.
+const DRAINED_BODY_LIMIT: u64 = 16 * 1024;
+
+async fn drain_small_body(req: &mut ServiceRequest) {
+    let small = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        .is_some_and(|n| n > 0 && n <= DRAINED_BODY_LIMIT);
+    if !small {
+        return;
+    }
+    let mut payload = req.take_payload();
+    let mut read = 0u64;
+    while let Some(Ok(chunk)) = payload.next().await {
+        read += chunk.len() as u64;
+        if read > DRAINED_BODY_LIMIT {
+            break;
+        }
+    }
+}
+
 pub async fn admit(
-    req: ServiceRequest,
+    mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let admission = req
@@ -69,6 +97,7 @@ pub async fn admit(
             Some(ticket) => Some(ticket),
             None => {
                 metrics::counter!("http_requests_shed_total").increment(1);
+                drain_small_body(&mut req).await;
                 let refusal = ApiError::Unavailable {
                     retry_after_secs: 1,
                 }

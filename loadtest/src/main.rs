@@ -221,6 +221,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         "started_at": started_at,
         "rooms": run.sitting.rooms.len(),
         "dashboard_live_events": run.dashboard_events.load(std::sync::atomic::Ordering::Relaxed),
+        "heartbeats_skipped": run.heartbeats_skipped.load(std::sync::atomic::Ordering::Relaxed),
         "mix": { "passkey": args.passkey_share, "changed": args.change_share, "crash": args.crash_share,
                  "submit": args.submit_share },
         "fault": args.fault_command.as_ref().map(|c| json!({ "at_seconds": args.fault_at.map(|d| d.as_secs()), "command": c })),

@@ -78,6 +78,39 @@ pub fn figures(samples: &[Sample], seconds: f64) -> BTreeMap<&'static str, Figur
     out
 }
 
+/// The window over which a run's sustained useful throughput is read.
+const SUSTAINED_SECONDS: usize = 30;
+
+/// Acknowledged saves and heartbeats per second, the work an overload must not crowd out: over
+/// the whole traffic phase, and over its busiest `SUSTAINED_SECONDS` in a row. The first
+/// includes the sign-in wave, the start spike and the stragglers' tail, whose length depends on
+/// the load's shape; the second is what the service sustained while it was busiest, the figure
+/// an overload run compares with the peak.
+pub fn useful_throughput(samples: &[Sample], traffic_seconds: f64) -> Value {
+    let mut per_second: BTreeMap<u32, usize> = BTreeMap::new();
+    for s in samples
+        .iter()
+        .filter(|s| s.ok() && matches!(s.kind, Kind::Save | Kind::Heartbeat))
+    {
+        *per_second.entry(s.at_ms / 1000).or_default() += 1;
+    }
+    let last = per_second.keys().next_back().map_or(0, |s| *s as usize);
+    let series: Vec<usize> = (0..=last)
+        .map(|s| per_second.get(&(s as u32)).copied().unwrap_or(0))
+        .collect();
+    let total: usize = series.iter().sum();
+    let window = SUSTAINED_SECONDS.min(series.len()).max(1);
+    let busiest = series
+        .windows(window)
+        .map(|w| w.iter().sum::<usize>())
+        .max()
+        .unwrap_or(0);
+    json!({
+        "whole_phase_rps": round(total as f64 / traffic_seconds.max(1e-9)),
+        "busiest_30s_rps": round(busiest as f64 / window as f64),
+    })
+}
+
 fn round(v: f64) -> f64 {
     (v * 100.0).round() / 100.0
 }
@@ -146,6 +179,7 @@ pub fn write(
         "lost_answers": findings.lost_answers + findings.missing_on_resume as usize,
         "unsubmitted_attempts": findings.unsubmitted_attempts,
         "server_cpu_seconds": server_cpu_seconds(processes),
+        "useful_throughput": useful_throughput(samples, traffic_seconds),
         "processes": processes,
         "audit": findings,
         "targets": targets,
@@ -277,6 +311,13 @@ fn markdown(r: &Value) -> String {
         a["submitted_by_candidates"],
         a["submitted_by_sweeper"],
         a["client_failures"]
+    );
+    let useful = &r["useful_throughput"];
+    let _ = writeln!(
+        md,
+        "Useful throughput (acknowledged saves and heartbeats): {} a second over the traffic \
+         phase, {} over its busiest 30 s.\n",
+        useful["whole_phase_rps"], useful["busiest_30s_rps"]
     );
     let _ = match r["server_cpu_seconds"].as_f64() {
         Some(cpu) => writeln!(md, "Server CPU (service and stores): {cpu:.1} s."),
@@ -446,5 +487,38 @@ mod tests {
         let statuses: Vec<(u16, usize)> =
             save.error_statuses.iter().map(|(k, v)| (*k, *v)).collect();
         assert_eq!(statuses, [(0, 1), (429, 1), (500, 1), (503, 2)]);
+    }
+
+    #[test]
+    fn useful_throughput_counts_acknowledged_saves_and_heartbeats_in_the_busiest_window() {
+        let at = |kind, second: u32, status| Sample {
+            kind,
+            at_ms: second * 1000 + 500,
+            micros: 1000,
+            status,
+        };
+        // 10 a second for 40 s, 40 a second in seconds 50-79, then a tail of 1 a second.
+        let mut samples = Vec::new();
+        for second in 0..100u32 {
+            let n = match second {
+                0..40 => 10,
+                50..80 => 40,
+                _ => 1,
+            };
+            for i in 0..n {
+                let kind = if i % 2 == 0 {
+                    Kind::Save
+                } else {
+                    Kind::Heartbeat
+                };
+                samples.push(at(kind, second, 200));
+            }
+            // Neither refusals nor other kinds of request are useful work here.
+            samples.push(at(Kind::Save, second, 503));
+            samples.push(at(Kind::Start, second, 200));
+        }
+        let useful = useful_throughput(&samples, 100.0);
+        assert_eq!(useful["busiest_30s_rps"], 40.0);
+        assert_eq!(useful["whole_phase_rps"], (400.0 + 1200.0 + 30.0) / 100.0);
     }
 }

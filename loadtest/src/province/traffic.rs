@@ -1,7 +1,8 @@
 //! The sitting's traffic, played by goose: one goose user per candidate and one per room's
 //! proctor dashboard. Each candidate follows its plan (sign in, start, save, heartbeat, crash
 //! and resume, submit) as a real client would: a save refused with 503/429 or lost to a dropped
-//! connection is resent with the same sequence number until it is acknowledged.
+//! connection is resent with the same sequence number until it is acknowledged, and a refusal
+//! makes the whole session back off (`Backoff`).
 use std::{
     collections::HashMap,
     sync::{
@@ -16,7 +17,7 @@ use serde_json::{Value, json};
 use soft_authenticator::SoftAuthenticator;
 
 use super::{
-    plan::{CandidatePlan, PARTS, Step, Timeline},
+    plan::{CandidatePlan, PARTS, Rng, Step, Timeline},
     record::{Kind, Recorder},
     setup::{STUDENT_PASSWORD, Sitting},
 };
@@ -48,6 +49,8 @@ pub struct Run {
     candidates_left: AtomicUsize,
     done: tokio::sync::watch::Sender<bool>,
     pub dashboard_events: AtomicU64,
+    /// Heartbeats a client did not send because it was waiting out a refusal (`Backoff`).
+    pub heartbeats_skipped: AtomicU64,
 }
 
 impl Run {
@@ -73,6 +76,7 @@ impl Run {
             candidates_left: AtomicUsize::new(n),
             done: tokio::sync::watch::channel(false).0,
             dashboard_events: AtomicU64::new(0),
+            heartbeats_skipped: AtomicU64::new(0),
         }
     }
 
@@ -138,146 +142,211 @@ async fn play_one(user: &mut GooseUser) -> TransactionResult {
     Ok(())
 }
 
-/// One request through goose, timed to the end of its body.
-async fn send(
-    user: &mut GooseUser,
-    run: &Run,
-    kind: Kind,
-    method: GooseMethod,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&Value>,
-) -> (u16, Value, Option<u64>) {
-    let sent = Instant::now();
-    let Ok(mut builder) = user.get_request_builder(&method, path) else {
-        return (0, Value::Null, None);
-    };
-    if let Some(t) = token {
-        builder = builder.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        builder = builder.json(b);
-    }
-    let request = GooseRequest::builder()
-        .method(method)
-        .name(kind.name())
-        .set_request_builder(builder)
-        .build();
-    let (status, value, retry) = match user.request(request).await {
-        Ok(GooseResponse {
-            response: Ok(response),
-            ..
-        }) => {
-            let status = response.status().as_u16();
-            let retry = response
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse().ok());
-            // Only a few answers are read; the rest are received whole but not parsed (the
-            // generator shares the machine with what it measures).
-            if kind.body_is_read() || !(200..300).contains(&status) {
-                match response.text().await {
-                    Ok(text) => (
-                        status,
-                        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-                        retry,
-                    ),
-                    Err(_) => (0, Value::Null, None),
-                }
-            } else {
-                match response.bytes().await {
-                    Ok(_) => (status, Value::Null, retry),
-                    Err(_) => (0, Value::Null, None),
-                }
-            }
-        }
-        _ => (0, Value::Null, None),
-    };
-    run.recorder.record(kind, sent, status);
-    (status, value, retry)
+/// How long one refusal makes a client wait at most, before jitter: `Retry-After` doubled for
+/// each refusal in a row, three times at most (1, 2, 4, 8 s after `Retry-After: 1`).
+const MAX_DOUBLINGS: u32 = 3;
+
+/// How the exam app waits when the service asks it to come back later (429/503 with
+/// `Retry-After`) or cannot be reached: the whole session waits, not only the refused request,
+/// so that an overloaded service is offered less instead of the same load again a second later.
+/// Each refusal in a row doubles the wait, with jitter so that the clients refused in one second
+/// do not all come back in the same one; an acknowledgement ends the streak. Saves wait in the
+/// journal meanwhile; a heartbeat that falls due is skipped, since the next one carries presence.
+struct Backoff {
+    until: Instant,
+    streak: u32,
+    jitter: Rng,
 }
 
-/// Sends until acknowledged, as a client with a journal does: refusals (429/503), gateway
-/// errors and dropped connections are retried after `Retry-After` (or a second).
-#[allow(clippy::too_many_arguments)]
-async fn send_until_ok(
-    user: &mut GooseUser,
-    run: &Run,
-    kind: Kind,
-    method: GooseMethod,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&Value>,
-) -> Result<Value, String> {
-    let first = Instant::now();
-    loop {
-        let (status, value, retry) = send(user, run, kind, method, path, token, body).await;
+impl Backoff {
+    fn new(seed: u64) -> Self {
+        Self {
+            until: Instant::now(),
+            streak: 0,
+            jitter: Rng::new(seed),
+        }
+    }
+
+    fn paused(&self) -> bool {
+        Instant::now() < self.until
+    }
+
+    async fn wait(&self) {
+        tokio::time::sleep_until(self.until.into()).await;
+    }
+
+    /// `retry_after`: the service's `Retry-After` in seconds, if it sent one. Returns the wait.
+    fn refused(&mut self, retry_after: Option<u64>) -> Duration {
+        let asked = retry_after.unwrap_or(1).clamp(1, 10) as f64;
+        let doubled = asked * f64::from(1u32 << self.streak.min(MAX_DOUBLINGS));
+        // Never sooner than asked: the jitter only adds, up to half again.
+        let wait = doubled * (1.0 + 0.5 * self.jitter.unit());
+        self.streak += 1;
+        let wait = Duration::from_secs_f64(wait);
+        self.until = Instant::now() + wait;
+        wait
+    }
+
+    fn acknowledged(&mut self) {
+        self.streak = 0;
+    }
+}
+
+/// Whether a status asks the client to come back: a refusal, a gateway error, no answer, or a
+/// 408 (the server gave up waiting for the request on a busy connection; HTTP lets the client
+/// repeat it).
+fn comes_back(status: u16) -> bool {
+    matches!(status, 0 | 408 | 429 | 502 | 503 | 504)
+}
+
+/// One client session: a goose user, its bearer token once signed in, and its backoff.
+struct Client<'a> {
+    user: &'a mut GooseUser,
+    run: &'a Run,
+    token: Option<String>,
+    backoff: Backoff,
+}
+
+impl Client<'_> {
+    /// One request through goose, timed to the end of its body.
+    async fn send(
+        &mut self,
+        kind: Kind,
+        method: GooseMethod,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let sent = Instant::now();
+        let Ok(mut builder) = self.user.get_request_builder(&method, path) else {
+            return (0, Value::Null);
+        };
+        if let Some(t) = &self.token {
+            builder = builder.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            builder = builder.json(b);
+        }
+        let request = GooseRequest::builder()
+            .method(method)
+            .name(kind.name())
+            .set_request_builder(builder)
+            .build();
+        let (status, value, retry) = match self.user.request(request).await {
+            Ok(GooseResponse {
+                response: Ok(response),
+                ..
+            }) => {
+                let status = response.status().as_u16();
+                let retry = response
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse().ok());
+                // Only a few answers are read; the rest are received whole but not parsed (the
+                // generator shares the machine with what it measures).
+                if kind.body_is_read() || !(200..300).contains(&status) {
+                    match response.text().await {
+                        Ok(text) => (
+                            status,
+                            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+                            retry,
+                        ),
+                        Err(_) => (0, Value::Null, None),
+                    }
+                } else {
+                    match response.bytes().await {
+                        Ok(_) => (status, Value::Null, retry),
+                        Err(_) => (0, Value::Null, None),
+                    }
+                }
+            }
+            _ => (0, Value::Null, None),
+        };
+        self.run.recorder.record(kind, sent, status);
         match status {
-            200..=299 => return Ok(value),
-            0 | 429 | 502 | 503 | 504 if first.elapsed() < GIVE_UP_AFTER => {
-                let wait = Duration::from_secs(retry.unwrap_or(1).clamp(1, 10));
-                tokio::time::sleep(wait).await;
+            200..=299 => self.backoff.acknowledged(),
+            s if comes_back(s) => {
+                self.backoff.refused(retry);
             }
-            _ => return Err(format!("{} {status} {value}", kind.name())),
+            _ => {}
+        }
+        (status, value)
+    }
+
+    /// Sends until acknowledged, as a client with a journal does: after a refusal (429/503), a
+    /// gateway error or a dropped connection it waits out its backoff and sends again.
+    async fn send_until_ok(
+        &mut self,
+        kind: Kind,
+        method: GooseMethod,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, String> {
+        let first = Instant::now();
+        loop {
+            self.backoff.wait().await;
+            let (status, value) = self.send(kind, method, path, body).await;
+            match status {
+                200..=299 => return Ok(value),
+                s if comes_back(s) && first.elapsed() < GIVE_UP_AFTER => {}
+                _ => return Err(format!("{} {status} {value}", kind.name())),
+            }
         }
     }
-}
 
-async fn sign_in(user: &mut GooseUser, run: &Run, i: usize) -> Result<String, String> {
-    let seat = &run.sitting.seats[i];
-    let tokens = match seat.credential {
-        None => {
-            send_until_ok(
-                user,
-                run,
-                Kind::SignInPassword,
-                GooseMethod::Post,
-                "/api/v1/auth/login",
-                None,
-                Some(&json!({ "login": seat.login, "password": STUDENT_PASSWORD })),
-            )
-            .await?
-        }
-        Some(credential) => loop {
-            let start = send_until_ok(
-                user,
-                run,
-                Kind::PasskeyStart,
-                GooseMethod::Post,
-                "/api/v1/auth/passkey/start",
-                None,
-                Some(&json!({})),
-            )
-            .await?;
-            let assertion = run
-                .authenticator
-                .lock()
-                .expect("authenticator")
-                .assert(&start["options"], credential);
-            let body = json!({ "ceremony_id": start["ceremony_id"], "credential": assertion });
-            let (status, value, _) = send(
-                user,
-                run,
-                Kind::PasskeyFinish,
-                GooseMethod::Post,
-                "/api/v1/auth/passkey/finish",
-                None,
-                Some(&body),
-            )
-            .await;
-            match status {
-                200 => break value,
-                // A ceremony lost to an outage is started again, as the browser would.
-                0 | 429 | 502 | 503 | 504 => tokio::time::sleep(Duration::from_secs(1)).await,
-                _ => return Err(format!("passkey sign-in {status} {value}")),
+    async fn sign_in(&mut self, i: usize) -> Result<(), String> {
+        let run = self.run;
+        let seat = &run.sitting.seats[i];
+        let tokens = match seat.credential {
+            None => {
+                self.send_until_ok(
+                    Kind::SignInPassword,
+                    GooseMethod::Post,
+                    "/api/v1/auth/login",
+                    Some(&json!({ "login": seat.login, "password": STUDENT_PASSWORD })),
+                )
+                .await?
             }
-        },
-    };
-    tokens["access_token"]
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| format!("no token in {tokens}"))
+            Some(credential) => loop {
+                let start = self
+                    .send_until_ok(
+                        Kind::PasskeyStart,
+                        GooseMethod::Post,
+                        "/api/v1/auth/passkey/start",
+                        Some(&json!({})),
+                    )
+                    .await?;
+                let assertion = run
+                    .authenticator
+                    .lock()
+                    .expect("authenticator")
+                    .assert(&start["options"], credential);
+                let body = json!({ "ceremony_id": start["ceremony_id"], "credential": assertion });
+                let (status, value) = self
+                    .send(
+                        Kind::PasskeyFinish,
+                        GooseMethod::Post,
+                        "/api/v1/auth/passkey/finish",
+                        Some(&body),
+                    )
+                    .await;
+                match status {
+                    200 => break value,
+                    // A ceremony lost to an outage is started again after the backoff, as the
+                    // browser would.
+                    s if comes_back(s) => {}
+                    _ => return Err(format!("passkey sign-in {status} {value}")),
+                }
+            },
+        };
+        self.token = Some(
+            tokens["access_token"]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| format!("no token in {tokens}"))?,
+        );
+        Ok(())
+    }
 }
 
 fn device(i: usize) -> String {
@@ -285,7 +354,13 @@ fn device(i: usize) -> String {
 }
 
 async fn candidate(user: &mut GooseUser, run: &Run, i: usize) {
-    if let Err(failure) = sit(user, run, i).await {
+    let mut client = Client {
+        user,
+        run,
+        token: None,
+        backoff: Backoff::new(0xB0FF ^ i as u64),
+    };
+    if let Err(failure) = sit(&mut client, i).await {
         run.journals[i]
             .lock()
             .expect("journal")
@@ -294,67 +369,50 @@ async fn candidate(user: &mut GooseUser, run: &Run, i: usize) {
     }
 }
 
-async fn sit(user: &mut GooseUser, run: &Run, i: usize) -> Result<(), String> {
+async fn sit(client: &mut Client<'_>, i: usize) -> Result<(), String> {
+    let run = client.run;
     let plan = &run.plans[i];
     let t0 = run.recorder.started;
     let attempt = run.sitting.seats[i].attempt.clone();
     let device = device(i);
     tokio::time::sleep_until((t0 + plan.sign_in_at).into()).await;
-    let token = sign_in(user, run, i).await?;
-    let token = Some(token.as_str());
-    send_until_ok(
-        user,
-        run,
-        Kind::MyAttempts,
-        GooseMethod::Get,
-        "/api/v1/me/attempts",
-        token,
-        None,
-    )
-    .await?;
+    client.sign_in(i).await?;
+    client
+        .send_until_ok(
+            Kind::MyAttempts,
+            GooseMethod::Get,
+            "/api/v1/me/attempts",
+            None,
+        )
+        .await?;
 
     tokio::time::sleep_until((t0 + plan.start_at).into()).await;
     let started = Instant::now();
     let path = |what: &str| format!("/api/v1/attempts/{attempt}/{what}");
     let device_body = json!({ "device_id": device });
-    send_until_ok(
-        user,
-        run,
-        Kind::Start,
-        GooseMethod::Post,
-        &path("start"),
-        token,
-        Some(&device_body),
-    )
-    .await?;
-    send_until_ok(
-        user,
-        run,
-        Kind::Paper,
-        GooseMethod::Get,
-        &path("paper"),
-        token,
-        None,
-    )
-    .await?;
+    client
+        .send_until_ok(
+            Kind::Start,
+            GooseMethod::Post,
+            &path("start"),
+            Some(&device_body),
+        )
+        .await?;
+    client
+        .send_until_ok(Kind::Paper, GooseMethod::Get, &path("paper"), None)
+        .await?;
 
     let mut seq = 0i64;
     for (offset, step) in &plan.steps {
-        tokio::time::sleep_until((started + *offset).into()).await;
+        let due = started + *offset;
+        tokio::time::sleep_until(due.into()).await;
         match step {
             Step::Save { slot, value } => {
                 seq += 1;
                 let body = json!({ "device_id": device, "seq": seq, "answers": [{ "slot": slot, "value": value }] });
-                send_until_ok(
-                    user,
-                    run,
-                    Kind::Save,
-                    GooseMethod::Put,
-                    &path("answers"),
-                    token,
-                    Some(&body),
-                )
-                .await?;
+                client
+                    .send_until_ok(Kind::Save, GooseMethod::Put, &path("answers"), Some(&body))
+                    .await?;
                 let stored = hocthi::exams::domain::check_answer(PARTS[*slot as usize], value)
                     .map_err(|code| format!("a generated answer was refused locally: {code}"))?;
                 let mut journal = run.journals[i].lock().expect("journal");
@@ -362,30 +420,33 @@ async fn sit(user: &mut GooseUser, run: &Run, i: usize) -> Result<(), String> {
                 journal.acknowledged_saves += 1;
             }
             Step::Heartbeat => {
+                // Skipped while the client waits out a refusal, and when saves held it until
+                // the next one is due: a heartbeat only says the candidate is still there.
+                let late = due.elapsed() >= run.timeline.heartbeat;
+                if client.backoff.paused() || late {
+                    run.heartbeats_skipped.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
                 // Fire and forget: the next one follows in 30 s.
-                send(
-                    user,
-                    run,
-                    Kind::Heartbeat,
-                    GooseMethod::Post,
-                    &path("heartbeat"),
-                    token,
-                    Some(&device_body),
-                )
-                .await;
+                client
+                    .send(
+                        Kind::Heartbeat,
+                        GooseMethod::Post,
+                        &path("heartbeat"),
+                        Some(&device_body),
+                    )
+                    .await;
             }
             Step::Crash => {
                 tokio::time::sleep(run.timeline.crash_pause).await;
-                let view = send_until_ok(
-                    user,
-                    run,
-                    Kind::Resume,
-                    GooseMethod::Post,
-                    &path("resume"),
-                    token,
-                    Some(&device_body),
-                )
-                .await?;
+                let view = client
+                    .send_until_ok(
+                        Kind::Resume,
+                        GooseMethod::Post,
+                        &path("resume"),
+                        Some(&device_body),
+                    )
+                    .await?;
                 let held: HashMap<i64, Option<String>> = view["answers"]
                     .as_array()
                     .map(|a| {
@@ -406,16 +467,14 @@ async fn sit(user: &mut GooseUser, run: &Run, i: usize) -> Result<(), String> {
                 seq = view["last_seq"].as_i64().unwrap_or(seq).max(seq);
             }
             Step::Submit => {
-                send_until_ok(
-                    user,
-                    run,
-                    Kind::Submit,
-                    GooseMethod::Post,
-                    &path("submit"),
-                    token,
-                    Some(&device_body),
-                )
-                .await?;
+                client
+                    .send_until_ok(
+                        Kind::Submit,
+                        GooseMethod::Post,
+                        &path("submit"),
+                        Some(&device_body),
+                    )
+                    .await?;
                 run.journals[i].lock().expect("journal").submitted = true;
                 break;
             }
@@ -430,7 +489,12 @@ async fn sit(user: &mut GooseUser, run: &Run, i: usize) -> Result<(), String> {
 async fn dashboard(user: &mut GooseUser, run: &Run, room: usize) {
     let path = format!("/api/v1/rooms/{}/dashboard", run.sitting.rooms[room]);
     let status_path = format!("/api/v1/rooms/{}/status", run.sitting.rooms[room]);
-    let token = Some(run.sitting.proctor_token.as_str());
+    let mut client = Client {
+        user,
+        run,
+        token: Some(run.sitting.proctor_token.clone()),
+        backoff: Backoff::new(0xDA5B ^ room as u64),
+    };
     let mut polls = run.timeline.status_poll.map(|every| {
         let mut polls = tokio::time::interval(every);
         polls.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -439,7 +503,7 @@ async fn dashboard(user: &mut GooseUser, run: &Run, room: usize) {
     let mut done = run.done.subscribe();
     while !*done.borrow() {
         let sent = Instant::now();
-        let Ok(builder) = user.get_request_builder(&GooseMethod::Get, &path) else {
+        let Ok(builder) = client.user.get_request_builder(&GooseMethod::Get, &path) else {
             return;
         };
         let request = GooseRequest::builder()
@@ -447,7 +511,7 @@ async fn dashboard(user: &mut GooseUser, run: &Run, room: usize) {
             .name(Kind::DashboardOpen.name())
             .set_request_builder(builder.bearer_auth(&run.sitting.proctor_token))
             .build();
-        let mut response = match user.request(request).await {
+        let mut response = match client.user.request(request).await {
             Ok(GooseResponse {
                 response: Ok(r), ..
             }) if r.status().is_success() => r,
@@ -480,7 +544,10 @@ async fn dashboard(user: &mut GooseUser, run: &Run, room: usize) {
                     _ => break,
                 },
                 _ = async { polls.as_mut().expect("polling").tick().await }, if polls.is_some() => {
-                    send(user, run, Kind::RoomStatus, GooseMethod::Get, &status_path, token, None).await;
+                    // A poll that falls due while refused is skipped: the next one asks again.
+                    if !client.backoff.paused() {
+                        client.send(Kind::RoomStatus, GooseMethod::Get, &status_path, None).await;
+                    }
                 }
                 // Mapped to (): the select's output must not hold the watch's guard across the poll.
                 _ = async { let _ = done.wait_for(|d| *d).await; } => return,
@@ -490,5 +557,41 @@ async fn dashboard(user: &mut GooseUser, run: &Run, room: usize) {
             run.recorder.record(Kind::DashboardOpen, sent, 0);
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_in_a_row_pause_the_session_longer_never_sooner_than_asked() {
+        let mut backoff = Backoff::new(7);
+        assert!(!backoff.paused(), "a new session sends at once");
+        let waits: Vec<f64> = (0..6)
+            .map(|_| backoff.refused(Some(1)).as_secs_f64())
+            .collect();
+        assert!(backoff.paused(), "a refusal pauses the session");
+        for (n, wait) in waits.iter().enumerate() {
+            let asked = f64::from(1u32 << n.min(MAX_DOUBLINGS as usize));
+            assert!(
+                (asked..=asked * 1.5).contains(wait),
+                "refusal {n} in a row: waited {wait} s, between {asked} and {} expected",
+                asked * 1.5
+            );
+        }
+        backoff.acknowledged();
+        let wait = backoff.refused(Some(2)).as_secs_f64();
+        assert!(
+            (2.0..=3.0).contains(&wait),
+            "an acknowledgement ends the streak: {wait} s"
+        );
+        let first_waits: std::collections::BTreeSet<u128> = (0..20)
+            .map(|seed| Backoff::new(seed).refused(None).as_millis())
+            .collect();
+        assert!(
+            first_waits.len() > 10,
+            "clients refused together come back apart: {first_waits:?}"
+        );
     }
 }

@@ -229,6 +229,25 @@ async fn an_instance_at_its_limit_sheds_requests_with_retry_after(app: TestApp) 
     let shed = app.get("/api/v1/me", Some(&token)).await;
     assert_problem(&shed, 503, "service_unavailable");
     assert_eq!(shed.headers["retry-after"], "1");
+    // A refused save (a small body) is read before the refusal, so the connection stays open
+    // for the client's retry instead of costing it a new one.
+    let save = app
+        .client
+        .put(app.url(
+            "/api/v1/attempts/01950000-0000-7000-8000-000000000000/answers",
+        ))
+        .bearer_auth(&token)
+        .json(&json!({ "device_id": "may-thi-1", "seq": 1, "answers": [{ "slot": 0, "value": "A" }] }))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(save.status(), 503);
+    assert_eq!(save.headers()["retry-after"], "1");
+    assert_ne!(
+        save.headers().get("connection").map(|v| v.as_bytes()),
+        Some(&b"close"[..]),
+        "a refused request with a small body keeps its connection"
+    );
     // Probes still answer: the instance is alive, only full.
     assert_eq!(app.get("/health/live", None).await.status, 200);
     drop(held);
