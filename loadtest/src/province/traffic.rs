@@ -142,8 +142,8 @@ async fn play_one(user: &mut GooseUser) -> TransactionResult {
     Ok(())
 }
 
-/// How long one refusal makes a client wait at most, before jitter: `Retry-After` doubled for
-/// each refusal in a row, three times at most (1, 2, 4, 8 s after `Retry-After: 1`).
+/// How many refusals in a row double the wait: after `Retry-After: 1` a client waits 1, 2, 4,
+/// then 8 s (before jitter) for each refusal after that.
 const MAX_DOUBLINGS: u32 = 3;
 
 /// How the exam app waits when the service asks it to come back later (429/503 with
