@@ -1174,6 +1174,17 @@ async fn proctors_see_the_room_live_across_instances(app: TestApp) {
     assert_eq!(seat["state"], "in_progress");
     assert_eq!(seat["incidents"], 1);
     assert!(seat["last_heartbeat"].is_string());
+    // Every seat shows its candidate's name (read per seat, not joined).
+    let names: Vec<&str> = status.body["seats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["full_name"].as_str().unwrap())
+        .collect();
+    assert!(
+        !names.is_empty() && names.iter().all(|n| n.starts_with("Học Sinh Số ")),
+        "{names:?}"
+    );
     // A proctor of another room sees nothing of this one.
     app.create_user(&e.admin, "gt.khac", &["proctor"], Some(e.school))
         .await;
