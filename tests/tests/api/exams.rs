@@ -1174,6 +1174,26 @@ async fn proctors_see_the_room_live_across_instances(app: TestApp) {
     assert_eq!(seat["state"], "in_progress");
     assert_eq!(seat["incidents"], 1);
     assert!(seat["last_heartbeat"].is_string());
+    assert!(seat["deadline"].is_string(), "{seat}");
+    assert!(seat["remaining_seconds"].as_i64().unwrap() > 0, "{seat}");
+    // One seat per candidate, by seat, each with its own attempt and code read in the same
+    // statement as the seat; the candidate who has not started has no clock yet.
+    let seats = status.body["seats"].as_array().unwrap();
+    assert_eq!(seats.len(), 2, "{}", status.text);
+    assert!(seats[0]["seat"].as_i64() < seats[1]["seat"].as_i64(), "{}", status.text);
+    for s in seats {
+        assert!(attempts.iter().any(|a| s["attempt_id"] == a.as_str()), "{s}");
+        assert!(e.codes.iter().any(|c| s["code"] == c.as_str()), "{s}");
+        assert_eq!(s["device_switch_pending"], false, "{s}");
+    }
+    assert_ne!(seats[0]["attempt_id"], seats[1]["attempt_id"]);
+    let waiting = seats
+        .iter()
+        .find(|s| s["attempt_id"] != attempts[0].as_str())
+        .unwrap();
+    assert_eq!(waiting["state"], "not_started", "{waiting}");
+    assert!(waiting["remaining_seconds"].is_null(), "{waiting}");
+    assert!(waiting["deadline"].is_null(), "{waiting}");
     // Every seat shows its candidate's name (read per seat, not joined).
     let names: Vec<&str> = status.body["seats"]
         .as_array()
@@ -1430,6 +1450,7 @@ async fn practice_tests_allow_several_attempts_and_show_the_key(app: TestApp) {
         "0.00"
     };
     assert_eq!(result.body["score"]["part1"], expected);
+    let mut made = vec![a.clone()];
     for _ in 0..2 {
         let next = app
             .post(
@@ -1447,6 +1468,21 @@ async fn practice_tests_allow_several_attempts_and_show_the_key(app: TestApp) {
             json!({ "device_id": DEVICE_A }),
         )
         .await;
+        made.push(id.to_owned());
+    }
+    // The candidate's own list: every attempt, newest first, each with its exam and sitting.
+    let mine = app.get("/api/v1/me/attempts", Some(token)).await;
+    assert_eq!(mine.status, 200, "{}", mine.text);
+    let listed: Vec<&str> = mine.body.as_array().unwrap().iter().map(|l| l["id"].as_str().unwrap()).collect();
+    made.reverse();
+    assert_eq!(listed, made, "{}", mine.text);
+    for l in mine.body.as_array().unwrap() {
+        assert_eq!(l["exam_name"], "Kiểm tra giữa học kì I - Toán 12", "{l}");
+        assert_eq!(l["sitting_name"], "Ca 1 - Toán", "{l}");
+        assert_eq!(l["minutes"], 90, "{l}");
+        assert_eq!(l["state"], "submitted", "{l}");
+        assert!(e.codes.iter().any(|c| l["code"] == c.as_str()), "{l}");
+        assert!(l["deadline"].is_string() && l["starts_at"].is_string(), "{l}");
     }
     let fourth = app
         .post(
