@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseConnection, DbBackend};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use uuid::Uuid;
 
 use super::{
@@ -25,6 +25,12 @@ use crate::{entities::attempt, error::ApiError, state::AppState};
 const MAX_CHANGES: usize = 500;
 /// Changes waiting before new ones are applied on their own instead.
 const QUEUE_LENGTH: usize = 10_000;
+/// Batches being applied at once. At a start spike one batch at a time was the queue itself:
+/// 2,000 starts that came in 1.2 s took 28 batches and 2.3 s, each waiting for the one before
+/// to come back from PostgreSQL. Two batches can hold one attempt only if a change was resent;
+/// both lock their rows in id order, so neither deadlocks, and the later one finds the version
+/// moved and applies its change alone (`Verdict::Alone`).
+const BATCHES_IN_FLIGHT: usize = 2;
 
 /// What a change is, given its attempt as it stands: the handler's rules.
 pub type Rule = Arc<dyn Fn(&Context) -> Result<Change, ApiError> + Send + Sync>;
@@ -107,21 +113,36 @@ pub async fn change(
 }
 
 async fn run(db: DatabaseConnection, mut jobs: mpsc::Receiver<Job>) {
-    let mut batch = Vec::with_capacity(MAX_CHANGES);
-    while jobs.recv_many(&mut batch, MAX_CHANGES).await > 0 {
-        let started = std::time::Instant::now();
-        let size = batch.len();
-        if let Err(error) = apply(&db, &mut batch).await {
-            tracing::warn!(%error, changes = size, "a batch of starts and submits failed: answering 503");
-            for job in batch.drain(..) {
-                let _ = job.reply.send(Verdict::Refused(ApiError::Unavailable {
-                    retry_after_secs: 2,
-                }));
-            }
+    let in_flight = Arc::new(Semaphore::new(BATCHES_IN_FLIGHT));
+    loop {
+        let Ok(permit) = in_flight.clone().acquire_owned().await else {
+            return;
+        };
+        let mut batch = Vec::with_capacity(MAX_CHANGES);
+        if jobs.recv_many(&mut batch, MAX_CHANGES).await == 0 {
+            return;
         }
-        metrics::histogram!("hocthi_change_batch_seconds").record(started.elapsed().as_secs_f64());
-        metrics::histogram!("hocthi_change_batch_size").record(size as f64);
+        let db = db.clone();
+        tokio::spawn(async move {
+            apply_and_answer(&db, batch).await;
+            drop(permit);
+        });
     }
+}
+
+async fn apply_and_answer(db: &DatabaseConnection, mut batch: Vec<Job>) {
+    let started = std::time::Instant::now();
+    let size = batch.len();
+    if let Err(error) = apply(db, &mut batch).await {
+        tracing::warn!(%error, changes = size, "a batch of starts and submits failed: answering 503");
+        for job in batch.drain(..) {
+            let _ = job.reply.send(Verdict::Refused(ApiError::Unavailable {
+                retry_after_secs: 2,
+            }));
+        }
+    }
+    metrics::histogram!("hocthi_change_batch_seconds").record(started.elapsed().as_secs_f64());
+    metrics::histogram!("hocthi_change_batch_size").record(size as f64);
 }
 
 /// Answers every job of `batch` (and drains it) unless a store fails, in which case the jobs
