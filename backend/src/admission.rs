@@ -3,9 +3,17 @@
 //! overload costs the excess a retry (which clients with a journal make anyway) instead of
 //! costing every request a growing queue and the instance its memory. A refusal reads a small
 //! body first, so that the client's retry can reuse its connection.
-use std::sync::{
-    Arc,
-    atomic::{AtomicUsize, Ordering},
+//!
+//! A request that from some point only waits for work bounded elsewhere gives its place back
+//! (`leave`): at a start spike thousands of starts wait a few hundred milliseconds for their
+//! batch (`exams::batched`, whose queue has its own bound), and holding places for them
+//! refused the sign-ins and papers of everyone else in that second.
+use std::{
+    cell::RefCell,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
 };
 
 use actix_web::{
@@ -52,6 +60,24 @@ impl Admission {
     pub fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::Acquire)
     }
+}
+
+tokio::task_local! {
+    /// The place of the request this task serves, for `leave`.
+    static PLACE: RefCell<Option<Ticket>>;
+}
+
+/// Serves `request` holding `ticket` where `leave` can find it; the place is given back when
+/// it is done.
+async fn holding<F: Future>(ticket: Option<Ticket>, request: F) -> F::Output {
+    PLACE.scope(RefCell::new(ticket), request).await
+}
+
+/// Gives the request's place back for the rest of it: for a request that from now on only
+/// waits for work whose queue is bounded on its own, then answers. Outside an admitted request
+/// it does nothing.
+pub fn leave() {
+    let _ = PLACE.try_with(|place| place.borrow_mut().take());
 }
 
 /// Long-lived streams (a proctor's dashboard) and the probes an orchestrator uses to decide
@@ -107,9 +133,7 @@ pub async fn admit(
         },
         _ => None,
     };
-    let response = next.call(req).await?.map_into_boxed_body();
-    drop(ticket);
-    Ok(response)
+    Ok(holding(ticket, next.call(req)).await?.map_into_boxed_body())
 }
 
 #[cfg(test)]
@@ -130,6 +154,26 @@ mod tests {
         let unlimited = Admission::new(0);
         let many: Vec<_> = (0..1000).map(|_| unlimited.try_enter()).collect();
         assert!(many.iter().all(Option::is_some));
+    }
+
+    #[tokio::test]
+    async fn a_request_that_leaves_frees_its_place_for_others() {
+        let a = Admission::new(1);
+        let ticket = a.try_enter();
+        assert!(ticket.is_some());
+        holding(ticket, async {
+            assert!(a.try_enter().is_none(), "the one place is held");
+            leave();
+            assert_eq!(a.in_flight(), 0, "a request that left holds no place");
+            let other = a.try_enter().expect("another request is admitted");
+            assert!(a.try_enter().is_none());
+            drop(other);
+            leave();
+        })
+        .await;
+        assert_eq!(a.in_flight(), 0, "leaving twice gives back one place");
+        leave(); // outside an admitted request: nothing to give back
+        assert_eq!(a.in_flight(), 0);
     }
 
     #[test]

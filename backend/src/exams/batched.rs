@@ -23,7 +23,8 @@ use crate::{entities::attempt, error::ApiError, state::AppState};
 
 /// Changes drained into one transaction at most (13 + 9 parameters each).
 const MAX_CHANGES: usize = 500;
-/// Changes waiting before new ones are applied on their own instead.
+/// Changes waiting before new ones are applied on their own instead. This is also the bound on
+/// the requests that wait here without an admission place (`admission::leave`).
 const QUEUE_LENGTH: usize = 10_000;
 /// Batches being applied at once. At a start spike one batch at a time was the queue itself:
 /// 2,000 starts that came in 1.2 s took 28-69 batches and 1.5-2.5 s, each waiting for the one
@@ -89,6 +90,8 @@ pub async fn change(
             reply,
         };
         if state.exams.batcher.queue.try_send(job).is_ok() {
+            // Queued: the queue's length bounds it, not an admission place.
+            crate::admission::leave();
             match verdict.await {
                 Ok(Verdict::Applied(applied)) => {
                     let mut applied = *applied;
