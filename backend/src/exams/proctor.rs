@@ -226,9 +226,9 @@ async fn snapshot(state: &AppState, room: &exam_room::Model) -> Result<RoomStatu
             .copied()
             .unwrap_or((None, 0));
         let remaining = match state {
-            Some(AttemptState::InProgress) => r
-                .attempt_deadline
-                .map(|d| (d - now).num_seconds().max(0)),
+            Some(AttemptState::InProgress) => {
+                r.attempt_deadline.map(|d| (d - now).num_seconds().max(0))
+            }
             _ => None,
         };
         seats.push(SeatStatus {

@@ -1180,9 +1180,16 @@ async fn proctors_see_the_room_live_across_instances(app: TestApp) {
     // statement as the seat; the candidate who has not started has no clock yet.
     let seats = status.body["seats"].as_array().unwrap();
     assert_eq!(seats.len(), 2, "{}", status.text);
-    assert!(seats[0]["seat"].as_i64() < seats[1]["seat"].as_i64(), "{}", status.text);
+    assert!(
+        seats[0]["seat"].as_i64() < seats[1]["seat"].as_i64(),
+        "{}",
+        status.text
+    );
     for s in seats {
-        assert!(attempts.iter().any(|a| s["attempt_id"] == a.as_str()), "{s}");
+        assert!(
+            attempts.iter().any(|a| s["attempt_id"] == a.as_str()),
+            "{s}"
+        );
         assert!(e.codes.iter().any(|c| s["code"] == c.as_str()), "{s}");
         assert_eq!(s["device_switch_pending"], false, "{s}");
     }
@@ -1473,7 +1480,13 @@ async fn practice_tests_allow_several_attempts_and_show_the_key(app: TestApp) {
     // The candidate's own list: every attempt, newest first, each with its exam and sitting.
     let mine = app.get("/api/v1/me/attempts", Some(token)).await;
     assert_eq!(mine.status, 200, "{}", mine.text);
-    let listed: Vec<&str> = mine.body.as_array().unwrap().iter().map(|l| l["id"].as_str().unwrap()).collect();
+    let listed: Vec<&str> = mine
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["id"].as_str().unwrap())
+        .collect();
     made.reverse();
     assert_eq!(listed, made, "{}", mine.text);
     for l in mine.body.as_array().unwrap() {
@@ -1482,7 +1495,10 @@ async fn practice_tests_allow_several_attempts_and_show_the_key(app: TestApp) {
         assert_eq!(l["minutes"], 90, "{l}");
         assert_eq!(l["state"], "submitted", "{l}");
         assert!(e.codes.iter().any(|c| l["code"] == c.as_str()), "{l}");
-        assert!(l["deadline"].is_string() && l["starts_at"].is_string(), "{l}");
+        assert!(
+            l["deadline"].is_string() && l["starts_at"].is_string(),
+            "{l}"
+        );
     }
     let fourth = app
         .post(
