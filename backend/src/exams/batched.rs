@@ -90,7 +90,9 @@ pub async fn change(
             reply,
         };
         if state.exams.batcher.queue.try_send(job).is_ok() {
-            // Queued: the queue's length bounds it, not an admission place.
+            // Queued: the queue's length bounds it, not an admission place. A change handed
+            // back to be applied alone (rare: a race, or one that needs the history) goes on
+            // without a place too.
             crate::admission::leave();
             match verdict.await {
                 Ok(Verdict::Applied(applied)) => {
