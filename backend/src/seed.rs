@@ -96,7 +96,10 @@ fn files_with(dir: &Path, extension: &str) -> anyhow::Result<Vec<std::path::Path
 /// Each `<subject>-<grade>.docx` is imported as the first sample teacher of that subject, then
 /// approved and shared with the province. A teacher who already has items is left alone.
 async fn seed_questions(state: &AppState, dir: &Path) -> anyhow::Result<usize> {
-    use crate::questions::{db as qdb, import, scoring::Subject};
+    use crate::{
+        exam_format::Subject,
+        questions::{db as qdb, import},
+    };
     use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
     let mut created = 0;
     for file in files_with(dir, "docx")? {
@@ -254,7 +257,7 @@ async fn seed_organisation(state: &AppState, dir: &Path) -> anyhow::Result<SeedR
                 db::insert_school(
                     &txn,
                     &code,
-                    &domain::clean_name(field(&row, "name", "schools.csv")?),
+                    &crate::text::clean_name(field(&row, "name", "schools.csv")?),
                     level,
                 )
                 .await?
@@ -272,7 +275,7 @@ async fn seed_organisation(state: &AppState, dir: &Path) -> anyhow::Result<SeedR
     let mut classes: HashMap<(Uuid, String), Uuid> = HashMap::new();
     for row in rows(&dir.join("classes.csv"))? {
         let school_id = school(field(&row, "school_code", "classes.csv")?)?;
-        let name = domain::clean_name(field(&row, "name", "classes.csv")?);
+        let name = crate::text::clean_name(field(&row, "name", "classes.csv")?);
         let year = field(&row, "school_year", "classes.csv")?;
         let grade: i16 = field(&row, "grade", "classes.csv")?.parse()?;
         let id = match db::find_class_by_name(&txn, school_id, year, &name).await? {
@@ -290,7 +293,7 @@ async fn seed_organisation(state: &AppState, dir: &Path) -> anyhow::Result<SeedR
     for row in rows(&dir.join("users.csv"))? {
         let school_id = school(field(&row, "school_code", "users.csv")?)?;
         let login = field(&row, "login", "users.csv")?;
-        if db::login_exists(&txn, &domain::normalise_login(login)).await? {
+        if db::login_exists(&txn, &crate::auth::domain::normalise_login(login)).await? {
             continue;
         }
         let roles = field(&row, "role", "users.csv")?
@@ -300,7 +303,7 @@ async fn seed_organisation(state: &AppState, dir: &Path) -> anyhow::Result<SeedR
         let class_id = match row.get("class").filter(|c| !c.is_empty()) {
             Some(name) => Some(
                 *classes
-                    .get(&(school_id, domain::clean_name(name)))
+                    .get(&(school_id, crate::text::clean_name(name)))
                     .with_context(|| format!("unknown class `{name}`"))?,
             ),
             None => None,
@@ -321,7 +324,7 @@ async fn seed_organisation(state: &AppState, dir: &Path) -> anyhow::Result<SeedR
                 .get("subjects")
                 .map(|list| {
                     list.split('+')
-                        .filter_map(crate::questions::scoring::Subject::parse)
+                        .filter_map(crate::exam_format::Subject::parse)
                         .collect()
                 })
                 .unwrap_or_default(),

@@ -1,6 +1,7 @@
 //! Accounts and sign-in: passwords, tokens, roles, and the extractor every handler uses to
 //! know who is calling and to demand a role within a school or the province.
 pub mod db;
+pub mod domain;
 pub mod limits;
 pub mod password;
 pub mod revocations;

@@ -36,7 +36,7 @@ impl Role {
 
     /// Accepts the API names and the Vietnamese words a roster spreadsheet uses.
     pub fn parse(text: &str) -> Option<Role> {
-        let folded = crate::org::domain::fold(text).replace([' ', '-'], "_");
+        let folded = crate::text::fold(text).replace([' ', '-'], "_");
         Some(match folded.as_str() {
             "province_admin" | "quan_tri_so" => Role::ProvinceAdmin,
             "school_admin" | "quan_tri_truong" => Role::SchoolAdmin,

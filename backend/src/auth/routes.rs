@@ -6,11 +6,10 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
-use super::{CurrentUser, db, limits, password, roles, tokens};
+use super::{CurrentUser, db, domain::normalise_login, limits, password, roles, tokens};
 use crate::{
     audit::{self, Event},
     error::{ApiError, Problem},
-    org::{UserResponse, domain::normalise_login},
     request::RequestMeta,
     state::AppState,
 };
@@ -19,7 +18,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(login)
         .service(refresh)
         .service(logout)
-        .service(me)
         .service(change_password);
 }
 
@@ -215,20 +213,6 @@ async fn logout(
     txn.commit().await?;
     state.revocations.revoke(&[user.session]).await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// The signed-in user.
-#[utoipa::path(tag = "auth", security(("bearer" = [])), responses(
-    (status = 200, body = UserResponse), (status = 401, body = Problem)))]
-#[get("/me")]
-async fn me(
-    state: web::Data<AppState>,
-    user: CurrentUser,
-) -> Result<web::Json<UserResponse>, ApiError> {
-    let model = db::find_user(&state.db, user.id)
-        .await?
-        .ok_or(ApiError::Unauthorized("token_invalid"))?;
-    Ok(web::Json(UserResponse::from(model)))
 }
 
 /// Changes the caller's own password; other sessions are signed out.

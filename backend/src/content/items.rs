@@ -20,10 +20,10 @@ use crate::{
     auth::{CurrentUser, roles::Role},
     entities::{class, content_file, content_item, content_mark, content_version, user},
     error::{ApiError, FieldError, Problem},
-    org::domain::fold,
-    questions::scoring::Subject,
+    exam_format::Subject,
     request::RequestMeta,
     state::AppState,
+    text::fold,
 };
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -300,7 +300,7 @@ async fn check(
     body: &ContentRequest,
 ) -> Result<Vec<content_file::Model>, ApiError> {
     let mut problems = Vec::new();
-    let title = crate::questions::domain::clean_text(&body.title);
+    let title = crate::text::clean_text(&body.title);
     if title.is_empty() || title.chars().count() > 300 {
         problems.push(FieldError::new("title", "required"));
     }
@@ -368,7 +368,7 @@ fn search_text(s: &Stored) -> String {
 /// Copies a version's metadata onto the item, for browsing and search.
 fn publish(item: &mut content_item::Model, version: i32, s: &Stored) {
     item.published_version = Some(version);
-    item.title = crate::questions::domain::clean_text(&s.title);
+    item.title = crate::text::clean_text(&s.title);
     item.subject = s.metadata.subject.code().to_owned();
     item.grade = s.metadata.grade;
     item.series = s.metadata.series.clone();
@@ -398,7 +398,7 @@ fn publish(item: &mut content_item::Model, version: i32, s: &Stored) {
 
 fn stored_of(r: &ContentRequest) -> Stored {
     Stored {
-        title: crate::questions::domain::clean_text(&r.title),
+        title: crate::text::clean_text(&r.title),
         description: r.description.trim().to_owned(),
         body: r.body.clone(),
         metadata: r.metadata.clone(),

@@ -200,7 +200,7 @@ async fn best_scores(state: &AppState, sitting: Uuid) -> Result<HashMap<Uuid, St
         ]))
         .all(&state.db)
         .await?;
-    let mut best: HashMap<Uuid, crate::questions::scoring::Points> = HashMap::new();
+    let mut best: HashMap<Uuid, crate::exam_format::Points> = HashMap::new();
     for a in attempts {
         if let Some(total) = grading::stored_score(&a).and_then(|s| s.total) {
             let entry = best.entry(a.user_id).or_insert(total);

@@ -21,13 +21,15 @@ use super::{
     lifecycle::Context,
     taking::INCIDENTS,
 };
+use crate::exam_format::{
+    Choice, PaperKey, Points, Responses, ShortAnswer, TrueFalseKey, score_paper,
+};
 use crate::{
     entities::{answer_save, attempt, essay_mark, item_version, paper_code},
     error::ApiError,
     questions::{
         domain::Body,
         papers::{CodeKey, Slot},
-        scoring::{Choice, PaperKey, Points, Responses, ShortAnswer, TrueFalseKey, score_paper},
     },
     state::AppState,
     stores::hot::{Op, Reply},

@@ -23,10 +23,11 @@ use crate::{
     auth::{CurrentUser, Scope, roles::Role},
     entities::{attempt, candidate, class, exam, exam_room, paper, paper_code, sitting, user},
     error::{ApiError, FieldError, Problem},
-    org::{domain::fold, import},
-    questions::scoring::{Subject, format_of},
+    exam_format::{Subject, format_of},
+    org::import,
     request::RequestMeta,
     state::AppState,
+    text::fold,
 };
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -189,7 +190,7 @@ async fn create_exam(
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::SchoolAdmin, Role::Teacher], user.home())?;
     let body = body.into_inner();
-    let name = crate::questions::domain::clean_text(&body.name);
+    let name = crate::text::clean_text(&body.name);
     if name.is_empty() || name.chars().count() > 300 {
         return Err(ApiError::field("name", "required"));
     }
@@ -357,7 +358,7 @@ async fn create_sitting(
     if body.closes_at.is_some_and(|c| c <= body.starts_at) {
         problems.push(FieldError::new("closes_at", "before_start"));
     }
-    let name = crate::questions::domain::clean_text(&body.name);
+    let name = crate::text::clean_text(&body.name);
     if name.is_empty() {
         problems.push(FieldError::new("name", "required"));
     }
@@ -441,7 +442,7 @@ async fn create_room(
     if sitting.locked_at.is_some() {
         return Err(ApiError::Conflict("sitting_locked"));
     }
-    let name = crate::questions::domain::clean_text(&body.name);
+    let name = crate::text::clean_text(&body.name);
     let mut problems = Vec::new();
     if name.is_empty() {
         problems.push(FieldError::new("name", "required"));

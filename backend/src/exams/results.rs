@@ -19,6 +19,10 @@ use super::{
     lifecycle::{self, Change, Context},
     organisation::{find_exam, organised_sitting, require_organiser},
 };
+use crate::exam_format::{
+    Choice, Points, ShortAnswer, TrueFalseKey, score_multiple_choice, score_short_answer,
+    score_true_false,
+};
 use crate::{
     audit::{self, Event},
     auth::{CurrentUser, roles::Role},
@@ -27,13 +31,7 @@ use crate::{
         paper_code, school, sitting, user,
     },
     error::{ApiError, Problem},
-    questions::{
-        papers::{CodeKey, Slot},
-        scoring::{
-            Choice, Points, ShortAnswer, TrueFalseKey, score_multiple_choice, score_short_answer,
-            score_true_false,
-        },
-    },
+    questions::papers::{CodeKey, Slot},
     request::RequestMeta,
     state::AppState,
 };
@@ -430,8 +428,7 @@ async fn correct_key(
         let (slots, _) = grading::code_of(&txn, a.paper_id, &a.code).await?;
         let key = grading::paper_key(&keys[&a.code])?;
         let latest = grading::latest_answers(&txn, a.id).await?;
-        let auto =
-            crate::questions::scoring::score_paper(&key, &grading::responses(&slots, &latest));
+        let auto = crate::exam_format::score_paper(&key, &grading::responses(&slots, &latest));
         let before = grading::stored_score(a);
         let before_auto = before.as_ref().map(|s| s.part1 + s.part2 + s.part3);
         if before_auto != Some(auto.total) {

@@ -59,7 +59,7 @@ pub fn parse_qr(line: &str) -> Result<CardQr, &'static str> {
     }
     let number = parse_number(fields[0])?;
     let birth_date = date(fields[3]).ok_or("malformed_qr")?;
-    let female = match crate::org::domain::fold(fields[4]).as_str() {
+    let female = match crate::text::fold(fields[4]).as_str() {
         "nu" => Some(true),
         "nam" => Some(false),
         _ => None,
@@ -69,7 +69,7 @@ pub fn parse_qr(line: &str) -> Result<CardQr, &'static str> {
     }
     Ok(CardQr {
         number,
-        full_name: crate::org::domain::clean_name(fields[2]),
+        full_name: crate::text::clean_name(fields[2]),
         birth_date,
         female,
     })

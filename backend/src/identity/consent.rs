@@ -178,7 +178,7 @@ async fn give(
         exam_id: body.exam_id,
         purposes: format!(" {} ", body.purposes.join(" ")),
         text_version: TEXT_VERSION.to_owned(),
-        guardian_name: guardian.map(|g| crate::org::domain::clean_name(&g.full_name)),
+        guardian_name: guardian.map(|g| crate::text::clean_name(&g.full_name)),
         guardian_relation: guardian.map(|g| g.relation.trim().to_owned()),
         given_at: Utc::now(),
         withdrawn_at: None,

@@ -20,9 +20,9 @@ use crate::{
     auth::{CurrentUser, Scope, roles::Role},
     entities::{candidate, exam_room, identity_number, incident_report, user},
     error::{ApiError, FieldError, Problem},
-    org::domain::fold,
     request::RequestMeta,
     state::AppState,
+    text::fold,
 };
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

@@ -314,7 +314,7 @@ impl From<passkey::Model> for PasskeyView {
 }
 
 fn clean_passkey_name(name: Option<&str>) -> Result<String, ApiError> {
-    let name = crate::org::domain::clean_name(name.unwrap_or("Passkey"));
+    let name = crate::text::clean_name(name.unwrap_or("Passkey"));
     if name.is_empty() || name.chars().count() > 60 {
         return Err(ApiError::field("name", "too_long"));
     }

@@ -6,7 +6,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{NewUser, domain};
+use super::NewUser;
 use crate::{
     auth::roles::{self, Role},
     entities::{class, school, user},
@@ -22,7 +22,7 @@ pub async fn insert_school(
         id: Uuid::now_v7(),
         code: code.to_owned(),
         name: name.to_owned(),
-        name_folded: domain::fold(name),
+        name_folded: crate::text::fold(name),
         level: level.to_owned(),
         created_at: Utc::now(),
     };
@@ -70,7 +70,7 @@ pub async fn list_schools(
         select = select.filter(school::Column::Id.eq(id));
     }
     if let Some(q) = name_query {
-        select = select.filter(school::Column::NameFolded.contains(domain::fold(q)));
+        select = select.filter(school::Column::NameFolded.contains(crate::text::fold(q)));
     }
     if let Some(after) = after {
         select = select.filter(school::Column::Id.gt(after));
@@ -162,7 +162,7 @@ pub async fn insert_user(
         login: new.login.clone(),
         email: new.email.clone(),
         full_name: new.full_name.clone(),
-        full_name_folded: domain::fold(&new.full_name),
+        full_name_folded: crate::text::fold(&new.full_name),
         password_hash,
         roles: roles::to_db(&new.roles),
         school_id: new.school_id,
@@ -219,7 +219,7 @@ pub async fn list_users(
         condition = condition.add(user::Column::Roles.like(roles::db_pattern(role)));
     }
     if let Some(name) = filter.name {
-        condition = condition.add(user::Column::FullNameFolded.contains(domain::fold(name)));
+        condition = condition.add(user::Column::FullNameFolded.contains(crate::text::fold(name)));
     }
     if let Some(after) = filter.after {
         condition = condition.add(user::Column::Id.gt(after));

@@ -5,7 +5,7 @@ use calamine::{Data, Reader, Xlsx};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::domain::fold;
+use crate::text::fold;
 
 pub const MAX_ROWS: usize = 20_000;
 

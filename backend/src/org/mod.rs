@@ -15,7 +15,7 @@ pub use routes::configure;
 use crate::{
     auth::roles::{self, Role},
     entities::user,
-    questions::scoring::Subject,
+    exam_format::Subject,
 };
 
 /// Space-padded subject codes (" toan vat_li "), so one LIKE finds a subject on any database.
@@ -93,8 +93,8 @@ pub struct UserFields<'a> {
 /// Checks every field and returns all problems at once, as (field, code) pairs.
 pub fn validate_user(fields: UserFields<'_>) -> Result<NewUser, Vec<(&'static str, &'static str)>> {
     let mut problems = Vec::new();
-    let login = domain::normalise_login(fields.login);
-    if let Err(code) = domain::check_login(&login) {
+    let login = crate::auth::domain::normalise_login(fields.login);
+    if let Err(code) = crate::auth::domain::check_login(&login) {
         problems.push(("login", code));
     }
     let email = fields
@@ -105,7 +105,7 @@ pub fn validate_user(fields: UserFields<'_>) -> Result<NewUser, Vec<(&'static st
     if let Some(Err(code)) = email.as_deref().map(domain::check_email) {
         problems.push(("email", code));
     }
-    let full_name = domain::clean_name(fields.full_name);
+    let full_name = crate::text::clean_name(fields.full_name);
     if let Err(code) = domain::check_name(&full_name) {
         problems.push(("full_name", code));
     }

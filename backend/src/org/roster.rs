@@ -109,7 +109,7 @@ pub async fn import_users(
     let class_by_name: HashMap<String, Uuid> = classes
         .iter()
         .filter(|c| Some(&c.school_year) == year.as_ref())
-        .map(|c| (domain::fold(&c.name), c.id))
+        .map(|c| (crate::text::fold(&c.name), c.id))
         .collect();
 
     let mut seen = HashSet::new();
@@ -138,7 +138,7 @@ pub async fn import_users(
         }
         let class_id = match table.get(cells, Column::Class) {
             None => None,
-            Some(name) => match class_by_name.get(&domain::fold(name)) {
+            Some(name) => match class_by_name.get(&crate::text::fold(name)) {
                 Some(id) => Some(*id),
                 None => {
                     planned.push(skipped(row, login, "class", "unknown_class"));
@@ -156,7 +156,7 @@ pub async fn import_users(
         };
         let subjects = match table.get(cells, Column::Subjects).map(|list| {
             list.split([',', '+', ';'])
-                .map(crate::questions::scoring::Subject::parse)
+                .map(crate::exam_format::Subject::parse)
                 .collect::<Option<Vec<_>>>()
         }) {
             None => Vec::new(),

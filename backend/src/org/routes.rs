@@ -25,6 +25,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(create_user)
         .service(list_users)
         .service(get_user)
+        .service(get_me)
         .service(reset_password)
         .service(super::roster::import_users);
 }
@@ -101,7 +102,7 @@ async fn create_school(
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::ProvinceAdmin], Scope::Province)?;
     let code = body.code.trim().to_uppercase();
-    let name = domain::clean_name(&body.name);
+    let name = crate::text::clean_name(&body.name);
     let mut problems = Vec::new();
     if let Err(c) = domain::check_code(&code) {
         problems.push(FieldError::new("code", c));
@@ -243,7 +244,7 @@ async fn create_class(
 ) -> Result<HttpResponse, ApiError> {
     let school_id = path.into_inner();
     user.require(&[Role::SchoolAdmin], Scope::School(school_id))?;
-    let name = domain::clean_name(&body.name);
+    let name = crate::text::clean_name(&body.name);
     let mut problems = Vec::new();
     if let Err(c) = domain::check_name(&name) {
         problems.push(FieldError::new("name", c));
@@ -319,7 +320,7 @@ pub struct CreateUserRequest {
     pub birth_date: Option<chrono::NaiveDate>,
     /// The subjects a teacher or reviewer works in (e.g. ["toan", "vat_li"]).
     #[serde(default)]
-    pub subjects: Vec<crate::questions::scoring::Subject>,
+    pub subjects: Vec<crate::exam_format::Subject>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -585,4 +586,18 @@ async fn reset_password(
     Ok(web::Json(ResetPasswordResponse {
         initial_password: generated,
     }))
+}
+
+/// The signed-in user.
+#[utoipa::path(tag = "auth", security(("bearer" = [])), responses(
+    (status = 200, body = UserResponse), (status = 401, body = Problem)))]
+#[get("/me")]
+async fn get_me(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+) -> Result<web::Json<UserResponse>, ApiError> {
+    let model = crate::auth::db::find_user(&state.db, user.id)
+        .await?
+        .ok_or(ApiError::Unauthorized("token_invalid"))?;
+    Ok(web::Json(UserResponse::from(model)))
 }

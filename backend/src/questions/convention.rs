@@ -12,11 +12,9 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{
-    domain::{Body, Level, Statement},
-    scoring::{Choice, ShortAnswer},
-};
-use crate::org::domain::fold;
+use super::domain::{Body, Level, Statement};
+use crate::exam_format::{Choice, ShortAnswer};
+use crate::text::fold;
 
 /// A run of text with the marks that can flag a correct answer.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::domain::{Body, Kind, Level, Metadata, search_text};
 use crate::{
     entities::{item, item_group, item_review, item_version},
-    org::domain::fold,
+    text::fold,
 };
 
 pub struct NewVersion<'a> {

@@ -4,8 +4,11 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::scoring::{Choice, Points, ShortAnswer, Subject, TrueFalseKey};
-use crate::{error::FieldError, org::domain::fold};
+use crate::exam_format::{Choice, Points, ShortAnswer, Subject, TrueFalseKey};
+use crate::{
+    error::FieldError,
+    text::{clean_text, fold},
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -326,50 +329,6 @@ impl Metadata {
     }
 }
 
-/// Removes HTML tags (never rendered as HTML), normalises to NFC and trims. LaTeX and the
-/// `![alt](blob:key)` image syntax pass through untouched.
-pub fn clean_text(raw: &str) -> String {
-    use unicode_normalization::UnicodeNormalization;
-    let mut out = String::with_capacity(raw.len());
-    let mut rest = raw;
-    while let Some(start) = rest.find('<') {
-        out.push_str(&rest[..start]);
-        let after = &rest[start..];
-        match after
-            .find('>')
-            .filter(|end| looks_like_tag(&after[1..*end]))
-        {
-            Some(end) => rest = &after[end + 1..],
-            None => {
-                // A `<` of mathematics (`$a<b$`), not markup.
-                out.push('<');
-                rest = &after[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out.nfc().collect::<String>().trim().to_owned()
-}
-
-/// `b`, `/p`, `img src="x"`, `br/`, `!-- comment --`: a tag name, then anything but maths.
-fn looks_like_tag(inner: &str) -> bool {
-    if inner.starts_with("!--") {
-        return inner.ends_with("--");
-    }
-    let name = inner.strip_prefix('/').unwrap_or(inner);
-    let name_len = name
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric())
-        .count();
-    name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-        && name[name_len..]
-            .chars()
-            .next()
-            .is_none_or(|c| c.is_whitespace() || c == '/')
-        && !inner.contains('$')
-        && !inner.contains('\n')
-}
-
 /// Everything a search may match, folded: stem, options, statements, topic, tags.
 pub fn search_text(body: &Body, metadata: &Metadata) -> String {
     let mut parts = vec![body.stem().to_owned(), metadata.topic_path()];
@@ -387,24 +346,6 @@ pub fn search_text(body: &Body, metadata: &Metadata) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn html_is_stripped_but_maths_survives() {
-        assert_eq!(
-            clean_text("<b>Cho</b> hàm số <script>alert(1)</script>$y=x^2$"),
-            "Cho hàm số alert(1)$y=x^2$"
-        );
-        assert_eq!(clean_text("Nếu $a<b$ và $b < c$"), "Nếu $a<b$ và $b < c$");
-        assert_eq!(clean_text("$a<b$ và $c>d$"), "$a<b$ và $c>d$");
-        assert_eq!(
-            clean_text("<p>Một</p><!-- x --><br/><img src=\"a.png\" onerror=\"alert(1)\">hai"),
-            "Mộthai"
-        );
-        assert_eq!(
-            clean_text("  Hình: ![đồ thị](blob:items/a.png) "),
-            "Hình: ![đồ thị](blob:items/a.png)"
-        );
-    }
 
     #[test]
     fn bodies_are_checked_by_type() {

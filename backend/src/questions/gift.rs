@@ -3,9 +3,10 @@
 //! and `$CATEGORY:` lines. Single true/false questions are reported, as for Moodle XML.
 use super::{
     convention::{Parsed, ParsedItem},
-    domain::{Body, Statement, clean_text},
-    scoring::{Choice, ShortAnswer},
+    domain::{Body, Statement},
 };
+use crate::exam_format::{Choice, ShortAnswer};
+use crate::text::clean_text;
 
 /// GIFT when a line starts a titled question or a category, and none uses the Word convention.
 pub fn looks_like_gift(text: &str) -> bool {
@@ -81,7 +82,7 @@ fn question(block: &str) -> Result<(String, Body), &'static str> {
             title,
             Body::Essay {
                 stem,
-                rubric: super::domain::default_rubric(super::scoring::Points::hundredths(100)),
+                rubric: super::domain::default_rubric(crate::exam_format::Points::hundredths(100)),
             },
         ));
     }

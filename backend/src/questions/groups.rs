@@ -20,7 +20,7 @@ use crate::{
 
 #[derive(Deserialize, ToSchema)]
 pub struct GroupRequest {
-    pub subject: crate::questions::scoring::Subject,
+    pub subject: crate::exam_format::Subject,
     /// e.g. "Read the passage and answer questions 31-35."
     pub title: String,
     /// The shared passage, figure (`![alt](blob:key)`) or table, with LaTeX if needed.
@@ -49,8 +49,8 @@ pub async fn create_group(
     body: web::Json<GroupRequest>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(AUTHORS, user.home())?;
-    let title = super::domain::clean_text(&body.title);
-    let stimulus = super::domain::clean_text(&body.stimulus);
+    let title = crate::text::clean_text(&body.title);
+    let stimulus = crate::text::clean_text(&body.stimulus);
     let mut problems = Vec::new();
     if title.is_empty() {
         problems.push(crate::error::FieldError::new("title", "required"));

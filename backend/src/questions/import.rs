@@ -14,8 +14,8 @@ use super::{
     docx,
     domain::{Body, Level, Metadata},
     routes::AUTHORS,
-    scoring::Subject,
 };
+use crate::exam_format::Subject;
 use crate::{
     audit::{self, Event},
     auth::CurrentUser,

@@ -2,7 +2,7 @@
 //! keys are published in (docs/grading-files.md).
 use serde::{Deserialize, Serialize};
 
-use super::scoring::{
+use crate::exam_format::{
     Choice, PaperKey, PaperScore, Responses, ShortAnswer, Subject, TrueFalseAnswer, TrueFalseKey,
     format_of, parse_true_false_letter, score_paper,
 };

@@ -15,7 +15,6 @@ pub mod papers;
 pub mod print;
 pub mod qti;
 pub mod routes;
-pub mod scoring;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(import::import_items)

@@ -4,9 +4,10 @@
 //! rides in tags (`hocthi-level:hieu`, `hocthi-grade:12`, …) so a round trip loses nothing.
 use super::{
     convention::{Parsed, ParsedItem},
-    domain::{Body, Criterion, Kind, Level, Metadata, Statement, clean_text},
-    scoring::{Choice, Points, ShortAnswer},
+    domain::{Body, Criterion, Kind, Level, Metadata, Statement},
 };
+use crate::exam_format::{Choice, Points, ShortAnswer};
+use crate::text::clean_text;
 use crate::xml::Element;
 
 /// Moodle text is HTML: tags go, entities are decoded, MathJax `\( \)` becomes `$ $`.

@@ -17,8 +17,8 @@ use super::{
     papers::{self, Candidate, CellReport, CodeKey, Guidance, Matrix, PaperOptions, Slot},
     print,
     routes::{AUTHORS, viewer},
-    scoring::{Subject, format_of},
 };
+use crate::exam_format::{Subject, format_of};
 use crate::{
     audit::{self, Event},
     auth::{CurrentUser, roles::Role},

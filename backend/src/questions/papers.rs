@@ -9,10 +9,8 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{
-    domain::{Body, Kind, Level},
-    scoring::{Choice, Subject, format_of},
-};
+use super::domain::{Body, Kind, Level};
+use crate::exam_format::{Choice, Subject, format_of};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Cell {
@@ -475,10 +473,8 @@ pub fn make_codes(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::questions::{
-        domain::Statement,
-        scoring::{PaperKey, Responses, ShortAnswer, TrueFalseKey, score_paper},
-    };
+    use crate::exam_format::{PaperKey, Responses, ShortAnswer, TrueFalseKey, score_paper};
+    use crate::questions::domain::Statement;
 
     fn candidate(kind: Kind, n: usize) -> Candidate {
         let body = match kind {

@@ -5,9 +5,10 @@ use std::io::{Cursor, Read, Write};
 
 use super::{
     convention::{Parsed, ParsedItem},
-    domain::{Body, Criterion, Metadata, Statement, clean_text, default_rubric},
-    scoring::{Choice, Points, ShortAnswer},
+    domain::{Body, Criterion, Metadata, Statement, default_rubric},
 };
+use crate::exam_format::{Choice, Points, ShortAnswer};
+use crate::text::clean_text;
 use crate::xml::{self, Element};
 
 const NS: &str = "http://www.imsglobal.org/xsd/imsqtiasi_v3p0";

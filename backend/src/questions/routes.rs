@@ -212,7 +212,7 @@ async fn create_item(
 
 #[derive(Deserialize, IntoParams)]
 pub struct ItemQuery {
-    pub subject: Option<crate::questions::scoring::Subject>,
+    pub subject: Option<crate::exam_format::Subject>,
     pub grade: Option<i16>,
     pub series: Option<String>,
     pub level: Option<Level>,
@@ -533,7 +533,7 @@ async fn review_item(
     let comment = body
         .comment
         .as_deref()
-        .map(super::domain::clean_text)
+        .map(crate::text::clean_text)
         .filter(|c| !c.is_empty());
     let decision = match body.decision {
         Decision::Approve => "approved",

@@ -198,8 +198,8 @@ async fn main() -> anyhow::Result<()> {
                 let query = match kind {
                     "browse" => format!("subject={subject}&grade={}&limit=20", 10 + i % 3),
                     "search" => {
-                        let noun = hocthi::org::domain::fold(NOUNS[i % NOUNS.len()]);
-                        let word = hocthi::org::domain::fold(WORDS[(i / 3) % WORDS.len()]);
+                        let noun = hocthi::text::fold(NOUNS[i % NOUNS.len()]);
+                        let word = hocthi::text::fold(WORDS[(i / 3) % WORDS.len()]);
                         format!(
                             "q={}+{}&limit=20",
                             noun.replace(' ', "+"),

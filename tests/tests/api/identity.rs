@@ -219,7 +219,7 @@ async fn the_id_card_qr_checks_a_candidate_in_field_by_field(app: TestApp) {
 
 /// "Học Sinh Số 00" as a scanner in capitals without diacritics might type it.
 fn crate_upper(name: &str) -> String {
-    hocthi::org::domain::fold(name).to_uppercase()
+    hocthi::text::fold(name).to_uppercase()
 }
 
 async fn consent_comes_first_from_a_guardian_under_16_and_data_can_be_exported(app: TestApp) {

@@ -112,14 +112,14 @@ impl Subject {
 
     /// The API code ("vat_li") or the Vietnamese name, with or without diacritics ("Vật lí").
     pub fn parse(text: &str) -> Option<Subject> {
-        let folded = crate::org::domain::fold(text).replace(['_', '-', '&'], " ");
+        let folded = crate::text::fold(text).replace(['_', '-', '&'], " ");
         let folded = folded.split_whitespace().collect::<Vec<_>>().join(" ");
         Subject::ALL
             .into_iter()
             .find(|s| {
                 let code = s.code().replace('_', " ");
                 folded == code
-                    || folded == crate::org::domain::fold(s.name_vi())
+                    || folded == crate::text::fold(s.name_vi())
                     || (*s == Subject::VatLi && folded == "vat ly")
             })
             .or(match folded.as_str() {
