@@ -710,6 +710,23 @@ pub fn text(code: &str) -> (&'static str, &'static str) {
             "Người dùng này không phải học sinh.",
             "This user is not a student.",
         ),
+        "enrollment_needs_school_staff" => (
+            "Chỉ giáo viên, giám thị hoặc quản trị của chính trường học sinh mới cấp được mã đăng ký.",
+            "Only a teacher, proctor or admin of the student's own school can issue enrollment codes.",
+        ),
+        "enrollment_code_not_yours" => (
+            "Mã đăng ký này dành cho học sinh khác. Hãy đăng nhập bằng tài khoản của chính em.",
+            "This enrollment code is for another student. Sign in with your own account.",
+        ),
+        "passkey_supervised_by_sole_proctor" => (
+            "Khóa truy cập này được đăng ký dưới sự giám sát của chính giám thị phòng thi nên không dùng để xác thực ở phòng này. Hãy dùng khóa khác hoặc nhờ giám thị thứ hai.",
+            "This passkey was enrolled under the supervision of this room's only proctor, so it cannot prove identity here. Use another passkey or ask a second proctor.",
+        ),
+        "notice_not_found" => ("Không tìm thấy thông báo.", "Notice not found."),
+        "notice.passkey_registered" => (
+            "Một khóa truy cập mới đã được đăng ký cho tài khoản này. Nếu học sinh không tự đăng ký, hãy thu hồi khóa và báo ngay cho nhà trường.",
+            "A new passkey was registered on this account. If the student did not register it, revoke it and tell the school at once.",
+        ),
         "invalid_cursor" => (
             "Con trỏ phân trang không hợp lệ.",
             "The page cursor is not valid.",

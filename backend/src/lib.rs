@@ -14,6 +14,7 @@ pub mod files;
 pub mod health;
 pub mod i18n;
 pub mod identity;
+pub mod notices;
 pub mod org;
 pub mod questions;
 pub mod request;

@@ -242,7 +242,8 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                     .configure(audit::configure)
                     .configure(crate::questions::configure)
                     .configure(crate::content::configure)
-                    .configure(crate::identity::configure),
+                    .configure(crate::identity::configure)
+                    .configure(crate::notices::configure),
             )
             .service(auth::routes::jwks)
             .configure(health::configure)

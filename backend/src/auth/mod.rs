@@ -7,6 +7,7 @@ pub mod password;
 pub mod revocations;
 pub mod roles;
 pub mod routes;
+pub mod step_up;
 pub mod tokens;
 
 use std::{future::Future, pin::Pin};

@@ -18,7 +18,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(login)
         .service(refresh)
         .service(logout)
-        .service(change_password);
+        .service(change_password)
+        .service(step_up);
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -98,18 +99,19 @@ async fn login(
     if login.is_empty() || login.len() > 254 || password.is_empty() || password.len() > 1024 {
         return Err(ApiError::Unauthorized("invalid_credentials"));
     }
-    limits::check(state.hot.as_ref(), &login, meta.ip).await?;
-    let user = db::find_user_by_login(&state.db, &login).await?;
-    let ok = state
-        .passwords
-        .verify(password, user.as_ref().map(|u| u.password_hash.clone()))
-        .await?;
-    let Some(user) = user.filter(|_| ok) else {
-        limits::record_failure(state.hot.as_ref(), &login, meta.ip).await?;
+    let checked = limits::guarded(state.hot.as_ref(), &login, meta.ip, async {
+        let user = db::find_user_by_login(&state.db, &login).await?;
+        let ok = state
+            .passwords
+            .verify(password, user.as_ref().map(|u| u.password_hash.clone()))
+            .await?;
+        Ok(user.filter(|_| ok))
+    })
+    .await?;
+    let Some(user) = checked else {
         tracing::info!(ip = ?meta.ip, "failed sign-in");
         return Err(ApiError::Unauthorized("invalid_credentials"));
     };
-    limits::record_success(state.hot.as_ref(), &login, meta.ip).await?;
     if user.disabled {
         return Err(ApiError::Forbidden("account_disabled"));
     }
@@ -271,4 +273,49 @@ async fn change_password(
 #[get("/.well-known/jwks.json")]
 pub async fn jwks(state: web::Data<AppState>) -> web::Json<tokens::Jwks> {
     web::Json(state.keys.jwks())
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct StepUpRequest {
+    /// The caller's own password, typed again.
+    pub password: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StepUpResponse {
+    /// Until when this session counts as freshly signed in.
+    pub valid_until: chrono::DateTime<Utc>,
+}
+
+/// Proves the caller is present now (their password typed again): for five minutes the session
+/// may see what needs a fresh sign-in, such as the plain ID number in `/me/personal-data`.
+/// Throttled like a sign-in.
+#[utoipa::path(tag = "auth", security(("bearer" = [])), request_body = StepUpRequest, responses(
+    (status = 200, body = StepUpResponse), (status = 401, body = Problem),
+    (status = 429, description = "too many failures; see Retry-After", body = Problem)))]
+#[post("/me/step-up")]
+async fn step_up(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    user: CurrentUser,
+    body: web::Json<StepUpRequest>,
+) -> Result<web::Json<StepUpResponse>, ApiError> {
+    let account = user.account(&state.db).await?;
+    let hot = state.hot.as_ref();
+    let password = body.into_inner().password;
+    let right = limits::guarded(hot, &account.login, meta.ip, async {
+        let ok = state
+            .passwords
+            .verify(password, Some(account.password_hash.clone()))
+            .await?;
+        Ok(ok.then_some(()))
+    })
+    .await?;
+    if right.is_none() {
+        return Err(ApiError::Unauthorized("invalid_credentials"));
+    }
+    super::step_up::remember(hot, user.session).await?;
+    Ok(web::Json(StepUpResponse {
+        valid_until: Utc::now() + super::step_up::FRESH,
+    }))
 }

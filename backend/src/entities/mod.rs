@@ -25,6 +25,7 @@ pub mod item_group;
 pub mod item_review;
 pub mod item_statistic;
 pub mod item_version;
+pub mod notice;
 pub mod paper;
 pub mod paper_code;
 pub mod passkey;

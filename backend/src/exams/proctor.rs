@@ -442,6 +442,7 @@ async fn check_in(
     )
     .await?;
     txn.commit().await?;
+    crate::auth::limits::forgive_checked_in(&state.db, state.hot.as_ref(), candidate.user_id).await;
     announce(
         &state,
         Some(room_id),

@@ -278,7 +278,8 @@ pub async fn has_consent(
 }
 
 /// Everything held about the caller: profile, ID number, consents, exams and results, and the
-/// audit entries about them. Reading the ID number here is itself audited.
+/// audit entries about them. The ID number is masked but for its last four digits unless the
+/// session stepped up in the last five minutes (`POST /me/step-up`); reading it plain is audited.
 #[utoipa::path(tag = "identity", security(("bearer" = [])), responses(
     (status = 200, description = "the caller's personal data (JSON)"), (status = 401, body = Problem)))]
 #[get("/me/personal-data")]
@@ -288,6 +289,7 @@ async fn export(
     user: CurrentUser,
 ) -> Result<HttpResponse, ApiError> {
     let me = user.account(&state.db).await?;
+    let plain = crate::auth::step_up::is_fresh(state.hot.as_ref(), user.session).await?;
     let id_number = match identity_number::Entity::find_by_id(me.id)
         .one(&state.db)
         .await?
@@ -303,6 +305,7 @@ async fn export(
         ),
         None => None,
     };
+    let id_number = id_number.map(|n| if plain { n } else { masked(&n) });
     let consents = consent::Entity::find()
         .filter(consent::Column::UserId.eq(me.id))
         .all(&state.db)
@@ -326,6 +329,7 @@ async fn export(
             "birth_date": me.birth_date, "school_id": me.school_id, "class_id": me.class_id,
             "roles": crate::auth::roles::from_db(&me.roles), "created_at": me.created_at },
         "id_number": id_number,
+        "id_number_masked": !plain,
         "consents": consents.iter().map(response).collect::<Vec<_>>(),
         "candidacies": candidacies.iter().map(|c| json!({ "exam_id": c.exam_id, "sitting_id": c.sitting_id,
             "number": c.number, "room_id": c.room_id, "checked_in_at": c.checked_in_at, "extra_minutes": c.extra_minutes })).collect::<Vec<_>>(),
@@ -334,7 +338,7 @@ async fn export(
             "incidents": serde_json::from_str::<serde_json::Value>(&a.incidents).unwrap_or_default() })).collect::<Vec<_>>(),
         "audit": about_me.iter().map(|e| json!({ "at": e.at, "action": e.action, "actor_id": e.actor_id })).collect::<Vec<_>>(),
     });
-    if id_number.is_some() {
+    if plain && id_number.is_some() {
         let txn = state.db.begin().await?;
         audit::record(
             &txn,
@@ -356,4 +360,14 @@ async fn export(
             "attachment; filename=\"du-lieu-ca-nhan.json\"",
         ))
         .json(body))
+}
+
+/// All but the last four characters hidden: enough for a person to recognise their own number.
+fn masked(number: &str) -> String {
+    let shown = number.chars().count().saturating_sub(4);
+    number
+        .chars()
+        .enumerate()
+        .map(|(i, c)| if i < shown { '•' } else { c })
+        .collect()
 }

@@ -1,7 +1,10 @@
-//! Supervised passkey enrollment: a teacher or proctor issues a short code for one student, or
-//! opens a session for a class; the student registers a passkey with it in front of them.
-//! Codes live in the hot store (only their hash as the key) and are spent when registration
-//! finishes: once for a student's code, once per student for a class session.
+//! Supervised passkey enrollment: a teacher or proctor of the student's own school issues a short
+//! code for one student, or opens a session for a class; the student, signed in with their own
+//! password, registers a passkey with it in front of them. A code never binds a passkey to an
+//! account without that account's own session, so no supervisor can enroll themselves as the
+//! student (SECURITY.md, finding 1). Codes live in the hot store (only their hash as the key)
+//! and are spent when registration finishes: once for a student's code, once per student for a
+//! class session.
 use std::time::Duration;
 
 use actix_web::{post, web};
@@ -121,8 +124,8 @@ async fn issue(
     Ok((code, grant.expires_at))
 }
 
-/// Issues a 10-minute enrollment code for one student (the student's teachers, proctors and
-/// school admins).
+/// Issues a 10-minute enrollment code for one student (teachers, proctors and school admins of
+/// the student's own school; not province-level staff). The student redeems it signed in.
 #[utoipa::path(tag = "passkeys", security(("bearer" = [])), params(("user_id" = Uuid, Path)), responses(
     (status = 201, body = EnrollmentCode), (status = 401, body = Problem), (status = 403, body = Problem),
     (status = 404, body = Problem), (status = 422, description = "not_a_student", body = Problem)))]
@@ -141,7 +144,7 @@ async fn issue_student_enrollment_code(
     let school = student
         .school_id
         .ok_or(ApiError::NotFound("user_not_found"))?;
-    supervisor.require(SUPERVISORS, Scope::School(school))?;
+    require_supervisor_of(&supervisor, school)?;
     if !crate::auth::roles::from_db(&student.roles).contains(&Role::Student) {
         return Err(ApiError::field("user_id", "not_a_student"));
     }
@@ -189,7 +192,7 @@ async fn open_class_enrollment_session(
         .one(&state.db)
         .await?
         .ok_or(ApiError::NotFound("class_not_found"))?;
-    supervisor.require(SUPERVISORS, Scope::School(class.school_id))?;
+    require_supervisor_of(&supervisor, class.school_id)?;
     let grant = Grant {
         student: None,
         class: Some(class.id),
@@ -205,6 +208,16 @@ async fn open_class_enrollment_session(
     }))
 }
 
+/// A supervisor works in the student's own school: staff of the province, who act in every
+/// school, do not supervise enrollments there.
+fn require_supervisor_of(supervisor: &CurrentUser, school: Uuid) -> Result<(), ApiError> {
+    supervisor.require(SUPERVISORS, Scope::School(school))?;
+    if supervisor.school != Some(school) {
+        return Err(ApiError::Forbidden("enrollment_needs_school_staff"));
+    }
+    Ok(())
+}
+
 async fn grant_for(state: &AppState, hash: &str) -> Result<Option<Grant>, ApiError> {
     let bytes = state
         .hot
@@ -218,9 +231,9 @@ async fn spent(state: &AppState, key: &str) -> Result<bool, ApiError> {
     Ok(state.hot.get(key).await.map_err(ApiError::from)?.is_some())
 }
 
-/// The account a code enrolls, without spending it. A class session needs the student signed in
-/// (and in that class); a student's code names its student. Wrong codes count against the
-/// address (a whole school may share one), right ones do not.
+/// The account a code enrolls, without spending it: always the signed-in caller's own, who must be
+/// the code's student (or in the session's class). Wrong codes count against the address (a
+/// whole school may share one), right ones do not.
 pub async fn redeemable(
     state: &AppState,
     meta: &RequestMeta,
@@ -272,13 +285,15 @@ async fn redeem(
     if state.clock.now() > grant.expires_at {
         return Err(ApiError::Conflict("enrollment_code_expired"));
     }
+    let me = signed_in.ok_or(ApiError::Unauthorized("unauthenticated"))?;
     let account = match (grant.student, grant.class) {
-        (Some(student), _) => user::Entity::find_by_id(student)
-            .one(&state.db)
-            .await?
-            .ok_or(ApiError::NotFound("enrollment_code_unknown"))?,
+        (Some(student), _) => {
+            if me.id != student {
+                return Err(ApiError::Forbidden("enrollment_code_not_yours"));
+            }
+            me.account(&state.db).await?
+        }
         (None, Some(class)) => {
-            let me = signed_in.ok_or(ApiError::Unauthorized("unauthenticated"))?;
             let account = me.account(&state.db).await?;
             if account.class_id != Some(class) {
                 return Err(ApiError::Forbidden("not_in_class"));

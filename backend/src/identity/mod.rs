@@ -282,6 +282,7 @@ async fn check_in_with_card(
     )
     .await?;
     txn.commit().await?;
+    crate::auth::limits::forgive_checked_in(&state.db, state.hot.as_ref(), candidate.user_id).await;
     crate::exams::taking::announce(
         &state,
         Some(room.id),

@@ -330,6 +330,7 @@ fn clean_passkey_name(name: Option<&str>) -> Result<String, ApiError> {
 async fn finish_passkey_registration(
     state: web::Data<AppState>,
     meta: RequestMeta,
+    signed_in: CurrentUser,
     body: web::Json<RegistrationFinishRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
@@ -339,6 +340,10 @@ async fn finish_passkey_registration(
     let owner = ceremony
         .user
         .ok_or(ApiError::BadRequest("ceremony_mismatch"))?;
+    // Only the account's own session finishes what it started.
+    if owner != signed_in.id {
+        return Err(ApiError::BadRequest("ceremony_mismatch"));
+    }
     let created = state
         .webauthn
         .finish_passkey_registration(&body.credential, &ceremony.state)
@@ -380,12 +385,22 @@ async fn finish_passkey_registration(
         &txn,
         &meta,
         Event::by(
-            issued_by.unwrap_or(owner),
+            owner,
             "passkey.registered",
             "user",
             owner,
             json!({ "passkey": row.id, "supervised_by": issued_by }),
         ),
+    )
+    .await?;
+    let account = signed_in.account(&txn).await?;
+    crate::notices::tell_owner_and_school_admins(
+        &txn,
+        crate::notices::PASSKEY_REGISTERED,
+        &account,
+        json!({ "passkey": row.id, "name": row.name, "full_name": account.full_name,
+                "supervised_by": issued_by }),
+        now,
     )
     .await?;
     txn.commit().await?;
@@ -640,10 +655,41 @@ pub async fn verify_for_attempt(
     if row.user_id != user.id {
         return Err(ApiError::Unauthorized("passkey_not_yours"));
     }
+    if let Some(supervisor) = row.enrolled_by {
+        refuse_if_only_proctor(state, attempt, supervisor).await?;
+    }
     let outcome = state
         .webauthn
         .finish_passkey_authentication(&proof.credential, &ceremony.state);
     record_use(state, meta, row, outcome).await
+}
+
+/// A passkey enrolled under X's supervision proves nothing to X: it does not open an attempt
+/// whose room X proctors alone (a second proctor, or another passkey, is needed).
+async fn refuse_if_only_proctor(
+    state: &AppState,
+    attempt: Uuid,
+    supervisor: Uuid,
+) -> Result<(), ApiError> {
+    let room = match crate::entities::attempt::Entity::find_by_id(attempt)
+        .one(&state.db)
+        .await?
+        .and_then(|a| a.room_id)
+    {
+        Some(room) => {
+            crate::entities::exam_room::Entity::find_by_id(room)
+                .one(&state.db)
+                .await?
+        }
+        None => None,
+    };
+    let proctors = room
+        .map(|r| crate::exams::organisation::proctors_of(&r))
+        .unwrap_or_default();
+    if proctors == [supervisor] {
+        return Err(ApiError::Forbidden("passkey_supervised_by_sole_proctor"));
+    }
+    Ok(())
 }
 
 /// The signed-in user's passkeys.

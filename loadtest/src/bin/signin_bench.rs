@@ -60,6 +60,20 @@ async fn post(
     Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
+async fn sign_in(client: &reqwest::Client, api: &str, login: &str) -> anyhow::Result<String> {
+    let tokens = post(
+        client,
+        format!("{api}/auth/login"),
+        None,
+        json!({ "login": login, "password": STUDENT_PASSWORD }),
+    )
+    .await?;
+    Ok(tokens["access_token"]
+        .as_str()
+        .context("an access token")?
+        .to_owned())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -107,6 +121,19 @@ async fn main() -> anyhow::Result<()> {
     )
     .await?;
     let class = class["id"].as_str().context("class id")?.to_owned();
+    // The class teacher opens an enrollment session; each student registers signed in.
+    let teacher_login = format!("gv.bench.{}", run.to_lowercase());
+    post(&client, format!("{api}/users"), Some(&admin),
+        json!({ "login": teacher_login, "password": STUDENT_PASSWORD, "full_name": "Giáo Viên Đo Tải",
+                "roles": ["teacher"], "school_id": school })).await?;
+    let teacher = sign_in(&client, &api, &teacher_login).await?;
+    let session = post(
+        &client,
+        format!("{api}/classes/{class}/passkey-enrollment"),
+        Some(&teacher),
+        json!({ "minutes": 120 }),
+    )
+    .await?;
     let mut authenticator = SoftAuthenticator::new(&origin, &rp_id);
     let mut logins = Vec::new();
     let setup = Instant::now();
@@ -115,26 +142,20 @@ async fn main() -> anyhow::Result<()> {
         let user = post(&client, format!("{api}/users"), Some(&admin),
             json!({ "login": login, "password": STUDENT_PASSWORD, "full_name": format!("Học Sinh {i:05}"),
                     "roles": ["student"], "school_id": school, "class_id": class })).await?;
-        let id = user["user"]["id"].as_str().context("user id")?;
-        let code = post(
-            &client,
-            format!("{api}/users/{id}/passkey-enrollment"),
-            Some(&admin),
-            json!({}),
-        )
-        .await?;
+        user["user"]["id"].as_str().context("user id")?;
+        let student = sign_in(&client, &api, &login).await?;
         let start = post(
             &client,
             format!("{api}/passkeys/registration/start"),
-            None,
-            json!({ "code": code["code"] }),
+            Some(&student),
+            json!({ "code": session["code"] }),
         )
         .await?;
         let (_, credential) = authenticator.register(&start["options"]);
         post(
             &client,
             format!("{api}/passkeys/registration/finish"),
-            None,
+            Some(&student),
             json!({ "ceremony_id": start["ceremony_id"], "credential": credential }),
         )
         .await?;

@@ -1,7 +1,8 @@
 //! Prepares a province sitting through the service's API, as Sở staff would: schools with a
 //! class each (students from a roster file), a bank and a paper with codes, a province exam,
 //! a sitting, rooms of 24 with a proctor, registration from the classes, the lock, check-in,
-//! and passkeys enrolled through supervised codes for the candidates who will use them.
+//! and passkeys for the candidates who will use them: each school's teacher opens a class
+//! enrollment session and each such student, signed in with their password, registers one.
 use std::{collections::HashMap, time::Instant};
 
 use anyhow::{Context, bail};
@@ -47,6 +48,7 @@ pub async fn prepare(api: &Api, admin: &str, o: &Options<'_>) -> anyhow::Result<
     let clock = Instant::now();
     let schools = o.candidates.div_ceil(STUDENTS_PER_SCHOOL).max(1);
     let mut classes = Vec::new();
+    let mut teachers = Vec::new();
     let mut first_school = String::new();
     for s in 0..schools {
         let school = api
@@ -70,6 +72,11 @@ pub async fn prepare(api: &Api, admin: &str, o: &Options<'_>) -> anyhow::Result<
             first_school = school.clone();
         }
         let mut csv = String::from("login,full_name,role,class,password\n");
+        let teacher = format!("gvcn.{s:03}.{tag}");
+        csv.push_str(&format!(
+            "{teacher},Giáo Viên Chủ Nhiệm {s:03},teacher,12A1,{STAFF_PASSWORD}\n"
+        ));
+        teachers.push(teacher);
         for i in (s * STUDENTS_PER_SCHOOL)..((s + 1) * STUDENTS_PER_SCHOOL).min(o.candidates) {
             csv.push_str(&format!(
                 "{},Nguyễn Thí Sinh {i:06},student,12A1,{STUDENT_PASSWORD}\n",
@@ -185,37 +192,44 @@ pub async fn prepare(api: &Api, admin: &str, o: &Options<'_>) -> anyhow::Result<
         clock.elapsed().as_secs_f64()
     );
 
-    // Passkeys: a code issued for the named student, then the registration ceremony.
+    // Passkeys: each school's teacher opens a class session; each passkey student signs in with
+    // their password (a code binds a passkey only to the student's own session) and registers.
     let rp_id = origin_host(&o.origin);
     let mut authenticator = SoftAuthenticator::new(&o.origin, &rp_id);
     let mut seats = Vec::with_capacity(o.candidates);
     let wanted: Vec<usize> = (0..o.candidates).filter(|i| (o.passkey)(*i)).collect();
-    let options: HashMap<usize, (Value, Value)> = stream::iter(wanted.iter().copied())
-        .map(|i| {
-            let user = by_index[&i]["user_id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
-            async move {
-                let code = api
-                    .post(
-                        &format!("/api/v1/users/{user}/passkey-enrollment"),
-                        Some(admin),
-                        json!({}),
-                    )
-                    .await?;
-                let start = api
-                    .post(
-                        "/api/v1/passkeys/registration/start",
-                        None,
-                        json!({ "code": code["code"] }),
-                    )
-                    .await?;
-                Ok::<_, anyhow::Error>((
-                    i,
-                    (start["ceremony_id"].clone(), start["options"].clone()),
-                ))
-            }
+    let mut class_codes = Vec::new();
+    for (s, teacher) in teachers.iter().enumerate() {
+        let token = api.token(teacher, STAFF_PASSWORD).await?;
+        let session = api
+            .post(
+                &format!("/api/v1/classes/{}/passkey-enrollment", classes[s]),
+                Some(&token),
+                json!({ "minutes": 120 }),
+            )
+            .await?;
+        class_codes.push(session["code"].clone());
+    }
+    let tag = &tag;
+    let class_codes = &class_codes;
+    let options: HashMap<usize, (String, Value, Value)> = stream::iter(wanted.iter().copied())
+        .map(|i| async move {
+            let token = api.token(&login(tag, i), STUDENT_PASSWORD).await?;
+            let start = api
+                .post(
+                    "/api/v1/passkeys/registration/start",
+                    Some(&token),
+                    json!({ "code": class_codes[i / STUDENTS_PER_SCHOOL] }),
+                )
+                .await?;
+            Ok::<_, anyhow::Error>((
+                i,
+                (
+                    token,
+                    start["ceremony_id"].clone(),
+                    start["options"].clone(),
+                ),
+            ))
         })
         .buffer_unordered(CONCURRENCY)
         .try_collect()
@@ -223,14 +237,17 @@ pub async fn prepare(api: &Api, admin: &str, o: &Options<'_>) -> anyhow::Result<
     let mut finishes = Vec::new();
     let mut credentials = HashMap::new();
     for i in &wanted {
-        let (ceremony, opts) = &options[i];
+        let (token, ceremony, opts) = &options[i];
         let (index, credential) = authenticator.register(opts);
         credentials.insert(*i, index);
-        finishes.push(json!({ "ceremony_id": ceremony, "credential": credential }));
+        finishes.push((
+            token.as_str(),
+            json!({ "ceremony_id": ceremony, "credential": credential }),
+        ));
     }
     stream::iter(finishes)
-        .map(|body| async move {
-            api.post("/api/v1/passkeys/registration/finish", None, body)
+        .map(|(token, body)| async move {
+            api.post("/api/v1/passkeys/registration/finish", Some(token), body)
                 .await
         })
         .buffer_unordered(CONCURRENCY)
@@ -242,7 +259,7 @@ pub async fn prepare(api: &Api, admin: &str, o: &Options<'_>) -> anyhow::Result<
             .context("an attempt after the lock")?
             .to_owned();
         seats.push(Seat {
-            login: login(&tag, i),
+            login: login(tag, i),
             attempt,
             credential: credentials.get(&i).copied(),
         });

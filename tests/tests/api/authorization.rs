@@ -36,6 +36,10 @@ const OPEN_TO_EVERY_USER: &[(&str, &str)] = &[
     ("patch", "/api/v1/me/passkeys/{passkey_id}"),
     ("delete", "/api/v1/me/passkeys/{passkey_id}"),
     ("post", "/api/v1/attempts/{attempt_id}/passkey-challenge"),
+    // One's own notices (another's is 404, tests/api/passkeys.rs) and one's own step-up.
+    ("get", "/api/v1/me/notices"),
+    ("post", "/api/v1/me/notices/{notice_id}/read"),
+    ("post", "/api/v1/me/step-up"),
 ];
 
 /// (method, path, who must get 403)
@@ -388,6 +392,7 @@ fn body_for(path: &str, school: &str) -> Value {
             json!({ "login": "moi.gv", "full_name": "Giáo viên Mới", "roles": ["teacher"], "school_id": school })
         }
         "/api/v1/me/password" => json!({ "current_password": "x", "new_password": "yyyyyyyyyy" }),
+        "/api/v1/me/step-up" => json!({ "password": "x" }),
         "/api/v1/items" | "/api/v1/items/{item_id}" => {
             super::items::mc_item("Câu hỏi", "Chương 1", "biet")
         }
@@ -527,6 +532,7 @@ async fn every_endpoint_refuses_strangers(app: TestApp) {
             .replace("{consent_id}", &uuid::Uuid::now_v7().to_string())
             .replace("{photo_id}", &uuid::Uuid::now_v7().to_string())
             .replace("{passkey_id}", &uuid::Uuid::now_v7().to_string())
+            .replace("{notice_id}", &uuid::Uuid::now_v7().to_string())
     };
     let request = |method: &str, path: &str, token: Option<&str>| {
         let mut url = app.url(&concrete(path));

@@ -200,7 +200,9 @@ async fn passkeys_work_end_to_end_in_headless_chromium(app: TestApp) {
     .await;
     let attempts = super::exams::register_lock_check_in(&app, &e).await;
     let student = super::passkeys::user_id(&app, &e.students[0].1).await;
-    let code = super::passkeys::issue_code(&app, &e.proctor, &student).await;
+    // Supervised by the class teacher: a passkey enrolled under the room's only proctor would not
+    // open that proctor's exam.
+    let code = super::passkeys::issue_code(&app, &e.teacher, &student).await;
     assert_eq!(code.status, 201, "{}", code.text);
     let port = app.address.rsplit(':').next().unwrap();
     let page = format!("http://localhost:{port}/app/");
@@ -221,7 +223,15 @@ async fn passkeys_work_end_to_end_in_headless_chromium(app: TestApp) {
         .unwrap()
         .to_owned();
 
-    // Registration with the proctor's code.
+    // Registration with the proctor's code, in the student's own session.
+    browser.open(&format!("{page}#signin")).await;
+    browser.click("#signin summary").await;
+    browser.type_into("#login", &e.students[0].0).await;
+    browser.type_into("#password", USER_PASSWORD).await;
+    let student_in = browser.act("#signin-password").await;
+    assert_eq!(student_in["ok"], true, "student sign-in: {student_in}");
+    browser.click("#signin summary").await; // folded again, as the proctor will find it
+    browser.open(&format!("{page}#enroll")).await;
     browser
         .type_into("#enroll-code", code.body["code"].as_str().unwrap())
         .await;

@@ -306,10 +306,33 @@ async fn consent_comes_first_from_a_guardian_under_16_and_data_can_be_exported(a
         .await;
     assert_eq!(scan.body["code"], "no_consent_for_id_card");
 
-    // The student exports what is held about them; reading the ID number that way is audited.
+    // The student exports what is held about them. The ID number is masked until the session
+    // steps up with the password typed again; reading it plain is audited.
+    let masked = app.get("/api/v1/me/personal-data", Some(student)).await;
+    assert_eq!(masked.status, 200, "{}", masked.text);
+    assert_eq!(masked.body["id_number"], "••••••••2345");
+    assert_eq!(masked.body["id_number_masked"], true);
+    let wrong = app
+        .post(
+            "/api/v1/me/step-up",
+            Some(student),
+            json!({ "password": "không phải mật khẩu" }),
+        )
+        .await;
+    assert_eq!(wrong.status, 401, "{}", wrong.text);
+    let stepped = app
+        .post(
+            "/api/v1/me/step-up",
+            Some(student),
+            json!({ "password": hocthi_tests::USER_PASSWORD }),
+        )
+        .await;
+    assert_eq!(stepped.status, 200, "{}", stepped.text);
+    assert!(stepped.body["valid_until"].is_string(), "{}", stepped.text);
     let export = app.get("/api/v1/me/personal-data", Some(student)).await;
     assert_eq!(export.status, 200, "{}", export.text);
     assert_eq!(export.body["id_number"], FIRST);
+    assert_eq!(export.body["id_number_masked"], false);
     assert_eq!(
         export.body["consents"][0]["withdrawn_at"],
         withdrawn.body["withdrawn_at"]

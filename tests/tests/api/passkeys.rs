@@ -43,27 +43,28 @@ async fn start_registration(app: &TestApp, code: &str, token: Option<&str>) -> R
     .await
 }
 
-async fn finish_registration(app: &TestApp, start: &Reply, credential: Value) -> Reply {
+async fn finish_registration(
+    app: &TestApp,
+    token: &str,
+    start: &Reply,
+    credential: Value,
+) -> Reply {
     app.post(
         "/api/v1/passkeys/registration/finish",
-        None,
+        Some(token),
         json!({ "ceremony_id": start.body["ceremony_id"], "credential": credential,
                 "name": "Điện thoại của em" }),
     )
     .await
 }
 
-/// Registers a passkey with `code`; answers the credential's index in `auth`.
-pub async fn enroll(
-    app: &TestApp,
-    auth: &mut SoftAuthenticator,
-    code: &str,
-    token: Option<&str>,
-) -> usize {
-    let start = start_registration(app, code, token).await;
+/// Registers a passkey with `code` in the student's session `token`; answers the credential's
+/// index in `auth`.
+pub async fn enroll(app: &TestApp, auth: &mut SoftAuthenticator, code: &str, token: &str) -> usize {
+    let start = start_registration(app, code, Some(token)).await;
     assert_eq!(start.status, 200, "{}", start.text);
     let (index, credential) = auth.register(&start.body["options"]);
-    let finished = finish_registration(app, &start, credential).await;
+    let finished = finish_registration(app, token, &start, credential).await;
     assert_eq!(finished.status, 201, "{}", finished.text);
     index
 }
@@ -113,6 +114,16 @@ async fn enrollment_codes_are_supervised_spent_once_and_expire(app: TestApp) {
         for_teacher.text
     );
 
+    // Province-level staff act in every school, but do not supervise enrollments there.
+    app.create_user(&admin, "gt.tinh", &["proctor"], None).await;
+    let province_proctor = app.token("gt.tinh", USER_PASSWORD).await;
+    let by_province = issue_code(&app, &province_proctor, &first_id).await;
+    assert_eq!(by_province.status, 403, "{}", by_province.text);
+    assert_eq!(code_of(&by_province), "enrollment_needs_school_staff");
+    app.create_user(&admin, "qt.truong", &["school_admin"], Some(e.school))
+        .await;
+    let school_admin = app.token("qt.truong", USER_PASSWORD).await;
+
     // A student cannot register without supervision, even signed in.
     let alone = app
         .post(
@@ -124,45 +135,92 @@ async fn enrollment_codes_are_supervised_spent_once_and_expire(app: TestApp) {
     assert_eq!(alone.status, 403, "{}", alone.text);
     assert_eq!(code_of(&alone), "enrollment_code_required");
 
-    // The proctor's code: the start names the student; two ceremonies race on it, one wins.
+    // The proctor's code binds a passkey only to the student's own session: not anonymously,
+    // not to the proctor's (the account takeover of SECURITY.md, finding 1).
     let issued = issue_code(&app, &e.proctor, &first_id).await;
     assert_eq!(issued.status, 201, "{}", issued.text);
     let code = issued.body["code"].as_str().unwrap().to_owned();
     assert_eq!(code.len(), 9);
-    let one = start_registration(&app, &code.to_lowercase(), None).await;
+    let anonymous = start_registration(&app, &code, None).await;
+    assert_eq!(anonymous.status, 401, "{}", anonymous.text);
+    let by_supervisor = start_registration(&app, &code, Some(&e.proctor)).await;
+    assert_eq!(by_supervisor.status, 403, "{}", by_supervisor.text);
+    assert_eq!(code_of(&by_supervisor), "enrollment_code_not_yours");
+    let by_classmate = start_registration(&app, &code, Some(second)).await;
+    assert_eq!(by_classmate.status, 403, "{}", by_classmate.text);
+
+    // The start names the student; two ceremonies race on the code, one wins; only the
+    // student's session finishes them.
+    let one = start_registration(&app, &code.to_lowercase(), Some(first)).await;
     assert_eq!(one.status, 200, "codes are case-insensitive: {}", one.text);
     assert_eq!(one.body["full_name"], "Học Sinh Số 00");
     assert_eq!(
         one.body["options"]["publicKey"]["authenticatorSelection"]["residentKey"],
         "required"
     );
-    let two = start_registration(&app, &code, None).await;
+    let two = start_registration(&app, &code, Some(first)).await;
     assert_eq!(two.status, 200, "{}", two.text);
     let (_, credential) = auth.register(&one.body["options"]);
-    let finished = finish_registration(&app, &one, credential).await;
+    let hijacked = finish_registration(&app, &e.proctor, &one, credential.clone()).await;
+    assert_eq!(hijacked.status, 400, "{}", hijacked.text);
+    assert_eq!(code_of(&hijacked), "ceremony_mismatch");
+    let one = start_registration(&app, &code, Some(first)).await;
+    assert_eq!(one.status, 200, "{}", one.text);
+    let (_, credential) = auth.register(&one.body["options"]);
+    let finished = finish_registration(&app, first, &one, credential).await;
     assert_eq!(finished.status, 201, "{}", finished.text);
     assert_eq!(finished.body["name"], "Điện thoại của em");
+
+    // The student and the school's admin are told; each marks their own notice read.
+    for reader in [first, &school_admin] {
+        let notices = app.get("/api/v1/me/notices", Some(reader)).await;
+        assert_eq!(notices.status, 200, "{}", notices.text);
+        let list = notices.body.as_array().unwrap();
+        assert_eq!(list.len(), 1, "{}", notices.text);
+        assert_eq!(list[0]["kind"], "passkey_registered");
+        assert_eq!(list[0]["about"], first_id.as_str());
+        assert_eq!(list[0]["details"]["name"], "Điện thoại của em");
+        assert!(
+            list[0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("khóa truy cập mới")
+        );
+        let read = format!(
+            "/api/v1/me/notices/{}/read",
+            list[0]["id"].as_str().unwrap()
+        );
+        let not_theirs = app.post(&read, Some(second), json!({})).await;
+        assert_eq!(not_theirs.status, 404, "{}", not_theirs.text);
+        let marked = app.post(&read, Some(reader), json!({})).await;
+        assert_eq!(marked.status, 204, "{}", marked.text);
+        let after = app.get("/api/v1/me/notices", Some(reader)).await;
+        assert!(after.body[0]["read_at"].is_string(), "{}", after.text);
+    }
+    let none = app.get("/api/v1/me/notices", Some(&e.teacher)).await;
+    assert_eq!(none.body, json!([]), "a teacher is not told");
+
     let (_, late) = auth.register(&two.body["options"]);
-    let raced = finish_registration(&app, &two, late).await;
+    let raced = finish_registration(&app, first, &two, late).await;
     assert_eq!(raced.status, 409, "{}", raced.text);
     assert_eq!(code_of(&raced), "enrollment_code_used");
-    let again = start_registration(&app, &code, None).await;
+    let again = start_registration(&app, &code, Some(first)).await;
     assert_eq!(again.status, 409, "{}", again.text);
     assert_eq!(code_of(&again), "enrollment_code_used");
-    let unknown = start_registration(&app, "AAAA-2222", None).await;
+    let unknown = start_registration(&app, "AAAA-2222", Some(first)).await;
     assert_eq!(unknown.status, 404, "{}", unknown.text);
 
     // An expired code, and a ceremony that outlived its five minutes.
     let issued = issue_code(&app, &e.proctor, &second_id).await;
     let stale = issued.body["code"].as_str().unwrap().to_owned();
-    let slow = start_registration(&app, &stale, None).await;
+    let slow = start_registration(&app, &stale, Some(second)).await;
     assert_eq!(slow.status, 200, "{}", slow.text);
     app.state.clock.advance(Duration::minutes(11));
-    let expired = start_registration(&app, &stale, None).await;
+    let expired = start_registration(&app, &stale, Some(second)).await;
     assert_eq!(expired.status, 409, "{}", expired.text);
     assert_eq!(code_of(&expired), "enrollment_code_expired");
     let (_, credential) = auth.register(&slow.body["options"]);
-    let too_late = finish_registration(&app, &slow, credential).await;
+    let too_late = finish_registration(&app, second, &slow, credential).await;
     assert_eq!(too_late.status, 400, "{}", too_late.text);
     assert_eq!(code_of(&too_late), "ceremony_expired");
 
@@ -179,11 +237,11 @@ async fn enrollment_codes_are_supervised_spent_once_and_expire(app: TestApp) {
     let class_code = session.body["code"].as_str().unwrap().to_owned();
     let anonymous = start_registration(&app, &class_code, None).await;
     assert_eq!(anonymous.status, 401, "{}", anonymous.text);
-    enroll(&app, &mut auth, &class_code, Some(second)).await;
+    enroll(&app, &mut auth, &class_code, second).await;
     let twice = start_registration(&app, &class_code, Some(second)).await;
     assert_eq!(twice.status, 409, "{}", twice.text);
     assert_eq!(code_of(&twice), "enrollment_code_used");
-    enroll(&app, &mut auth, &class_code, Some(first)).await;
+    enroll(&app, &mut auth, &class_code, first).await;
     let other_class = app.create_class(&e.admin, e.school, "12A2").await;
     app.post(
         "/api/v1/users",
@@ -304,9 +362,9 @@ async fn passkey_sign_in_issues_tokens_and_refuses_bad_assertions(app: TestApp) 
     let second_id = user_id(&app, second).await;
     let mut auth = authenticator(&app);
     let code = issue_code(&app, &e.teacher, &first_id).await;
-    let mine = enroll(&app, &mut auth, code.body["code"].as_str().unwrap(), None).await;
+    let mine = enroll(&app, &mut auth, code.body["code"].as_str().unwrap(), first).await;
     let code = issue_code(&app, &e.teacher, &second_id).await;
-    let theirs = enroll(&app, &mut auth, code.body["code"].as_str().unwrap(), None).await;
+    let theirs = enroll(&app, &mut auth, code.body["code"].as_str().unwrap(), second).await;
 
     // A good sign-in: the same tokens as a password sign-in.
     let start = sign_in_start(&app).await;
@@ -453,8 +511,8 @@ async fn a_passkey_exam_needs_a_fresh_assertion_to_start_resume_and_switch(app: 
     let mut auth = authenticator(&app);
     let mut keys = Vec::new();
     for token in [first, second] {
-        let code = issue_code(&app, &e.proctor, &user_id(&app, token).await).await;
-        keys.push(enroll(&app, &mut auth, code.body["code"].as_str().unwrap(), None).await);
+        let code = issue_code(&app, &e.teacher, &user_id(&app, token).await).await;
+        keys.push(enroll(&app, &mut auth, code.body["code"].as_str().unwrap(), token).await);
     }
     let (mine, theirs) = (keys[0], keys[1]);
     let attempt = &attempts[0];
@@ -463,6 +521,16 @@ async fn a_passkey_exam_needs_a_fresh_assertion_to_start_resume_and_switch(app: 
     let bare = enter(&app, first, attempt, "start", device, None).await;
     assert_eq!(bare.status, 403, "{}", bare.text);
     assert_eq!(code_of(&bare), "passkey_assertion_required");
+
+    // A passkey enrolled under the room's only proctor proves nothing to that proctor.
+    let code = issue_code(&app, &e.proctor, &user_id(&app, first).await).await;
+    let by_proctor = enroll(&app, &mut auth, code.body["code"].as_str().unwrap(), first).await;
+    let c = challenge(&app, first, attempt, device).await;
+    assert_eq!(c.status, 200, "{}", c.text);
+    let answer = auth.assert(&c.body["options"], by_proctor);
+    let refused = enter(&app, first, attempt, "start", device, Some((&c, &answer))).await;
+    assert_eq!(refused.status, 403, "{}", refused.text);
+    assert_eq!(code_of(&refused), "passkey_supervised_by_sole_proctor");
 
     // Bound to the device: asked for one, used on another.
     let c = challenge(&app, first, attempt, device).await;
