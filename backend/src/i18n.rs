@@ -723,6 +723,14 @@ pub fn text(code: &str) -> (&'static str, &'static str) {
             "This passkey was enrolled under the supervision of this room's only proctor, so it cannot prove identity here. Use another passkey or ask a second proctor.",
         ),
         "notice_not_found" => ("Không tìm thấy thông báo.", "Notice not found."),
+        "not_exam_staff" => (
+            "Bạn không thuộc ban tổ chức hoặc cán bộ chấm của kỳ thi này.",
+            "You are not an organiser or marker of this exam.",
+        ),
+        "not_school_staff" => (
+            "Người này không phải cán bộ đang hoạt động của trường tổ chức kỳ thi.",
+            "This person is not active staff of the exam's school.",
+        ),
         "notice.passkey_registered" => (
             "Một khóa truy cập mới đã được đăng ký cho tài khoản này. Nếu học sinh không tự đăng ký, hãy thu hồi khóa và báo ngay cho nhà trường.",
             "A new passkey was registered on this account. If the student did not register it, revoke it and tell the school at once.",

@@ -20,6 +20,7 @@ mod m20261124_000015_create_photos;
 mod m20261124_000016_create_passkeys;
 mod m20261202_000017_index_candidates_by_room;
 mod m20261207_000018_create_notices;
+mod m20261207_000019_add_exam_staff;
 
 pub struct Migrator;
 
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000016_create_passkeys::Migration),
             Box::new(m20261202_000017_index_candidates_by_room::Migration),
             Box::new(m20261207_000018_create_notices::Migration),
+            Box::new(m20261207_000019_add_exam_staff::Migration),
         ]
     }
 }

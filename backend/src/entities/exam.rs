@@ -14,6 +14,12 @@ pub struct Model {
     pub policy: String,
     pub results_released: bool,
     pub created_by: Uuid,
+    /// Space-padded user ids: the exam's organisers beyond its school's admins.
+    #[sea_orm(column_type = "Text")]
+    pub organisers: String,
+    /// Space-padded user ids: who marks its essays, beside its organisers.
+    #[sea_orm(column_type = "Text")]
+    pub markers: String,
     pub created_at: DateTimeUtc,
 }
 

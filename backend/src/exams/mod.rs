@@ -10,6 +10,7 @@ pub mod lifecycle;
 pub mod organisation;
 pub mod proctor;
 pub mod results;
+pub mod staff;
 pub mod taking;
 pub mod writer;
 
@@ -40,6 +41,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     organisation::configure(cfg);
     proctor::configure(cfg);
     results::configure(cfg);
+    staff::configure(cfg);
 }
 
 /// What never changes about an attempt once it exists, cached so a save needs no extra read.

@@ -17,6 +17,7 @@ use uuid::Uuid;
 use super::{
     domain::{self, ExamKind, ExamScope, Navigation, Policy},
     lifecycle,
+    staff::{padded, proctors_of, require_organiser},
 };
 use crate::{
     audit::{self, Event},
@@ -52,15 +53,6 @@ const STAFF: &[Role] = &[
     Role::Reviewer,
 ];
 
-/// Who may organise this exam: the province's admins for a province exam; the school's admins
-/// and teachers for a school or class exam.
-pub fn require_organiser(user: &CurrentUser, exam: &exam::Model) -> Result<(), ApiError> {
-    match exam.school_id {
-        None => user.require(&[Role::ProvinceAdmin], Scope::Province),
-        Some(school) => user.require(&[Role::SchoolAdmin, Role::Teacher], Scope::School(school)),
-    }
-}
-
 pub async fn find_exam(state: &AppState, id: Uuid) -> Result<exam::Model, ApiError> {
     exam::Entity::find_by_id(id)
         .one(&state.db)
@@ -74,13 +66,23 @@ pub async fn organised_sitting(
     user: &CurrentUser,
     id: Uuid,
 ) -> Result<(exam::Model, sitting::Model), ApiError> {
+    sitting_for(state, user, id, require_organiser).await
+}
+
+/// A sitting with its exam, for whoever `allowed` lets in; anyone else is told "not found".
+pub async fn sitting_for(
+    state: &AppState,
+    user: &CurrentUser,
+    id: Uuid,
+    allowed: fn(&CurrentUser, &exam::Model) -> Result<(), ApiError>,
+) -> Result<(exam::Model, sitting::Model), ApiError> {
     user.require(&[Role::SchoolAdmin, Role::Teacher], user.home())?;
     let sitting = sitting::Entity::find_by_id(id)
         .one(&state.db)
         .await?
         .ok_or(ApiError::NotFound("sitting_not_found"))?;
     let exam = find_exam(state, sitting.exam_id).await?;
-    require_organiser(user, &exam).map_err(|_| ApiError::NotFound("sitting_not_found"))?;
+    allowed(user, &exam).map_err(|_| ApiError::NotFound("sitting_not_found"))?;
     Ok((exam, sitting))
 }
 
@@ -231,6 +233,9 @@ async fn create_exam(
         policy: serde_json::to_string(&policy).expect("plain data"),
         results_released: false,
         created_by: user.id,
+        // The creator organises it; its school's admins do too without being listed.
+        organisers: padded(&[user.id]),
+        markers: padded(&[]),
         created_at: state.clock.now(),
     };
     let txn = state.db.begin().await?;
@@ -330,10 +335,15 @@ async fn create_sitting(
         .one(&state.db)
         .await?
         .ok_or(ApiError::NotFound("paper_not_found"))?;
-    let reachable = paper.created_by == user.id
-        || user.has(Role::ProvinceAdmin)
-        || (paper.school_id.is_some() && paper.school_id == user.school)
-        || (paper.school_id.is_none() && exam.school_id.is_none());
+    // A province paper serves a province exam; otherwise the caller must be able to read the
+    // paper's keys already, or attaching it would open them.
+    let reachable = (paper.school_id.is_none() && exam.school_id.is_none())
+        || crate::questions::db::may_read_paper(
+            &state.db,
+            &crate::questions::routes::paper_reader(&user),
+            &paper,
+        )
+        .await?;
     if !reachable {
         return Err(ApiError::NotFound("paper_not_found"));
     }
@@ -419,13 +429,6 @@ pub struct RoomResponse {
     pub candidates: u64,
 }
 
-pub fn proctors_of(room: &exam_room::Model) -> Vec<Uuid> {
-    room.proctors
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .collect()
-}
-
 /// Adds a room (phòng thi) with its proctors (giám thị).
 #[utoipa::path(tag = "exams", security(("bearer" = [])), params(("sitting_id" = Uuid, Path)), request_body = RoomRequest, responses(
     (status = 201, body = RoomResponse), (status = 401, body = Problem), (status = 403, body = Problem),
@@ -477,14 +480,7 @@ async fn create_room(
         sitting_id: sitting.id,
         name,
         capacity: body.capacity,
-        proctors: format!(
-            " {} ",
-            body.proctor_ids
-                .iter()
-                .map(Uuid::to_string)
-                .collect::<Vec<_>>()
-                .join(" ")
-        ),
+        proctors: padded(&body.proctor_ids),
     };
     let txn = state.db.begin().await?;
     exam_room::Entity::insert(exam_room::ActiveModel::from(model.clone()).reset_all())

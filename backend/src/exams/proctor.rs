@@ -22,7 +22,7 @@ use super::{
     domain::{AttemptState, EventKind},
     hot_clock,
     lifecycle::{self, Change, Context},
-    organisation::{proctors_of, require_organiser},
+    staff::{is_organiser, is_proctor_of},
     taking::announce,
 };
 use crate::{
@@ -61,12 +61,12 @@ pub async fn require_room_staff(
     user: &CurrentUser,
     ctx: &Context,
 ) -> Result<(), ApiError> {
-    if require_organiser(user, &ctx.exam).is_ok() {
+    if is_organiser(user, &ctx.exam) {
         return Ok(());
     }
     if let Some(room) = ctx.attempt.room_id {
         let room = exam_room::Entity::find_by_id(room).one(db).await?;
-        if room.is_some_and(|r| proctors_of(&r).contains(&user.id)) {
+        if room.is_some_and(|r| is_proctor_of(&r, user.id)) {
             return Ok(());
         }
     }
@@ -88,7 +88,7 @@ async fn room_in_reach(
     else {
         return Err(ApiError::NotFound("room_not_found"));
     };
-    if require_organiser(user, &exam).is_err() && !proctors_of(&room).contains(&user.id) {
+    if !is_proctor_of(&room, user.id) && !is_organiser(user, &exam) {
         return Err(ApiError::NotFound("room_not_found"));
     }
     Ok((room, sitting, exam))

@@ -17,7 +17,8 @@ use super::{
     domain::{self, AttemptState, EssayOutcome, EventKind, ItemFigures, Policy, Summary},
     grading::{self, Score},
     lifecycle::{self, Change, Context},
-    organisation::{find_exam, organised_sitting, require_organiser},
+    organisation::{find_exam, organised_sitting, sitting_for},
+    staff::{require_marker, require_organiser},
 };
 use crate::exam_format::{
     Choice, Points, ShortAnswer, TrueFalseKey, score_multiple_choice, score_short_answer,
@@ -167,7 +168,7 @@ async fn essays(
     user: CurrentUser,
     path: web::Path<Uuid>,
 ) -> Result<web::Json<Vec<EssayToMark>>, ApiError> {
-    let (exam, sitting) = organised_sitting(&state, &user, path.into_inner()).await?;
+    let (exam, sitting) = sitting_for(&state, &user, path.into_inner(), require_marker).await?;
     let policy: Policy =
         serde_json::from_str(&exam.policy).map_err(|e| ApiError::Unexpected(e.into()))?;
     let attempts = attempt::Entity::find()
@@ -252,7 +253,7 @@ async fn mark_essay(
     user.require(&[Role::SchoolAdmin, Role::Teacher], user.home())?;
     let txn = state.db.begin().await?;
     let ctx = Context::load(&txn, path.into_inner()).await?;
-    require_organiser(&user, &ctx.exam).map_err(|_| ApiError::NotFound("attempt_not_found"))?;
+    require_marker(&user, &ctx.exam).map_err(|_| ApiError::NotFound("attempt_not_found"))?;
     if !matches!(
         ctx.state(),
         AttemptState::Submitted | AttemptState::AutoSubmitted

@@ -193,9 +193,9 @@ async fn check_in_with_card(
             .one(&state.db)
             .await?
             .ok_or(ApiError::NotFound("candidate_not_found"))?;
-        crate::exams::organisation::require_organiser(&user, &exam).is_ok()
+        crate::exams::staff::is_organiser(&user, &exam)
     };
-    if !organiser && !crate::exams::organisation::proctors_of(&room).contains(&user.id) {
+    if !organiser && !crate::exams::staff::is_proctor_of(&room, user.id) {
         return Err(ApiError::NotFound("candidate_not_found"));
     }
     if candidate.checked_in_at.is_some() {

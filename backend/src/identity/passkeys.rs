@@ -684,7 +684,7 @@ async fn refuse_if_only_proctor(
         None => None,
     };
     let proctors = room
-        .map(|r| crate::exams::organisation::proctors_of(&r))
+        .map(|r| crate::exams::staff::proctors_of(&r))
         .unwrap_or_default();
     if proctors == [supervisor] {
         return Err(ApiError::Forbidden("passkey_supervised_by_sole_proctor"));

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::domain::{Body, Kind, Level, Metadata, search_text};
 use crate::{
-    entities::{item, item_group, item_review, item_version},
+    entities::{exam, item, item_group, item_review, item_version, paper, sitting},
     text::fold,
 };
 
@@ -452,4 +452,44 @@ pub async fn group_members(db: &impl ConnectionTrait, id: Uuid) -> Result<Vec<it
         .order_by_asc(item::Column::GroupPosition)
         .all(db)
         .await
+}
+
+/// Who asks to read a paper (built from the caller by `questions::routes::paper_reader`).
+pub struct PaperReader {
+    pub id: Uuid,
+    /// The school whose admin the reader is, if any.
+    pub admin_of: Option<Uuid>,
+    pub province_admin: bool,
+}
+
+/// Whether `reader` may read `paper` with its keys: its author, the province's admins, the
+/// admins of its school, and the organisers of an exam that uses it. Other teachers of the
+/// school may not (SECURITY.md, finding 5).
+pub async fn may_read_paper(
+    db: &impl ConnectionTrait,
+    reader: &PaperReader,
+    paper: &paper::Model,
+) -> Result<bool, DbErr> {
+    if paper.created_by == reader.id
+        || reader.province_admin
+        || (paper.school_id.is_some() && paper.school_id == reader.admin_of)
+    {
+        return Ok(true);
+    }
+    let exams: Vec<Uuid> = sitting::Entity::find()
+        .select_only()
+        .column(sitting::Column::ExamId)
+        .filter(sitting::Column::PaperId.eq(paper.id))
+        .into_tuple()
+        .all(db)
+        .await?;
+    if exams.is_empty() {
+        return Ok(false);
+    }
+    let organised = exam::Entity::find()
+        .filter(exam::Column::Id.is_in(exams))
+        .filter(exam::Column::Organisers.contains(format!(" {} ", reader.id)))
+        .one(db)
+        .await?;
+    Ok(organised.is_some())
 }

@@ -21,7 +21,7 @@ use super::{
 use crate::exam_format::{Subject, format_of};
 use crate::{
     audit::{self, Event},
-    auth::{CurrentUser, roles::Role},
+    auth::CurrentUser,
     entities::{item, item_version, paper, paper_code},
     error::{ApiError, Problem},
     request::RequestMeta,
@@ -315,12 +315,7 @@ pub(crate) async fn paper_in_reach(
         .one(&state.db)
         .await?
         .ok_or(ApiError::NotFound("paper_not_found"))?;
-    let allowed = paper.created_by == user.id
-        || user.has(Role::ProvinceAdmin)
-        || (paper.school_id.is_some()
-            && paper.school_id == user.school
-            && (user.has(Role::Teacher) || user.has(Role::SchoolAdmin)));
-    if !allowed {
+    if !db::may_read_paper(&state.db, &super::routes::paper_reader(user), &paper).await? {
         return Err(ApiError::NotFound("paper_not_found"));
     }
     Ok(paper)
@@ -393,7 +388,8 @@ pub struct PrintedGroup {
     pub stimulus: String,
 }
 
-/// One code as printed, with its answer key (the paper's authors and their school's staff).
+/// One code as printed, with its answer key (the paper's author, its school's admins and the
+/// organisers of an exam that uses it).
 #[utoipa::path(tag = "papers", security(("bearer" = [])), params(("paper_id" = Uuid, Path), ("code" = String, Path)), responses(
     (status = 200, body = PaperCodeResponse), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 #[get("/papers/{paper_id}/codes/{code}")]

@@ -44,6 +44,14 @@ pub fn viewer(user: &CurrentUser) -> Viewer {
     }
 }
 
+pub fn paper_reader(user: &CurrentUser) -> db::PaperReader {
+    db::PaperReader {
+        id: user.id,
+        admin_of: user.school.filter(|_| user.has(Role::SchoolAdmin)),
+        province_admin: user.has(Role::ProvinceAdmin),
+    }
+}
+
 #[derive(Deserialize, ToSchema)]
 pub struct ItemRequest {
     pub body: Body,

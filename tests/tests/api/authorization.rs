@@ -244,6 +244,8 @@ const FORBIDDEN: &[(&str, &str, &[&str])] = &[
         &["student_a"],
     ),
     ("post", "/api/v1/exams/{exam_id}/release", &["student_a"]),
+    ("get", "/api/v1/exams/{exam_id}/staff", &["student_a"]),
+    ("put", "/api/v1/exams/{exam_id}/staff", &["student_a"]),
     ("get", "/api/v1/items/{item_id}/statistics", &["student_a"]),
     (
         "post",
@@ -393,6 +395,7 @@ fn body_for(path: &str, school: &str) -> Value {
         }
         "/api/v1/me/password" => json!({ "current_password": "x", "new_password": "yyyyyyyyyy" }),
         "/api/v1/me/step-up" => json!({ "password": "x" }),
+        "/api/v1/exams/{exam_id}/staff" => json!({ "organisers": [] }),
         "/api/v1/items" | "/api/v1/items/{item_id}" => {
             super::items::mc_item("Câu hỏi", "Chương 1", "biet")
         }

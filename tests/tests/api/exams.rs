@@ -1527,9 +1527,11 @@ async fn essays_are_double_marked_with_a_third_marker_on_disagreement(app: TestA
             "body": { "kind": "essay", "stem": stem, "rubric": [{ "description": "Theo hướng dẫn chấm", "points": points }] },
             "metadata": { "subject": "ngu_van", "grade": 12, "topic": ["Nghị luận xã hội"], "level": "van_dung" } })).await;
     }
-    app.create_user(&bank.admin, "gv.van2", &["teacher"], Some(bank.school))
+    let second_marker = app
+        .create_user(&bank.admin, "gv.van2", &["teacher"], Some(bank.school))
         .await;
-    app.create_user(&bank.admin, "gv.van3", &["teacher"], Some(bank.school))
+    let third_marker = app
+        .create_user(&bank.admin, "gv.van3", &["teacher"], Some(bank.school))
         .await;
     let class = app.create_class(&bank.admin, bank.school, "12A2").await;
     let created = app.post("/api/v1/users", Some(&bank.admin), json!({ "login": "hs.van", "password": USER_PASSWORD,
@@ -1584,6 +1586,25 @@ async fn essays_are_double_marked_with_a_third_marker_on_disagreement(app: TestA
         app.token("gv.van2", USER_PASSWORD).await,
         app.token("gv.van3", USER_PASSWORD).await,
     ];
+    // Teachers mark an exam's essays only once its organiser lists them as markers.
+    let essays = format!("/api/v1/sittings/{sitting}/essays");
+    let unlisted = app.get(&essays, Some(&graders[1])).await;
+    assert_eq!(unlisted.status, 404, "{}", unlisted.text);
+    let author_id = super::passkeys::user_id(&app, &bank.author).await;
+    let listed = app
+        .send(
+            app.client
+                .put(app.url(&format!(
+                    "/api/v1/exams/{}/staff",
+                    exam.body["id"].as_str().unwrap()
+                )))
+                .bearer_auth(&bank.author)
+                .json(
+                    &json!({ "organisers": [author_id], "markers": [second_marker, third_marker] }),
+                ),
+        )
+        .await;
+    assert_eq!(listed.status, 200, "{}", listed.text);
     let queue = app
         .get(
             &format!("/api/v1/sittings/{sitting}/essays"),

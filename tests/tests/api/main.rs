@@ -6,6 +6,7 @@ mod blobs;
 mod browser;
 mod content;
 mod envelope;
+mod exam_staff;
 mod exams;
 mod groups;
 mod health;
