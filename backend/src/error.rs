@@ -203,6 +203,13 @@ impl From<sea_orm::DbErr> for ApiError {
                     retry_after_secs: 2,
                 }
             }
+            // Text with U+0000 from a binary file's parser: PostgreSQL cannot hold it, and the
+            // transaction is rolled back, so nothing is half-written (the edge refuses the rest).
+            sea_orm::DbErr::Query(ref e) | sea_orm::DbErr::Exec(ref e)
+                if e.to_string().contains("0x00") =>
+            {
+                ApiError::BadRequest(NUL_FOUND)
+            }
             other => ApiError::Unexpected(other.into()),
         }
     }
@@ -227,6 +234,13 @@ fn connection_lost(err: &sea_orm::RuntimeErr) -> bool {
 }
 
 /// Maps actix's own extractor errors into the envelope.
+/// The code of text refused for holding U+0000, and the payload error `nul.rs` raises for it.
+pub const NUL_FOUND: &str = "nul_character";
+
+pub fn is_nul_payload(err: &actix_web::error::PayloadError) -> bool {
+    matches!(err, actix_web::error::PayloadError::Io(e) if e.to_string() == NUL_FOUND)
+}
+
 pub fn json_error(
     err: actix_web::error::JsonPayloadError,
     _req: &actix_web::HttpRequest,
@@ -237,6 +251,7 @@ pub fn json_error(
         E::ContentType => ApiError::BadRequest("missing_content_type"),
         E::Deserialize(e) if e.is_data() => ApiError::BadRequest("json_wrong_type"),
         E::Payload(actix_web::error::PayloadError::Overflow) => ApiError::PayloadTooLarge,
+        E::Payload(ref e) if is_nul_payload(e) => ApiError::BadRequest(NUL_FOUND),
         _ => ApiError::BadRequest("malformed_json"),
     }
     .into()

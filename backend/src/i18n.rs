@@ -723,6 +723,10 @@ pub fn text(code: &str) -> (&'static str, &'static str) {
             "This passkey was enrolled under the supervision of this room's only proctor, so it cannot prove identity here. Use another passkey or ask a second proctor.",
         ),
         "notice_not_found" => ("Không tìm thấy thông báo.", "Notice not found."),
+        "nul_character" => (
+            "Dữ liệu gửi lên chứa ký tự NUL (U+0000), không được chấp nhận.",
+            "The request holds a NUL character (U+0000), which is not accepted.",
+        ),
         "not_exam_staff" => (
             "Bạn không thuộc ban tổ chức hoặc cán bộ chấm của kỳ thi này.",
             "You are not an organiser or marker of this exam.",

@@ -15,6 +15,7 @@ pub mod health;
 pub mod i18n;
 pub mod identity;
 pub mod notices;
+pub mod nul;
 pub mod org;
 pub mod questions;
 pub mod request;

@@ -254,6 +254,7 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(ApiError::NotFound("route_not_found"))
             }))
+            .wrap(from_fn(crate::nul::refuse_nul))
             .wrap(from_fn(crate::admission::admit))
             .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
             .wrap(from_fn(telemetry::request_context))

@@ -29,8 +29,22 @@ pub fn fold(raw: &str) -> String {
 }
 
 /// Removes HTML tags (never rendered as HTML), normalises to NFC and trims. LaTeX and the
-/// `![alt](blob:key)` image syntax pass through untouched.
+/// `![alt](blob:key)` image syntax pass through untouched. Stripping repeats until nothing
+/// changes, so a tag hidden inside another (`<<b>img …>`) does not survive. This keeps pasted
+/// markup out of the bank; it is not what makes text safe: every writer escapes what it outputs
+/// with `escape_markup` (docs/SECURITY.md, finding 7).
 pub fn clean_text(raw: &str) -> String {
+    let mut text = raw.nfc().collect::<String>();
+    loop {
+        let stripped = strip_tags_once(&text);
+        if stripped == text {
+            return text.trim().to_owned();
+        }
+        text = stripped;
+    }
+}
+
+fn strip_tags_once(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     let mut rest = raw;
     while let Some(start) = rest.find('<') {
@@ -49,7 +63,24 @@ pub fn clean_text(raw: &str) -> String {
         }
     }
     out.push_str(rest);
-    out.nfc().collect::<String>().trim().to_owned()
+    out
+}
+
+/// Text made inert in HTML, XML, SVG and Word's XML: the one escape every writer uses, so text
+/// that holds markup (an essay, a pasted stem) is shown as the characters it is.
+pub fn escape_markup(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// `b`, `/p`, `img src="x"`, `br/`, `!-- comment --`: a tag name, then anything but maths.
@@ -100,6 +131,29 @@ mod tests {
         assert_eq!(
             clean_text("  Hình: ![đồ thị](blob:items/a.png) "),
             "Hình: ![đồ thị](blob:items/a.png)"
+        );
+    }
+
+    #[test]
+    fn hidden_and_nested_tags_do_not_survive_stripping_and_escaping_makes_the_rest_inert() {
+        for attack in [
+            "<<b>img src=x onerror=alert(1)>",
+            "<<<i>b>script>alert(1)<</i>/script>",
+            "<scr<b>ipt>alert(1)</scr</b>ipt>",
+        ] {
+            let cleaned = clean_text(attack);
+            assert!(
+                !cleaned.contains("<img") && !cleaned.contains("<script"),
+                "{attack} -> {cleaned}"
+            );
+        }
+        // Text that is not stripped (a `$` inside, as maths may hold) is escaped on output.
+        let kept = clean_text("<img src=x onerror=alert(1) title=\"$\">");
+        let shown = escape_markup(&kept);
+        assert!(!shown.contains('<') && !shown.contains('"'), "{shown}");
+        assert_eq!(
+            escape_markup("a<b & \"c\" 'd'"),
+            "a&lt;b &amp; &quot;c&quot; &#39;d&#39;"
         );
     }
 }

@@ -14,13 +14,6 @@ fn layout(counts: &[u32]) -> (u32, f64) {
     (max, bar)
 }
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// `counts[i]` candidates scored in [i*0.25, (i+1)*0.25); a 10 is in the last bar.
 pub fn svg(title: &str, counts: &[u32]) -> String {
     let (max, bar) = layout(counts);
@@ -31,7 +24,7 @@ pub fn svg(title: &str, counts: &[u32]) -> String {
 <text x="{x}" y="22" text-anchor="middle" font-size="15" font-weight="bold">{t}</text>
 "##,
         x = WIDTH / 2,
-        t = escape(title)
+        t = crate::text::escape_markup(title)
     );
     for step in 0..=4 {
         let value = f64::from(max) * f64::from(step) / 4.0;

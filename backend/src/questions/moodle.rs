@@ -7,7 +7,7 @@ use super::{
     domain::{Body, Criterion, Kind, Level, Metadata, Statement},
 };
 use crate::exam_format::{Choice, Points, ShortAnswer};
-use crate::text::clean_text;
+use crate::text::{clean_text, escape_markup};
 use crate::xml::Element;
 
 /// Moodle text is HTML: tags go, entities are decoded, MathJax `\( \)` becomes `$ $`.
@@ -208,21 +208,11 @@ fn criterion(line: &str, whole: Points) -> Criterion {
 }
 
 fn html(text: &str) -> String {
-    let escaped = text
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;");
+    let escaped = escape_markup(text);
     format!(
         "<![CDATA[<p>{}</p>]]>",
         escaped.replace('\n', "</p><p>").replace("]]>", "]]&gt;")
     )
-}
-
-fn xml_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// Writes items (with their metadata) as one Moodle XML quiz file.
@@ -238,7 +228,7 @@ pub fn export(items: &[(String, Body, Metadata)]) -> String {
         if category != last_category {
             out.push_str(&format!(
                 "  <question type=\"category\"><category><text>{}</text></category></question>\n",
-                xml_escape(&category)
+                escape_markup(&category)
             ));
             last_category = category;
         }
@@ -249,7 +239,7 @@ pub fn export(items: &[(String, Body, Metadata)]) -> String {
         };
         out.push_str(&format!(
             "  <question type=\"{kind}\">\n    <name><text>{}</text></name>\n",
-            xml_escape(name)
+            escape_markup(name)
         ));
         out.push_str(&format!(
             "    <questiontext format=\"html\"><text>{}</text></questiontext>\n",
@@ -324,7 +314,7 @@ pub fn export(items: &[(String, Body, Metadata)]) -> String {
         tags.extend(meta.tags.iter().cloned());
         out.push_str("    <tags>");
         for t in tags {
-            out.push_str(&format!("<tag><text>{}</text></tag>", xml_escape(&t)));
+            out.push_str(&format!("<tag><text>{}</text></tag>", escape_markup(&t)));
         }
         out.push_str("</tags>\n  </question>\n");
     }

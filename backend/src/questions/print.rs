@@ -5,17 +5,11 @@ use std::io::Write;
 
 use super::paper_routes::PaperCodeResponse;
 
-fn esc(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
 fn run(text: &str, bold: bool) -> String {
     let props = if bold { "<w:rPr><w:b/></w:rPr>" } else { "" };
     format!(
         r#"<w:r>{props}<w:t xml:space="preserve">{}</w:t></w:r>"#,
-        esc(text)
+        crate::text::escape_markup(text)
     )
 }
 

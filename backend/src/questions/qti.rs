@@ -8,21 +8,16 @@ use super::{
     domain::{Body, Criterion, Metadata, Statement, default_rubric},
 };
 use crate::exam_format::{Choice, Points, ShortAnswer};
-use crate::text::clean_text;
+use crate::text::{clean_text, escape_markup};
 use crate::xml::{self, Element};
 
 const NS: &str = "http://www.imsglobal.org/xsd/imsqtiasi_v3p0";
 
-fn esc(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// Our text as XHTML paragraphs (line breaks become paragraphs).
 fn para(text: &str) -> String {
-    text.lines().map(|l| format!("<p>{}</p>", esc(l))).collect()
+    text.lines()
+        .map(|l| format!("<p>{}</p>", escape_markup(l)))
+        .collect()
 }
 
 pub fn item_xml(id: &str, body: &Body) -> String {
@@ -41,7 +36,7 @@ pub fn item_xml(id: &str, body: &Body) -> String {
                 let label = Choice::from_index(i).map(|c| c.letter()).unwrap_or('X');
                 interactions.push_str(&format!(
                     r#"<qti-simple-choice identifier="{label}">{}</qti-simple-choice>"#,
-                    esc(o)
+                    escape_markup(o)
                 ));
             }
             interactions.push_str("</qti-choice-interaction>");
@@ -55,14 +50,14 @@ pub fn item_xml(id: &str, body: &Body) -> String {
                 ));
                 interactions.push_str(&format!(
                     r#"<qti-choice-interaction response-identifier="RESPONSE_{label}" shuffle="false" max-choices="1"><qti-prompt>{}</qti-prompt><qti-simple-choice identifier="DUNG">Đúng</qti-simple-choice><qti-simple-choice identifier="SAI">Sai</qti-simple-choice></qti-choice-interaction>"#,
-                    esc(&s.text)
+                    escape_markup(&s.text)
                 ));
             }
         }
         Body::ShortAnswer { accepted, .. } => {
             let values: String = accepted
                 .iter()
-                .map(|a| format!("<qti-value>{}</qti-value>", esc(a.as_str())))
+                .map(|a| format!("<qti-value>{}</qti-value>", escape_markup(a.as_str())))
                 .collect();
             declarations.push_str(&format!(
                 r#"<qti-response-declaration identifier="RESPONSE" cardinality="single" base-type="string"><qti-correct-response>{values}</qti-correct-response></qti-response-declaration>"#
@@ -78,7 +73,7 @@ pub fn item_xml(id: &str, body: &Body) -> String {
                 interactions.push_str(&format!(
                     r#"<p data-points="{}">{}</p>"#,
                     c.points,
-                    esc(&c.description)
+                    escape_markup(&c.description)
                 ));
             }
             interactions.push_str("</qti-rubric-block>");
@@ -101,7 +96,7 @@ pub fn package(items: &[(String, Body, Metadata)]) -> anyhow::Result<Vec<u8>> {
         zip.write_all(item_xml(id, body).as_bytes())?;
         resources.push_str(&format!(
             r#"<resource identifier="R{id}" type="imsqti_item_xmlv3p0" href="{href}"><metadata><hocthi:metadata>{}</hocthi:metadata></metadata><file href="{href}"/></resource>"#,
-            esc(&serde_json::to_string(meta)?)
+            escape_markup(&serde_json::to_string(meta)?)
         ));
     }
     let manifest = format!(
@@ -288,4 +283,38 @@ pub fn parse_package(bytes: &[u8]) -> Result<Vec<Parsed>, &'static str> {
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Text that clean_text keeps (a `$` inside it, as maths may hold) leaves every writer as
+    /// characters, never as markup (docs/SECURITY.md, finding 7).
+    #[test]
+    fn markup_in_an_item_is_written_escaped_in_qti_and_moodle_xml() {
+        let attack = r#"<img src=x onerror=alert(1) title="$">"#;
+        let body = Body::MultipleChoice {
+            stem: attack.to_owned(),
+            options: vec![attack.to_owned(), "2".into(), "3".into(), "4".into()],
+            correct: Choice::A,
+        };
+        let qti = item_xml("i1", &body);
+        let metadata = Metadata {
+            subject: crate::exam_format::Subject::Toan,
+            grade: 12,
+            series: None,
+            topic: vec!["Chương 1".into()],
+            level: super::super::domain::Level::Biet,
+            competency: None,
+            tags: Vec::new(),
+            source: None,
+            solution: Some(attack.to_owned()),
+        };
+        let moodle = super::super::moodle::export(&[("Câu 1".into(), body, metadata)]);
+        for (format, written) in [("QTI", qti), ("Moodle XML", moodle)] {
+            assert!(!written.contains("<img"), "{format}: {written}");
+            assert!(written.contains("&lt;img"), "{format}: {written}");
+        }
+    }
 }

@@ -7,7 +7,8 @@ on_every_store!(
     language_follows_accept_language,
     request_ids_are_kept_or_made,
     openapi_and_docs_are_served,
-    an_instance_at_its_limit_sheds_requests_with_retry_after
+    an_instance_at_its_limit_sheds_requests_with_retry_after,
+    a_nul_character_is_refused_at_the_edge_and_nothing_is_written,
 );
 
 fn assert_problem(reply: &hocthi_tests::Reply, status: u16, code: &str) {
@@ -253,4 +254,67 @@ async fn an_instance_at_its_limit_sheds_requests_with_retry_after(app: TestApp) 
     drop(held);
     assert_eq!(app.get("/api/v1/me", Some(&token)).await.status, 200);
     assert_eq!(app.state.admission.in_flight(), 0, "every place given back");
+}
+
+/// PostgreSQL cannot hold U+0000 in text (it answered 500, and logged a backtrace); SQLite would
+/// store it. Both refuse it with 400 before anything runs (docs/SECURITY.md, finding 11).
+async fn a_nul_character_is_refused_at_the_edge_and_nothing_is_written(app: TestApp) {
+    let token = app.admin_token().await;
+    let school = app
+        .create_school(&token, "THPT-NUL", "Trường THPT Nul")
+        .await;
+    let cases: Vec<(&str, reqwest::RequestBuilder)> = vec![
+        (
+            "a search query",
+            app.client
+                .get(app.url("/api/v1/items?q=%00"))
+                .bearer_auth(&token),
+        ),
+        (
+            "a sign-in, unauthenticated",
+            app.client
+                .post(app.url("/api/v1/auth/login"))
+                .json(&json!({ "login": "hs\u{0}an", "password": "x" })),
+        ),
+        (
+            "a new school",
+            app.client
+                .post(app.url("/api/v1/schools"))
+                .bearer_auth(&token)
+                .json(&json!({ "code": "THPT-X", "name": "Trường\u{0}X", "level": "THPT" })),
+        ),
+        (
+            "a roster file",
+            app.client
+                .post(app.url(&format!("/api/v1/schools/{school}/users/import")))
+                .bearer_auth(&token)
+                .header("content-type", "text/csv")
+                .body("login,full_name,role\nhs.nul,Học\0Sinh,student\n"),
+        ),
+    ];
+    for (what, request) in cases {
+        let reply = app.send(request).await;
+        assert_problem(&reply, 400, "nul_character");
+        assert!(reply.text.len() < 2000, "{what}: a short answer");
+    }
+    let escaped = app
+        .post(
+            "/api/v1/schools",
+            Some(&token),
+            json!({ "code": "THPT-Y", "name": "Trường \\u0000 Y", "level": "THPT" }),
+        )
+        .await;
+    assert_eq!(
+        escaped.status, 201,
+        "a backslash and text is not a NUL: {}",
+        escaped.text
+    );
+    let schools = app.get("/api/v1/schools", Some(&token)).await;
+    assert!(
+        !schools.text.contains("THPT-X"),
+        "nothing written: {}",
+        schools.text
+    );
+    let users = app.get("/api/v1/users?q=nul", Some(&token)).await;
+    assert!(!users.text.contains("hs.nul"), "{}", users.text);
 }
