@@ -2,6 +2,11 @@
 //! store through a signed URL (parts above the multipart threshold), then completes. Only then
 //! are size, type (by content) and SHA-256 checked; a file already stored is kept once; quotas
 //! count per teacher and per school; uploads never completed are cleaned up.
+//!
+//! The signed URLs write a staging key and carry the declared size (the store refuses any
+//! other length); a checked upload is moved to its file's own key, so the upload's URL, valid
+//! for the rest of its hour, can no longer change what was checked (docs/SECURITY.md, finding
+//! 4). What such a late PUT writes to staging is deleted when the hour is over.
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
@@ -92,7 +97,7 @@ async fn used_bytes(
         .select_only()
         .column_as(Expr::cust("CAST(COALESCE(SUM(size), 0) AS BIGINT)"), "used")
         .filter(column.eq(id))
-        .filter(content_upload::Column::State.is_in(["pending", "completed"]))
+        .filter(content_upload::Column::State.is_in(["pending", "completed", "stored"]))
         .into_tuple()
         .one(&state.db)
         .await?;
@@ -160,7 +165,7 @@ async fn start_upload(
         }
     }
     let id = Uuid::now_v7();
-    let key = format!("content/{id}");
+    let key = staging_key(id);
     let now = Utc::now();
     let expires_at = now + Duration::minutes(UPLOAD_WINDOW_MINUTES);
     let validity = Validity::for_next(std::time::Duration::from_secs(
@@ -173,10 +178,12 @@ async fn start_upload(
         let upload = state.blobs.create_multipart(&key, &mime).await?;
         let mut urls = Vec::with_capacity(parts as usize);
         for n in 1..=parts {
+            let before = i64::from(n - 1) * part_size;
+            let size = part_size.min(body.size - before) as u64;
             urls.push(
                 state
                     .blobs
-                    .signed_part_url(&key, &upload, n, validity)
+                    .signed_part_url(&key, &upload, n, size, validity)
                     .await?,
             );
         }
@@ -189,7 +196,10 @@ async fn start_upload(
             parts,
         )
     } else {
-        let url = state.blobs.signed_put_url(&key, &mime, validity).await?;
+        let url = state
+            .blobs
+            .signed_put_url(&key, &mime, body.size as u64, validity)
+            .await?;
         ("single", Some(url), None, Vec::new(), None, 1)
     };
     content_upload::Entity::insert(content_upload::ActiveModel {
@@ -233,6 +243,16 @@ pub struct CompleteRequest {
 pub struct PartRequest {
     pub part_number: i32,
     pub etag: String,
+}
+
+/// Where an upload's bytes land before they are checked.
+fn staging_key(upload: Uuid) -> String {
+    format!("staging/content/{upload}")
+}
+
+/// Where a checked file lives, out of reach of its upload's URL.
+fn file_key(upload: Uuid) -> String {
+    format!("content/{upload}")
 }
 
 /// The checks a stored object must pass before it counts as a file.
@@ -375,7 +395,7 @@ async fn complete_upload(
                 sha256: upload.sha256.clone(),
                 size: upload.size,
                 mime,
-                blob_key: upload.blob_key.clone(),
+                blob_key: file_key(upload.id),
                 details: serde_json::to_string(&package).expect("plain data"),
                 created_by: user.id,
                 school_id: user.school,
@@ -397,10 +417,24 @@ async fn complete_upload(
         .filter(content_upload::Column::Id.eq(upload.id))
         .exec(&txn)
         .await?;
-    txn.commit().await?;
     if duplicate {
+        txn.commit().await?;
         // Stored once: the second copy goes (and does not count against the quota).
         let _ = state.blobs.delete(&upload.blob_key).await;
+    } else {
+        // Out of the upload URL's reach before the file exists for anyone; if the move fails,
+        // the transaction is dropped and the upload stays pending.
+        state
+            .blobs
+            .rename(&upload.blob_key, &file.blob_key)
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = ?e, "moving a checked upload failed");
+                ApiError::Unavailable {
+                    retry_after_secs: 2,
+                }
+            })?;
+        txn.commit().await?;
     }
     Ok(web::Json(file_response(&file)))
 }
@@ -452,8 +486,10 @@ pub async fn signed_url(state: &AppState, file: Uuid) -> Result<FileUrl, ApiErro
 /// Uploads started and never completed: their objects and parts go, the upload is marked
 /// abandoned (and stops counting against quotas). Returns how many.
 pub async fn clean_abandoned(state: &AppState, now: DateTime<Utc>) -> Result<usize, ApiError> {
+    // Past the hour of its URLs, an upload's staging key holds nothing anyone needs: an upload
+    // never completed, or what a PUT wrote after completion or failure.
     let stale = content_upload::Entity::find()
-        .filter(content_upload::Column::State.eq("pending"))
+        .filter(content_upload::Column::State.is_in(["pending", "completed", "failed"]))
         .filter(content_upload::Column::ExpiresAt.lt(now))
         .limit(500)
         .all(&state.db)
@@ -463,14 +499,25 @@ pub async fn clean_abandoned(state: &AppState, now: DateTime<Utc>) -> Result<usi
         if let Some(multipart) = &u.multipart_id {
             let _ = state.blobs.abort_multipart(&u.blob_key, multipart).await;
         }
-        state.blobs.delete(&u.blob_key).await?;
+        // Uploads from before staging keys wrote their file's own key: only a pending one's
+        // object is unwanted.
+        if u.state == "pending" || u.blob_key.starts_with("staging/") {
+            state.blobs.delete(&u.blob_key).await?;
+        }
+        let (next, counts) = match u.state.as_str() {
+            "pending" => ("abandoned", true),
+            "completed" => ("stored", false),
+            _ => ("closed", false),
+        };
         let moved = content_upload::Entity::update_many()
-            .col_expr(content_upload::Column::State, Expr::value("abandoned"))
+            .col_expr(content_upload::Column::State, Expr::value(next))
             .filter(content_upload::Column::Id.eq(u.id))
-            .filter(content_upload::Column::State.eq("pending"))
+            .filter(content_upload::Column::State.eq(u.state.as_str()))
             .exec(&state.db)
             .await?;
-        cleaned += moved.rows_affected as usize;
+        if counts {
+            cleaned += moved.rows_affected as usize;
+        }
     }
     Ok(cleaned)
 }

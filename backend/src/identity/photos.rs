@@ -105,6 +105,7 @@ async fn start_photo(
         .signed_put_url(
             &staging_key(model.id),
             &model.mime,
+            model.size as u64,
             Validity::for_next(std::time::Duration::from_secs(300)),
         )
         .await?;

@@ -56,20 +56,28 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn delete(&self, key: &str) -> anyhow::Result<()>;
     async fn signed_get_url(&self, key: &str, validity: Validity) -> anyhow::Result<String>;
     /// A PUT URL bound to one content type: the uploader must send that `Content-Type`.
+    /// A signed PUT of exactly `size` bytes of `content_type`: the store refuses any other
+    /// length (S3 through the signed `Content-Length`, the local folder as it reads).
     async fn signed_put_url(
         &self,
         key: &str,
         content_type: &str,
+        size: u64,
         validity: Validity,
     ) -> anyhow::Result<String>;
     async fn create_multipart(&self, key: &str, content_type: &str) -> anyhow::Result<String>;
+    /// A signed PUT of one part of exactly `size` bytes.
     async fn signed_part_url(
         &self,
         key: &str,
         upload_id: &str,
         part_number: i32,
+        size: u64,
         validity: Validity,
     ) -> anyhow::Result<String>;
+    /// Moves an object to another key (a checked upload leaves its staging key, so the upload's
+    /// URL, still valid for a while, can no longer change what was checked).
+    async fn rename(&self, from: &str, to: &str) -> anyhow::Result<()>;
     async fn complete_multipart(
         &self,
         key: &str,
@@ -118,8 +126,25 @@ pub struct LocalBlobStore {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LocalGrant {
     Get,
-    Put { content_type: String },
-    Part { upload_id: String, part_number: i32 },
+    Put {
+        content_type: String,
+        size: u64,
+    },
+    Part {
+        upload_id: String,
+        part_number: i32,
+        size: u64,
+    },
+}
+
+impl LocalGrant {
+    /// How many bytes the grant's PUT must carry.
+    pub fn size(&self) -> Option<u64> {
+        match self {
+            LocalGrant::Get => None,
+            LocalGrant::Put { size, .. } | LocalGrant::Part { size, .. } => Some(*size),
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -159,11 +184,12 @@ impl LocalBlobStore {
     fn signature(&self, key: &str, grant: &LocalGrant, expires: u64) -> String {
         let grant_text = match grant {
             LocalGrant::Get => "get".to_owned(),
-            LocalGrant::Put { content_type } => format!("put\n{content_type}"),
+            LocalGrant::Put { content_type, size } => format!("put\n{content_type}\n{size}"),
             LocalGrant::Part {
                 upload_id,
                 part_number,
-            } => format!("part\n{upload_id}\n{part_number}"),
+                size,
+            } => format!("part\n{upload_id}\n{part_number}\n{size}"),
         };
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.signing_key)
             .expect("any key length works for HMAC");
@@ -183,11 +209,13 @@ impl LocalBlobStore {
             .as_secs();
         let sig = self.signature(key, &grant, expires);
         let extra = match &grant {
-            LocalGrant::Get | LocalGrant::Put { .. } => String::new(),
+            LocalGrant::Get => String::new(),
+            LocalGrant::Put { size, .. } => format!("&size={size}"),
             LocalGrant::Part {
                 upload_id,
                 part_number,
-            } => format!("&upload={upload_id}&part={part_number}"),
+                size,
+            } => format!("&upload={upload_id}&part={part_number}&size={size}"),
         };
         Ok(format!(
             "{}/blobs/{key}?expires={expires}&sig={sig}{extra}",
@@ -311,12 +339,14 @@ impl BlobStore for LocalBlobStore {
         &self,
         key: &str,
         content_type: &str,
+        size: u64,
         validity: Validity,
     ) -> anyhow::Result<String> {
         self.signed_url(
             key,
             LocalGrant::Put {
                 content_type: content_type.to_owned(),
+                size,
             },
             validity,
         )
@@ -342,6 +372,7 @@ impl BlobStore for LocalBlobStore {
         key: &str,
         upload_id: &str,
         part_number: i32,
+        size: u64,
         validity: Validity,
     ) -> anyhow::Result<String> {
         self.upload_dir(upload_id)?;
@@ -350,9 +381,25 @@ impl BlobStore for LocalBlobStore {
             LocalGrant::Part {
                 upload_id: upload_id.to_owned(),
                 part_number,
+                size,
             },
             validity,
         )
+    }
+
+    async fn rename(&self, from: &str, to: &str) -> anyhow::Result<()> {
+        check_key(from)?;
+        check_key(to)?;
+        for (a, b) in [
+            (self.object_path(from), self.object_path(to)),
+            (self.meta_path(from), self.meta_path(to)),
+        ] {
+            if let Some(parent) = b.parent() {
+                tokio::fs::create_dir_all(parent).await?;
+            }
+            tokio::fs::rename(a, b).await?;
+        }
+        Ok(())
     }
 
     async fn complete_multipart(
@@ -589,6 +636,7 @@ impl BlobStore for S3BlobStore {
         &self,
         key: &str,
         content_type: &str,
+        size: u64,
         validity: Validity,
     ) -> anyhow::Result<String> {
         let request = self
@@ -597,6 +645,7 @@ impl BlobStore for S3BlobStore {
             .bucket(&self.bucket)
             .key(self.key(key)?)
             .content_type(content_type)
+            .content_length(i64::try_from(size)?)
             .presigned(Self::presigning(validity)?)
             .await?;
         Ok(request.uri().to_owned())
@@ -622,6 +671,7 @@ impl BlobStore for S3BlobStore {
         key: &str,
         upload_id: &str,
         part_number: i32,
+        size: u64,
         validity: Validity,
     ) -> anyhow::Result<String> {
         let request = self
@@ -631,9 +681,23 @@ impl BlobStore for S3BlobStore {
             .key(self.key(key)?)
             .upload_id(upload_id)
             .part_number(part_number)
+            .content_length(i64::try_from(size)?)
             .presigned(Self::presigning(validity)?)
             .await?;
         Ok(request.uri().to_owned())
+    }
+
+    async fn rename(&self, from: &str, to: &str) -> anyhow::Result<()> {
+        let source = format!("{}/{}", self.bucket, self.key(from)?);
+        self.client
+            .copy_object()
+            .bucket(&self.bucket)
+            .key(self.key(to)?)
+            .copy_source(source)
+            .send()
+            .await
+            .context("S3 copy_object")?;
+        self.delete(from).await
     }
 
     async fn complete_multipart(

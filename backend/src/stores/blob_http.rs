@@ -19,6 +19,7 @@ struct Signed {
     sig: String,
     upload: Option<String>,
     part: Option<i32>,
+    size: Option<u64>,
 }
 
 fn refused() -> ApiError {
@@ -102,31 +103,41 @@ async fn put_blob(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
+    let size = q.size.ok_or_else(refused)?;
     let grant = match (&q.upload, q.part) {
         (Some(upload_id), Some(part_number)) => LocalGrant::Part {
             upload_id: upload_id.clone(),
             part_number,
+            size,
         },
         (None, None) => LocalGrant::Put {
             content_type: content_type.clone(),
+            size,
         },
         _ => return Err(refused()),
     };
     if !store.verify(&key, &grant, q.expires, &q.sig) {
         return Err(refused());
     }
+    // Exactly the signed size, as S3 holds a signed Content-Length: reading stops at the first
+    // byte too many.
+    let limit = usize::try_from(size).map_or(MAX_LOCAL_UPLOAD, |s| s.min(MAX_LOCAL_UPLOAD));
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|_| ApiError::BadRequest("malformed_body"))?;
-        if body.len() + chunk.len() > MAX_LOCAL_UPLOAD {
+        if body.len() + chunk.len() > limit {
             return Err(ApiError::PayloadTooLarge);
         }
         body.extend_from_slice(&chunk);
+    }
+    if body.len() as u64 != size {
+        return Err(ApiError::BadRequest("size_mismatch"));
     }
     let etag = match grant {
         LocalGrant::Part {
             upload_id,
             part_number,
+            ..
         } => store
             .put_part(&upload_id, part_number, body.freeze())
             .await

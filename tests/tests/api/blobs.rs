@@ -18,6 +18,7 @@ async fn signed_urls_upload_and_download(app: TestApp) {
         .signed_put_url(
             key,
             "text/plain; charset=utf-8",
+            body.len() as u64,
             Validity::for_next(Duration::from_secs(300)),
         )
         .await
@@ -40,6 +41,39 @@ async fn signed_urls_upload_and_download(app: TestApp) {
     let meta = blobs.head(key).await.unwrap().expect("the object exists");
     assert_eq!(meta.size, body.len() as u64);
     assert_eq!(meta.content_type, "text/plain; charset=utf-8");
+
+    // The URL is for exactly the declared size: more bytes are refused and nothing is written
+    // (S3 checks the signed Content-Length, the local folder counts as it reads).
+    let small = blobs
+        .signed_put_url(
+            "lessons/nho.txt",
+            "text/plain",
+            16,
+            Validity::for_next(Duration::from_secs(300)),
+        )
+        .await
+        .unwrap();
+    let bigger = app
+        .client
+        .put(&small)
+        .header("content-type", "text/plain")
+        .body(vec![b'x'; 64 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        bigger.status().is_client_error(),
+        "64 KiB through a 16-byte URL: {}",
+        bigger.status()
+    );
+    assert!(blobs.head("lessons/nho.txt").await.unwrap().is_none());
+
+    // A rename moves the object and its metadata.
+    blobs.rename(key, "lessons/da-duyet.txt").await.unwrap();
+    assert!(blobs.head(key).await.unwrap().is_none());
+    let moved = blobs.get("lessons/da-duyet.txt").await.unwrap().unwrap();
+    assert_eq!(moved.to_vec(), body);
+    blobs.rename("lessons/da-duyet.txt", key).await.unwrap();
 
     let get_url = blobs
         .signed_get_url(key, Validity::for_next(Duration::from_secs(300)))
@@ -100,7 +134,7 @@ async fn signed_urls_expire_and_cannot_be_altered(app: TestApp) {
     );
 
     let put_url = blobs
-        .signed_put_url("uploads/anh.png", "image/png", valid)
+        .signed_put_url("uploads/anh.png", "image/png", 8, valid)
         .await
         .unwrap();
     let wrong_type = app
@@ -122,7 +156,7 @@ async fn signed_urls_expire_and_cannot_be_altered(app: TestApp) {
     );
 
     let expired_put = blobs
-        .signed_put_url("uploads/anh.png", "image/png", expired)
+        .signed_put_url("uploads/anh.png", "image/png", 3, expired)
         .await
         .unwrap();
     let late = app
@@ -150,7 +184,7 @@ async fn multipart_uploads_assemble_in_order(app: TestApp) {
     // Upload out of order: the part numbers, not the arrival order, decide the result.
     for (number, bytes) in [(2, &second), (1, &first)] {
         let url = blobs
-            .signed_part_url(key, &upload, number, valid)
+            .signed_part_url(key, &upload, number, bytes.len() as u64, valid)
             .await
             .unwrap();
         let reply = app

@@ -13,6 +13,7 @@ on_every_store!(
     uploads_that_lie_are_refused_and_discarded,
     quotas_and_deduplication_hold,
     abandoned_uploads_are_cleaned_up,
+    a_checked_upload_cannot_be_replaced_through_its_url,
     scorm_packages_are_read_and_unsafe_ones_refused,
     the_province_repository_goes_through_review_and_pins_versions,
     scopes_decide_who_sees_what_and_search_ignores_diacritics,
@@ -442,7 +443,7 @@ async fn abandoned_uploads_are_cleaned_up(app: TestApp) {
     let t = ticket(&app, &p.teacher, "bo-do.png", &bytes, "image/png").await;
     put(&app, t.body["url"].as_str().unwrap(), "image/png", bytes).await;
     let id = t.body["upload_id"].as_str().unwrap();
-    let key = format!("content/{id}");
+    let key = format!("staging/content/{id}");
     assert!(app.state.blobs.head(&key).await.unwrap().is_some());
     let now = chrono::Utc::now();
     assert_eq!(
@@ -477,6 +478,87 @@ async fn abandoned_uploads_are_cleaned_up(app: TestApp) {
             .unwrap(),
         0,
         "once"
+    );
+}
+
+/// A checked file is moved out of its upload's reach: the upload's URL, valid for the rest of
+/// its hour, no longer changes what reviewers checked and readers download (docs/SECURITY.md,
+/// finding 4); what it writes afterwards is deleted when the hour is over.
+async fn a_checked_upload_cannot_be_replaced_through_its_url(app: TestApp) {
+    let p = people(&app).await;
+    let bytes = png();
+    let t = ticket(&app, &p.teacher, "de-cuong.png", &bytes, "image/png").await;
+    let url = t.body["url"].as_str().unwrap().to_owned();
+    let id = t.body["upload_id"].as_str().unwrap().to_owned();
+    assert!(
+        put(&app, &url, "image/png", bytes.clone())
+            .await
+            .status()
+            .is_success()
+    );
+    let done = app
+        .post(
+            &format!("/api/v1/content/uploads/{id}/complete"),
+            Some(&p.teacher),
+            json!({}),
+        )
+        .await;
+    assert_eq!(done.status, 200, "{}", done.text);
+    let item = app
+        .post("/api/v1/content/items", Some(&p.teacher), json!({ "title": "Đề cương ôn tập", "scope": "school",
+            "body": { "kind": "image", "file_id": done.body["id"] }, "metadata": meta("Chương 1") }))
+        .await;
+    assert_eq!(item.status, 201, "{}", item.text);
+
+    // The same URL, the same size, other bytes: accepted by the store, seen by no one.
+    let mut swapped = bytes.clone();
+    let last = swapped.len() - 1;
+    swapped[last] ^= 0xff;
+    put(&app, &url, "image/png", swapped).await;
+    // More bytes than declared are refused outright.
+    let bigger = put(&app, &url, "image/png", vec![0u8; bytes.len() + 4096]).await;
+    assert!(bigger.status().is_client_error(), "{}", bigger.status());
+    let link = app
+        .get(
+            &format!(
+                "/api/v1/content/items/{}/download",
+                item.body["id"].as_str().unwrap()
+            ),
+            Some(&p.colleague),
+        )
+        .await;
+    let served = app
+        .client
+        .get(link.body["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        served.bytes().await.unwrap().as_ref(),
+        &bytes[..],
+        "the checked bytes"
+    );
+
+    let staging = format!("staging/content/{id}");
+    assert!(app.state.blobs.head(&staging).await.unwrap().is_some());
+    let later = chrono::Utc::now() + chrono::Duration::hours(2);
+    hocthi::content::uploads::clean_abandoned(&app.state, later)
+        .await
+        .unwrap();
+    assert!(
+        app.state.blobs.head(&staging).await.unwrap().is_none(),
+        "a late PUT's bytes are gone after the hour"
+    );
+    let again = app
+        .client
+        .get(link.body["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        again.bytes().await.unwrap().as_ref(),
+        &bytes[..],
+        "the file stays"
     );
 }
 
