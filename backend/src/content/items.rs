@@ -2,6 +2,8 @@
 //! audio, images, web links and interactive packages (SCORM, H5P). Every change is a version;
 //! what readers see is the published version, which for the province repository changes only
 //! when a reviewer of the subject approves a new one. Scopes: private, class, school, province.
+use std::collections::HashSet;
+
 use actix_web::{HttpResponse, get, post, put, web};
 use chrono::Utc;
 use sea_orm::{
@@ -18,7 +20,9 @@ use super::uploads::{AUTHORS, FileResponse, FileUrl, file_response, signed_url};
 use crate::{
     audit::{self, Event},
     auth::{CurrentUser, roles::Role},
-    entities::{class, content_file, content_item, content_mark, content_version, user},
+    entities::{
+        class, content_file, content_item, content_mark, content_upload, content_version, user,
+    },
     error::{ApiError, FieldError, Problem},
     exam_format::Subject,
     request::RequestMeta,
@@ -294,10 +298,63 @@ fn visible_condition(user: &CurrentUser, me: &user::Model) -> Condition {
         .add(readable.add(audience))
 }
 
+/// The files `user` holds among `ids`: those they uploaded themselves (the bytes prove they have
+/// them; a duplicate upload completes to the stored file), and `kept`, the files of the version
+/// their change replaces. A file id alone, or a SHA-256, gives no one a file (docs/SECURITY.md,
+/// finding 6).
+async fn held_files(
+    db: &impl ConnectionTrait,
+    user: &CurrentUser,
+    ids: &[Uuid],
+    kept: &[Uuid],
+) -> Result<HashSet<Uuid>, ApiError> {
+    let uploaded: Vec<Option<Uuid>> = content_upload::Entity::find()
+        .select_only()
+        .column(content_upload::Column::FileId)
+        .filter(content_upload::Column::OwnerId.eq(user.id))
+        .filter(content_upload::Column::FileId.is_in(ids.to_vec()))
+        .filter(content_upload::Column::State.is_in(["completed", "stored"]))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let created: Vec<Uuid> = content_file::Entity::find()
+        .select_only()
+        .column(content_file::Column::Id)
+        .filter(content_file::Column::Id.is_in(ids.to_vec()))
+        .filter(content_file::Column::CreatedBy.eq(user.id))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(uploaded
+        .into_iter()
+        .flatten()
+        .chain(created)
+        .chain(kept.iter().copied())
+        .collect())
+}
+
+/// The files a stored version of an item refers to.
+async fn files_of_version(
+    db: &impl ConnectionTrait,
+    item: Uuid,
+    version: i32,
+) -> Result<Vec<Uuid>, ApiError> {
+    let stored = content_version::Entity::find()
+        .filter(content_version::Column::ItemId.eq(item))
+        .filter(content_version::Column::Version.eq(version))
+        .one(db)
+        .await?;
+    Ok(stored
+        .and_then(|v| serde_json::from_str::<Stored>(&v.body).ok())
+        .map(|s| s.body.files())
+        .unwrap_or_default())
+}
+
 async fn check(
     db: &impl ConnectionTrait,
     user: &CurrentUser,
     body: &ContentRequest,
+    kept: &[Uuid],
 ) -> Result<Vec<content_file::Model>, ApiError> {
     let mut problems = Vec::new();
     let title = crate::text::clean_text(&body.title);
@@ -328,12 +385,13 @@ async fn check(
         _ => {}
     }
     let ids = body.body.files();
+    let held = held_files(db, user, &ids, kept).await?;
     let files = content_file::Entity::find()
         .filter(content_file::Column::Id.is_in(ids.clone()))
         .all(db)
         .await?;
     for id in &ids {
-        match files.iter().find(|f| f.id == *id) {
+        match files.iter().find(|f| f.id == *id && held.contains(id)) {
             None => problems.push(FieldError::new("body.file_id", "file_not_found")),
             Some(f) if !body.body.accepts(&f.mime) => {
                 problems.push(FieldError::new("body.file_id", "wrong_file_type"))
@@ -517,7 +575,7 @@ async fn create_item(
     body: web::Json<ContentRequest>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(AUTHORS, user.home())?;
-    check(&state.db, &user, &body).await?;
+    check(&state.db, &user, &body, &[]).await?;
     let stored = stored_of(&body);
     let now = Utc::now();
     let province = body.scope == "province";
@@ -570,13 +628,15 @@ async fn find(state: &AppState, id: Uuid) -> Result<content_item::Model, ApiErro
         .ok_or(ApiError::NotFound("content_not_found"))
 }
 
-/// A reviewer of the item's subject, in reach of its school, not its author.
+/// A reviewer of the item's subject, in reach of its school, not its author, for an item of the
+/// province repository (the only ones reviewed): an author's private or school items are not a
+/// reviewer's to read.
 async fn may_review(
     state: &AppState,
     user: &CurrentUser,
     item: &content_item::Model,
 ) -> Result<bool, ApiError> {
-    if item.author_id == user.id {
+    if item.author_id == user.id || item.scope != "province" {
         return Ok(false);
     }
     if user.has(Role::ProvinceAdmin) {
@@ -655,7 +715,8 @@ async fn update_item(
     if item.author_id != user.id {
         return Err(ApiError::Forbidden("forbidden"));
     }
-    check(&state.db, &user, &body).await?;
+    let kept = files_of_version(&state.db, item.id, item.latest_version).await?;
+    check(&state.db, &user, &body, &kept).await?;
     if body.body.kind() != item.kind {
         return Err(ApiError::field("body.kind", "kind_changed"));
     }
@@ -702,7 +763,10 @@ async fn new_version(
     } else {
         let version = next.latest_version;
         publish(&mut next, version, stored);
-        next.review = "none".into();
+        // A province take-down stays whatever the scope: re-scoping does not undo it.
+        if next.review != "taken_down" {
+            next.review = "none".into();
+        }
     }
     let moved = content_item::Entity::update_many()
         .set(content_item::ActiveModel::from(next.clone()).reset_all())

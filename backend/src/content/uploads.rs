@@ -138,11 +138,28 @@ async fn start_upload(
     if !problems.is_empty() {
         return Err(ApiError::fields(problems));
     }
-    if let Some(existing) = content_file::Entity::find()
+    // A file already stored is answered only to someone who holds it already: knowing a SHA-256
+    // is not having the bytes. Anyone else uploads them, and the upload completes to the stored
+    // file without a second copy.
+    let held_already = content_file::Entity::find()
         .filter(content_file::Column::Sha256.eq(sha.as_str()))
+        .filter(
+            sea_orm::Condition::any()
+                .add(content_file::Column::CreatedBy.eq(user.id))
+                .add(
+                    content_file::Column::Id.in_subquery(
+                        sea_orm::sea_query::Query::select()
+                            .column(content_upload::Column::FileId)
+                            .from(content_upload::Entity)
+                            .and_where(content_upload::Column::OwnerId.eq(user.id))
+                            .and_where(content_upload::Column::State.is_in(["completed", "stored"]))
+                            .to_owned(),
+                    ),
+                ),
+        )
         .one(&state.db)
-        .await?
-    {
+        .await?;
+    if let Some(existing) = held_already {
         return Ok(HttpResponse::Ok().json(UploadTicket {
             upload_id: None,
             existing_file: Some(file_response(&existing)),

@@ -347,11 +347,51 @@ async fn quotas_and_deduplication_hold(app: TestApp) {
     let bytes = png();
     let first = upload(&app, &p.teacher, "anh.png", &bytes, "image/png").await;
     assert_eq!(first.status, 200);
-    // The same content again: nothing to upload, the stored file is reused.
-    let again = ticket(&app, &p.colleague, "ban-sao.png", &bytes, "image/png").await;
+    // The same content again from its uploader: nothing to upload, the stored file is reused.
+    let again = ticket(&app, &p.teacher, "ban-sao.png", &bytes, "image/png").await;
     assert_eq!(again.status, 200, "{}", again.text);
     assert_eq!(again.body["method"], "none");
     assert_eq!(again.body["existing_file"]["id"], first.body["id"]);
+    // Someone else knowing its SHA-256 or its id does not get it (docs/SECURITY.md, finding 6):
+    // the ticket asks for the bytes, and an item cannot point at the file.
+    let theirs = ticket(&app, &p.colleague, "ban-sao.png", &bytes, "image/png").await;
+    assert_eq!(theirs.status, 201, "{}", theirs.text);
+    assert!(theirs.body["existing_file"].is_null(), "{}", theirs.text);
+    let borrow = |file: Value| {
+        app.post(
+            "/api/v1/content/items",
+            Some(&p.colleague),
+            json!({ "title": "Ảnh mượn", "scope": "school",
+            "body": { "kind": "image", "file_id": file }, "metadata": meta("Chương 1") }),
+        )
+    };
+    let refused = borrow(first.body["id"].clone()).await;
+    assert_eq!(refused.status, 422, "{}", refused.text);
+    assert_eq!(refused.body["errors"][0]["code"], "file_not_found");
+    // Sending the bytes proves having them: the upload completes to the same stored file.
+    put(
+        &app,
+        theirs.body["url"].as_str().unwrap(),
+        "image/png",
+        bytes.clone(),
+    )
+    .await;
+    let held = app
+        .post(
+            &format!(
+                "/api/v1/content/uploads/{}/complete",
+                theirs.body["upload_id"].as_str().unwrap()
+            ),
+            Some(&p.colleague),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        held.body["id"], first.body["id"],
+        "stored once: {}",
+        held.text
+    );
+    assert_eq!(borrow(first.body["id"].clone()).await.status, 201);
     // Two uploads of one new content in flight at once: both complete to the same file.
     let twin = hocthi::exams::chart::png(&[7, 7, 7]);
     let (a, b) = (
@@ -788,6 +828,40 @@ async fn the_province_repository_goes_through_review_and_pins_versions(app: Test
         204
     );
     assert_eq!(app.get(&path, Some(&p.other_school)).await.status, 404);
+    // The author cannot undo the take-down by moving the item out of the province repository.
+    let rescoped = app
+        .send(
+            app.client
+                .put(app.url(&path))
+                .bearer_auth(&p.teacher)
+                .json(&lesson("Hàm số bậc ba", "school", "Bản sửa.")),
+        )
+        .await;
+    assert_eq!(rescoped.status, 200, "{}", rescoped.text);
+    assert_eq!(
+        app.get(&path, Some(&p.colleague)).await.status,
+        404,
+        "still taken down for the school"
+    );
+    // Nor does a reviewer read an author's items outside the province repository.
+    let private = app
+        .post(
+            "/api/v1/content/items",
+            Some(&p.teacher),
+            lesson("Nháp riêng", "private", "Ghi chú của tôi."),
+        )
+        .await;
+    let private_path = format!(
+        "/api/v1/content/items/{}",
+        private.body["id"].as_str().unwrap()
+    );
+    assert_eq!(app.get(&private_path, Some(&p.reviewer)).await.status, 404);
+    assert_eq!(
+        app.get(&format!("{private_path}/versions"), Some(&p.reviewer))
+            .await
+            .status,
+        404
+    );
     let log = app
         .get(
             &format!("/api/v1/audit/events?target_type=content_item&target_id={id}&limit=100"),
