@@ -723,6 +723,14 @@ pub fn text(code: &str) -> (&'static str, &'static str) {
             "This passkey was enrolled under the supervision of this room's only proctor, so it cannot prove identity here. Use another passkey or ask a second proctor.",
         ),
         "notice_not_found" => ("Không tìm thấy thông báo.", "Notice not found."),
+        "password_too_common" => (
+            "Mật khẩu này quá phổ biến, dễ bị đoán. Hãy chọn một cụm từ riêng của bạn.",
+            "This password is too common and easy to guess. Choose a phrase of your own.",
+        ),
+        "reset_needs_province_admin" => (
+            "Chỉ quản trị của Sở mới đặt lại mật khẩu cho một quản trị trường.",
+            "Only a province admin can reset a school admin's password.",
+        ),
         "nul_character" => (
             "Dữ liệu gửi lên chứa ký tự NUL (U+0000), không được chấp nhận.",
             "The request holds a NUL character (U+0000), which is not accepted.",

@@ -5,7 +5,7 @@ use actix_cors::Cors;
 use actix_web::{
     App, HttpServer,
     dev::Server,
-    middleware::{Condition, from_fn},
+    middleware::{Condition, DefaultHeaders, from_fn},
     web,
 };
 use anyhow::Context;
@@ -218,6 +218,11 @@ impl Application {
 fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     let workers = state.settings.workers;
     let origins = state.settings.cors_origins.clone();
+    let behind_tls = state
+        .settings
+        .public_url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("https://"));
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
         let (app, api) = App::new()
@@ -255,6 +260,7 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                 Err::<actix_web::HttpResponse, _>(ApiError::NotFound("route_not_found"))
             }))
             .wrap(from_fn(crate::nul::refuse_nul))
+            .wrap(security_headers(behind_tls))
             .wrap(from_fn(crate::admission::admit))
             .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
             .wrap(from_fn(telemetry::request_context))
@@ -263,6 +269,20 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     .listen(listener)?
     .run();
     Ok(server)
+}
+
+/// On every response: browsers take the declared type as it is and send no page address to
+/// other sites; behind TLS (a public `https://` URL) they keep to HTTPS for a year.
+fn security_headers(behind_tls: bool) -> DefaultHeaders {
+    let headers = DefaultHeaders::new()
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("Referrer-Policy", "same-origin"))
+        .add(("X-Frame-Options", "DENY"));
+    if behind_tls {
+        headers.add(("Strict-Transport-Security", "max-age=31536000"))
+    } else {
+        headers
+    }
 }
 
 /// Cross-origin browser access only for the listed origins (e.g. a K12Online-style front end);

@@ -39,12 +39,83 @@ static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         .to_string()
 });
 
+/// Passwords people choose first, in Vietnam as elsewhere (written for this list, compared
+/// without case, diacritics or spaces): long enough, and still guessed within a few tries.
+const COMMON: &[&str] = &[
+    "12345678",
+    "123456789",
+    "1234567890",
+    "0123456789",
+    "87654321",
+    "12341234",
+    "11223344",
+    "12121212",
+    "123123123",
+    "147258369",
+    "123456aa",
+    "abc12345",
+    "abcd1234",
+    "a1234567",
+    "1q2w3e4r",
+    "1qaz2wsx",
+    "qwertyui",
+    "qwerty123",
+    "qwertyuiop",
+    "asdfghjk",
+    "zxcvbnm1",
+    "123qweasd",
+    "password",
+    "password1",
+    "passw0rd",
+    "p@ssw0rd",
+    "admin123",
+    "administrator",
+    "welcome1",
+    "iloveyou",
+    "sunshine",
+    "football",
+    "princess",
+    "matkhau",
+    "matkhau1",
+    "matkhau123",
+    "matkhaumoi",
+    "doimatkhau",
+    "anhyeuem",
+    "emyeuanh",
+    "yeuemnhieu",
+    "hocsinh1",
+    "hocsinh123",
+    "giaovien",
+    "giaovien1",
+    "giaovien123",
+    "vietnam1",
+    "vietnam123",
+    "hanoi123",
+    "saigon123",
+    "thptquocgia",
+    "truonghoc",
+    "hocthi123",
+    "tinhyeu1",
+    "baby1234",
+];
+
 pub fn check_strength(password: &str) -> Result<(), &'static str> {
     match password.chars().count() {
-        n if n < MIN_LENGTH => Err("password_too_short"),
-        n if n > MAX_LENGTH => Err("password_too_long"),
-        _ => Ok(()),
+        n if n < MIN_LENGTH => return Err("password_too_short"),
+        n if n > MAX_LENGTH => return Err("password_too_long"),
+        _ => {}
     }
+    let folded: String = crate::text::fold(password)
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let mut chars = folded.chars();
+    let first = chars.next();
+    let one_character = chars.all(|c| Some(c) == first);
+    if one_character || COMMON.contains(&folded.as_str()) {
+        return Err("password_too_common");
+    }
+    Ok(())
 }
 
 /// Lowers the calling thread's priority by `nice` (Linux schedules threads, so this is per thread).
@@ -147,6 +218,29 @@ impl Passwords {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn common_and_one_character_passwords_are_refused() {
+        let cases = [
+            (
+                "12345678",
+                Err("password_too_common"),
+                "the most common of all",
+            ),
+            (
+                "Mật Khẩu 123",
+                Err("password_too_common"),
+                "folded, it is matkhau123",
+            ),
+            ("aaaaaaaaaa", Err("password_too_common"), "one character"),
+            ("ngắn", Err("password_too_short"), "too short"),
+            ("Mật-khẩu-thử-nghiệm-2025", Ok(()), "a passphrase"),
+            ("hoa sen nở giữa hồ", Ok(()), "words"),
+        ];
+        for (password, want, why) in cases {
+            assert_eq!(check_strength(password), want, "{why}");
+        }
+    }
 
     #[tokio::test]
     async fn hashes_and_verifies_on_its_own_threads() {

@@ -552,6 +552,16 @@ async fn reset_password(
     body: web::Json<ResetPasswordRequest>,
 ) -> Result<web::Json<ResetPasswordResponse>, ApiError> {
     let target = user_in_reach(&state, &user, path.into_inner()).await?;
+    // A school admin resets their school's people, not another admin: that takes the province.
+    let admin_roles = auth::roles::from_db(&target.roles);
+    if !user.has(Role::ProvinceAdmin)
+        && target.id != user.id
+        && admin_roles
+            .iter()
+            .any(|r| matches!(r, Role::SchoolAdmin | Role::ProvinceAdmin))
+    {
+        return Err(ApiError::Forbidden("reset_needs_province_admin"));
+    }
     if let Some(p) = &body.new_password {
         password::check_strength(p).map_err(|c| ApiError::field("new_password", c))?;
     }

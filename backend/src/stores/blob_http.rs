@@ -64,6 +64,24 @@ async fn get_blob(
         .await?
         .ok_or(ApiError::NotFound("not_found"))?;
     let len = body.len() as u64;
+    // Blobs share the pages' origin: media and PDF show in place, anything else downloads, and
+    // nothing but a PDF (whose viewer a sandbox would block) may run script as this origin.
+    let inline = ["image/", "video/", "audio/", "application/pdf"]
+        .iter()
+        .any(|t| meta.content_type.starts_with(t));
+    let disposition = if inline { "inline" } else { "attachment" };
+    let sandboxed = meta.content_type != "application/pdf";
+    let headers = move |mut reply: actix_web::HttpResponseBuilder| {
+        reply
+            .content_type(meta.content_type.clone())
+            .insert_header(("ETag", meta.etag.clone()))
+            .insert_header(("Accept-Ranges", "bytes"))
+            .insert_header(("Content-Disposition", disposition));
+        if sandboxed {
+            reply.insert_header(("Content-Security-Policy", "sandbox; default-src 'none'"));
+        }
+        reply
+    };
     // Range requests let a video player seek without downloading the whole file.
     if let Some(range) = req.headers().get("range").and_then(|v| v.to_str().ok()) {
         let Some((start, end)) = byte_range(range, len) else {
@@ -71,18 +89,11 @@ async fn get_blob(
                 .insert_header(("Content-Range", format!("bytes */{len}")))
                 .finish());
         };
-        return Ok(HttpResponse::PartialContent()
-            .content_type(meta.content_type)
-            .insert_header(("ETag", meta.etag))
-            .insert_header(("Accept-Ranges", "bytes"))
+        return Ok(headers(HttpResponse::PartialContent())
             .insert_header(("Content-Range", format!("bytes {start}-{end}/{len}")))
             .body(body.slice(start as usize..=end as usize)));
     }
-    Ok(HttpResponse::Ok()
-        .content_type(meta.content_type)
-        .insert_header(("ETag", meta.etag))
-        .insert_header(("Accept-Ranges", "bytes"))
-        .body(body))
+    Ok(headers(HttpResponse::Ok()).body(body))
 }
 
 #[put("/blobs/{key:.*}")]

@@ -339,6 +339,15 @@ async fn password_change_and_admin_reset(app: TestApp) {
         .await;
     assert_eq!(short.status, 422);
     assert_eq!(short.body["errors"][0]["code"], "password_too_short");
+    let common = app
+        .post(
+            "/api/v1/me/password",
+            Some(&current),
+            json!({ "current_password": USER_PASSWORD, "new_password": "Mật khẩu 123" }),
+        )
+        .await;
+    assert_eq!(common.status, 422, "{}", common.text);
+    assert_eq!(common.body["errors"][0]["code"], "password_too_common");
     let wrong = app
         .post(
             "/api/v1/me/password",
@@ -384,6 +393,36 @@ async fn password_change_and_admin_reset(app: TestApp) {
         "a reset signs the user out everywhere"
     );
     assert_eq!(app.login("gv.binh", generated).await.status, 200);
+
+    // A school admin resets their school's people, not a fellow admin: that takes the province.
+    let admin_b = app
+        .create_user(&admin, "qt.binh", &["school_admin"], Some(school))
+        .await;
+    app.create_user(&admin, "qt.binh2", &["school_admin"], Some(school))
+        .await;
+    let school_admin = app.token("qt.binh2", USER_PASSWORD).await;
+    let takeover = app
+        .post(
+            &format!("/api/v1/users/{admin_b}/password-reset"),
+            Some(&school_admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(takeover.status, 403, "{}", takeover.text);
+    assert_eq!(takeover.body["code"], "reset_needs_province_admin");
+    assert_eq!(
+        app.login("qt.binh", USER_PASSWORD).await.status,
+        200,
+        "unchanged"
+    );
+    let by_school = app
+        .post(
+            &format!("/api/v1/users/{teacher_id}/password-reset"),
+            Some(&school_admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(by_school.status, 200, "a teacher, yes: {}", by_school.text);
 }
 
 async fn jwks_publishes_the_signing_key(app: TestApp) {

@@ -81,6 +81,14 @@ async fn signed_urls_upload_and_download(app: TestApp) {
         .unwrap();
     let got = app.client.get(&get_url).send().await.unwrap();
     assert_eq!(got.status(), 200);
+    if app.state.local_blobs.is_some() {
+        // Served from the pages' origin: text downloads, and never runs as a page of it.
+        assert_eq!(got.headers()["content-disposition"], "attachment");
+        assert_eq!(
+            got.headers()["content-security-policy"],
+            "sandbox; default-src 'none'"
+        );
+    }
     assert_eq!(got.bytes().await.unwrap().to_vec(), body);
 
     // A range, as a video player seeking asks for it.

@@ -140,6 +140,28 @@ async fn language_follows_accept_language(app: TestApp) {
 }
 
 async fn request_ids_are_kept_or_made(app: TestApp) {
+    // Every response, an error too, tells browsers not to sniff, frame or leak the address.
+    let health = app.get("/health/live", None).await;
+    let missing = app.get("/api/v1/no-such-route", None).await;
+    for reply in [&health, &missing] {
+        assert_eq!(reply.headers["x-content-type-options"], "nosniff");
+        assert_eq!(reply.headers["referrer-policy"], "same-origin");
+        assert_eq!(reply.headers["x-frame-options"], "DENY");
+        assert!(
+            !reply.headers.contains_key("strict-transport-security"),
+            "no HSTS over plain HTTP"
+        );
+    }
+    let behind_tls = app
+        .another_instance_with(|vars| {
+            vars.insert("HOCTHI_PUBLIC_URL".into(), "https://thi.so.edu.vn".into());
+        })
+        .await;
+    let over_tls = behind_tls.get("/health/live", None).await;
+    assert_eq!(
+        over_tls.headers["strict-transport-security"],
+        "max-age=31536000"
+    );
     let kept = app
         .send(
             app.client
