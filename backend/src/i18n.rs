@@ -731,6 +731,10 @@ pub fn text(code: &str) -> (&'static str, &'static str) {
             "Chỉ quản trị của Sở mới đặt lại mật khẩu cho một quản trị trường.",
             "Only a province admin can reset a school admin's password.",
         ),
+        "too_many_streams" => (
+            "Bạn đang mở quá nhiều bảng theo dõi trực tiếp. Hãy đóng bớt rồi thử lại.",
+            "You have too many live dashboards open. Close some and try again.",
+        ),
         "nul_character" => (
             "Dữ liệu gửi lên chứa ký tự NUL (U+0000), không được chấp nhận.",
             "The request holds a NUL character (U+0000), which is not accepted.",

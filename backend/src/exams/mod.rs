@@ -11,6 +11,7 @@ pub mod organisation;
 pub mod proctor;
 pub mod results;
 pub mod staff;
+pub mod streams;
 pub mod taking;
 pub mod writer;
 
@@ -73,6 +74,8 @@ pub struct Engine {
     /// Starts and submits, applied in batches on PostgreSQL.
     pub batcher: batched::Batcher,
     pub grading: grading::Queue,
+    /// Live dashboards open on this instance, capped per person and in all.
+    pub streams: Arc<streams::Streams>,
     facts: RwLock<HashMap<Uuid, Arc<Facts>>>,
     /// What facts share, so an attempt's first request reads only its own row: each code's
     /// parts, and whether each sitting is forward-only (fixed when the sitting is created).
@@ -114,6 +117,7 @@ impl Engine {
                 settings.save_queue,
             ),
             grading: grading::Queue::new(),
+            streams: Arc::default(),
             facts: RwLock::default(),
             code_parts: RwLock::default(),
             forward_only: RwLock::default(),

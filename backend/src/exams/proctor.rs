@@ -284,7 +284,8 @@ fn frame(event: &str, data: &[u8]) -> Bytes {
     Bytes::from(out)
 }
 
-/// The room's live dashboard as Server-Sent Events: `snapshot` (a RoomStatus) at once and
+/// The room's live dashboard as Server-Sent Events (at most 4 per person, 429
+/// `too_many_streams` past it; it ends when the session is signed out or revoked): `snapshot` (a RoomStatus) at once and
 /// every 10 s, `live` for each check-in, start, heartbeat, incident, submit or proctor action as
 /// it happens on any instance.
 #[utoipa::path(tag = "proctoring", security(("bearer" = [])), params(("room_id" = Uuid, Path)), responses(
@@ -297,6 +298,14 @@ async fn dashboard(
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let (room, _, _) = room_in_reach(&state.db, &user, path.into_inner()).await?;
+    let place = state
+        .exams
+        .streams
+        .open(user.id)
+        .ok_or(ApiError::TooManyRequests {
+            code: "too_many_streams",
+            retry_after_secs: 10,
+        })?;
     let live = state
         .hot
         .subscribe(&super::taking::room_channel(room.id))
@@ -323,9 +332,21 @@ async fn dashboard(
         },
     );
     let live = live.map(|message| frame("live", &message));
+    // The session is checked again before every event (in memory, kept in step across
+    // instances): a signed-out or revoked session stops receiving at its next event, at the
+    // latest one snapshot later. The stream's place goes with it.
+    let revocations = state.revocations.clone();
+    let session = user.session;
     let events = stream::once(async move { frame("snapshot", &first) })
         .chain(stream::select(live, snapshots))
-        .map(Ok::<_, actix_web::Error>);
+        .take_while(move |_| {
+            let revocations = revocations.clone();
+            async move { !revocations.is_revoked(session).await.unwrap_or(true) }
+        })
+        .map(move |frame| {
+            let _held = &place;
+            Ok::<_, actix_web::Error>(frame)
+        });
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header(("Cache-Control", "no-cache"))

@@ -5,6 +5,7 @@ mod authorization;
 mod blobs;
 mod browser;
 mod content;
+mod dashboard_streams;
 mod envelope;
 mod exam_staff;
 mod exams;
