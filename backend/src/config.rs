@@ -87,6 +87,8 @@ pub struct Settings {
     /// The secret personal data is hashed and sealed with (base64, 32+ bytes); generated into
     /// the data folder when unset. Every instance needs the same one.
     pub pii_key: Option<Secret>,
+    /// A bearer token Prometheus sends for `/metrics`; without one, only this host may read it.
+    pub metrics_token: Option<Secret>,
     /// Content repository limits, in bytes.
     pub content_max_file: u64,
     pub content_quota_teacher: u64,
@@ -284,6 +286,7 @@ impl Settings {
                 20,
             )?),
             pii_key: get("HOCTHI_PII_KEY").map(Secret::new),
+            metrics_token: get("HOCTHI_METRICS_TOKEN").map(Secret::new),
             content_max_file: mebibytes(&get, "HOCTHI_CONTENT_MAX_FILE_MB", 4096)?,
             content_quota_teacher: mebibytes(&get, "HOCTHI_CONTENT_QUOTA_TEACHER_MB", 5 * 1024)?,
             content_quota_school: mebibytes(&get, "HOCTHI_CONTENT_QUOTA_SCHOOL_MB", 100 * 1024)?,

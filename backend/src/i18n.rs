@@ -731,6 +731,10 @@ pub fn text(code: &str) -> (&'static str, &'static str) {
             "Chỉ quản trị của Sở mới đặt lại mật khẩu cho một quản trị trường.",
             "Only a province admin can reset a school admin's password.",
         ),
+        "metrics_token_required" => (
+            "Cần mã truy cập số liệu giám sát.",
+            "The metrics need their access token.",
+        ),
         "too_many" => ("Danh sách quá dài.", "The list is too long."),
         "too_many_streams" => (
             "Bạn đang mở quá nhiều bảng theo dõi trực tiếp. Hãy đóng bớt rồi thử lại.",

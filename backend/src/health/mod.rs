@@ -1,13 +1,13 @@
 //! Liveness, readiness (each store checked with a timeout) and Prometheus metrics.
 use std::time::Duration;
 
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, get, web};
 use sea_orm::ConnectionTrait;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::{state::AppState, telemetry};
+use crate::{error::ApiError, request::RequestMeta, state::AppState, telemetry};
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(live).service(ready).service(metrics);
@@ -93,11 +93,39 @@ async fn ready(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-/// Prometheus metrics in the text exposition format.
-#[utoipa::path(tag = "health", responses((status = 200, description = "metrics", content_type = "text/plain")))]
+/// Prometheus metrics in the text exposition format: with `HOCTHI_METRICS_TOKEN` set, for the
+/// bearer of that token; without it, only for this host (the client address as the trusted
+/// proxies tell it, so a proxy on this host does not open it to everyone).
+#[utoipa::path(tag = "health", responses((status = 200, description = "metrics", content_type = "text/plain"),
+    (status = 401, body = crate::error::Problem)))]
 #[get("/metrics")]
-async fn metrics() -> HttpResponse {
-    HttpResponse::Ok()
+async fn metrics(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let allowed = match &state.settings.metrics_token {
+        Some(token) => req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|given| same(given.trim(), token.expose())),
+        None => meta.ip.is_some_and(|ip| ip.is_loopback()),
+    };
+    if !allowed {
+        return Err(ApiError::Unauthorized("metrics_token_required"));
+    }
+    Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(telemetry::metrics_handle().render())
+        .body(telemetry::metrics_handle().render()))
+}
+
+/// Compares without telling by its time how much matched.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }

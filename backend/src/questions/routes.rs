@@ -339,22 +339,28 @@ async fn may_review(
     Ok(me.subjects.split_whitespace().any(|s| s == item.subject))
 }
 
-/// One item, with its reviews for the author and reviewers.
-#[utoipa::path(tag = "questions", security(("bearer" = [])), params(("item_id" = Uuid, Path), VersionQuery), responses(
-    (status = 200, body = ItemResponse), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
-#[get("/items/{item_id}")]
-async fn get_item(
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    path: web::Path<Uuid>,
-    query: web::Query<VersionQuery>,
-) -> Result<web::Json<serde_json::Value>, ApiError> {
+pub struct Readable {
+    pub item: item::Model,
+    pub version: i32,
+    /// The author or a reviewer of it, who see any version and its reviews.
+    pub privileged: bool,
+}
+
+/// The item and the version of it `user` may read: its author and its reviewers any version
+/// (the latest by default), others the approved version of an item shared with them; anyone
+/// else is told it does not exist.
+pub async fn readable(
+    state: &AppState,
+    user: &CurrentUser,
+    id: Uuid,
+    asked: Option<i32>,
+) -> Result<Readable, ApiError> {
     user.require(AUTHORS, user.home())?;
-    let item = load(&state, path.into_inner()).await?;
-    let privileged = item.author_id == user.id || may_review(&state, &user, &item).await?;
+    let item = load(state, id).await?;
+    let privileged = item.author_id == user.id || may_review(state, user, &item).await?;
     let shared = item.scope == "province"
         || (item.scope == "school" && user.school.is_some() && user.school == item.school_id);
-    let version = match (query.version, privileged) {
+    let version = match (asked, privileged) {
         (Some(v), true) => v,
         (None, true) => item.latest_version,
         (_, false)
@@ -365,6 +371,28 @@ async fn get_item(
         // Someone else's unshared item: as if it did not exist.
         _ => return Err(ApiError::NotFound("item_not_found")),
     };
+    Ok(Readable {
+        item,
+        version,
+        privileged,
+    })
+}
+
+/// One item, with its reviews for the author and reviewers.
+#[utoipa::path(tag = "questions", security(("bearer" = [])), params(("item_id" = Uuid, Path), VersionQuery), responses(
+    (status = 200, body = ItemResponse), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[get("/items/{item_id}")]
+async fn get_item(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<Uuid>,
+    query: web::Query<VersionQuery>,
+) -> Result<web::Json<serde_json::Value>, ApiError> {
+    let Readable {
+        item,
+        version,
+        privileged,
+    } = readable(&state, &user, path.into_inner(), query.version).await?;
     let row = db::find_version(&state.db, item.id, version)
         .await?
         .ok_or(ApiError::NotFound("item_not_found"))?;

@@ -2008,6 +2008,15 @@ async fn a_full_exam_runs_from_roster_to_results(app: TestApp) {
         .await;
     assert_eq!(item_stats.status, 200, "{}", item_stats.text);
     assert_eq!(item_stats.body[0]["responses"], 4);
+    // Its answer spread tells its key: only someone who may read the item sees it.
+    let elsewhere = app.create_school(&e.admin, "THPT-XA", "THPT Xa").await;
+    app.create_user(&e.admin, "gv.xa", &["teacher"], Some(elsewhere))
+        .await;
+    let stranger = app.token("gv.xa", USER_PASSWORD).await;
+    let hidden = app
+        .get(&format!("/api/v1/items/{item}/statistics"), Some(&stranger))
+        .await;
+    assert_eq!(hidden.status, 404, "{}", hidden.text);
 
     // A key correction, tried first: Part I question 12 of the first code becomes the answer
     // every candidate of that code gave.

@@ -29,6 +29,31 @@ async fn metrics_count_requests(app: TestApp) {
         "metrics lack the request histogram: {}",
         &metrics.text[..metrics.text.len().min(500)]
     );
+    // Not for anyone else: a client reaching this host through the (trusted) proxy is refused.
+    let remote = app
+        .send(
+            app.client
+                .get(app.url("/metrics"))
+                .header("x-forwarded-for", "203.0.113.9"),
+        )
+        .await;
+    assert_eq!(remote.status, 401, "{}", remote.text);
+    assert_eq!(remote.body["code"], "metrics_token_required");
+    // With a token configured, only its bearer reads them, from anywhere.
+    let scraped = app
+        .another_instance_with(|vars| {
+            vars.insert(
+                "HOCTHI_METRICS_TOKEN".into(),
+                "prometheus-token-2026".into(),
+            );
+        })
+        .await;
+    let bare = scraped.get("/metrics", None).await;
+    assert_eq!(bare.status, 401, "{}", bare.text);
+    let wrong = scraped.get("/metrics", Some("prometheus-token-2025")).await;
+    assert_eq!(wrong.status, 401);
+    let right = scraped.get("/metrics", Some("prometheus-token-2026")).await;
+    assert_eq!(right.status, 200, "{}", right.text);
 }
 
 /// A store that cannot be reached stops start-up with a message that names it.
