@@ -735,6 +735,10 @@ pub fn text(code: &str) -> (&'static str, &'static str) {
             "Cần mã truy cập số liệu giám sát.",
             "The metrics need their access token.",
         ),
+        "too_many_id_card_checks" => (
+            "Đã kiểm tra quá nhiều CCCD trong ít phút. Hãy thử lại sau.",
+            "Too many ID cards checked in a few minutes. Try again later.",
+        ),
         "too_many" => ("Danh sách quá dài.", "The list is too long."),
         "too_many_streams" => (
             "Bạn đang mở quá nhiều bảng theo dõi trực tiếp. Hãy đóng bớt rồi thử lại.",

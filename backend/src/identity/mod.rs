@@ -25,6 +25,10 @@ use crate::{
     text::fold,
 };
 
+/// ID-card checks one person may make in a window: a room's worth, with retries.
+const ID_CARD_CHECKS_PER_WINDOW: i64 = 120;
+const ID_CARD_WINDOW_SECS: u64 = 600;
+
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(set_id_number)
         .service(read_id_number)
@@ -195,9 +199,32 @@ async fn check_in_with_card(
             .ok_or(ApiError::NotFound("candidate_not_found"))?;
         crate::exams::staff::is_organiser(&user, &exam)
     };
-    if !organiser && !crate::exams::staff::is_proctor_of(&room, user.id) {
+    // The field-by-field answer (and that a number belongs to someone else) is for the room's
+    // own proctors; an organiser elsewhere learns only that the card does not match.
+    let room_proctor = crate::exams::staff::is_proctor_of(&room, user.id);
+    if !organiser && !room_proctor {
         return Err(ApiError::NotFound("candidate_not_found"));
     }
+    // Each check can tell whether a number is someone's: a proctor checks a room, not a
+    // province.
+    let checks = state
+        .hot
+        .incr(
+            &format!("idcard-checks:{}", user.id),
+            1,
+            std::time::Duration::from_secs(ID_CARD_WINDOW_SECS),
+        )
+        .await?;
+    if checks > ID_CARD_CHECKS_PER_WINDOW {
+        return Err(ApiError::TooManyRequests {
+            code: "too_many_id_card_checks",
+            retry_after_secs: ID_CARD_WINDOW_SECS,
+        });
+    }
+    let mismatch = |fields: Vec<FieldError>| ApiError::Validation {
+        code: "id_card_mismatch",
+        fields: if room_proctor { fields } else { Vec::new() },
+    };
     if candidate.checked_in_at.is_some() {
         return Err(ApiError::Conflict("already_checked_in"));
     }
@@ -235,7 +262,11 @@ async fn check_in_with_card(
             )),
         )
         .await?;
-        return Err(ApiError::Conflict("id_belongs_to_another_candidate"));
+        return Err(if room_proctor {
+            ApiError::Conflict("id_belongs_to_another_candidate")
+        } else {
+            mismatch(Vec::new())
+        });
     }
     let mut wrong = Vec::new();
     if holder.is_none() {
@@ -260,10 +291,7 @@ async fn check_in_with_card(
             )),
         )
         .await?;
-        return Err(ApiError::Validation {
-            code: "id_card_mismatch",
-            fields: wrong,
-        });
+        return Err(mismatch(wrong));
     }
     let txn = state.db.begin().await?;
     let mut active: candidate::ActiveModel = candidate.clone().into();

@@ -200,6 +200,19 @@ async fn the_id_card_qr_checks_a_candidate_in_field_by_field(app: TestApp) {
         "no ID number in the incident records"
     );
 
+    // An organiser who is not the room's proctor learns only that the card does not match:
+    // not which field, nor that the number is another candidate's.
+    let organiser = |qr: String| app.post(&path, Some(&e.teacher), json!({ "qr": qr }));
+    for qr in [
+        line(SECOND, &name, "01052008"),
+        line(FIRST, &name, "02052008"),
+    ] {
+        let reply = organiser(qr).await;
+        assert_eq!(reply.status, 422, "{}", reply.text);
+        assert_eq!(reply.body["code"], "id_card_mismatch");
+        assert!(reply.body["errors"].is_null(), "{}", reply.text);
+    }
+
     // The card matches: name read without diacritics or case.
     let upper = crate_upper(&name);
     let ok = scan(line(FIRST, &upper, "01052008")).await;
@@ -215,6 +228,18 @@ async fn the_id_card_qr_checks_a_candidate_in_field_by_field(app: TestApp) {
         scan(line(FIRST, &name, "01052008")).await.body["code"],
         "already_checked_in"
     );
+
+    // A proctor checks a room, not a province: past 120 checks in ten minutes, 429.
+    let mut last = None;
+    for _ in 0..120 {
+        last = Some(scan("0012080123".into()).await);
+        if last.as_ref().is_some_and(|r| r.status == 429) {
+            break;
+        }
+    }
+    let last = last.unwrap();
+    assert_eq!(last.status, 429, "{}", last.text);
+    assert_eq!(last.body["code"], "too_many_id_card_checks");
 }
 
 /// "Học Sinh Số 00" as a scanner in capitals without diacritics might type it.
