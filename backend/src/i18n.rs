@@ -739,6 +739,10 @@ pub fn text(code: &str) -> (&'static str, &'static str) {
             "Đã kiểm tra quá nhiều CCCD trong ít phút. Hãy thử lại sau.",
             "Too many ID cards checked in a few minutes. Try again later.",
         ),
+        "paper_used_by_other_exams" => (
+            "Đề này còn được dùng ở kỳ thi mà bạn không tổ chức; sửa đáp án sẽ chấm lại cả kỳ thi đó. Hãy nhờ người tổ chức chung (quản trị trường hoặc Sở).",
+            "This paper is also used by an exam you do not organise, which a key correction would regrade. Ask someone who organises both (a school or province admin).",
+        ),
         "too_many" => ("Danh sách quá dài.", "The list is too long."),
         "too_many_streams" => (
             "Bạn đang mở quá nhiều bảng theo dõi trực tiếp. Hãy đóng bớt rồi thử lại.",

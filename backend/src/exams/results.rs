@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use actix_web::{HttpResponse, get, post, web};
 use sea_orm::{
-    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait, sea_query::Expr,
+    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    sea_query::Expr,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -18,7 +19,7 @@ use super::{
     grading::{self, Score},
     lifecycle::{self, Change, Context},
     organisation::{find_exam, organised_sitting, sitting_for},
-    staff::{require_marker, require_organiser},
+    staff::{is_organiser, require_marker, require_organiser},
 };
 use crate::exam_format::{
     Choice, Points, ShortAnswer, TrueFalseKey, score_multiple_choice, score_short_answer,
@@ -393,6 +394,22 @@ async fn correct_key(
     let (_, sitting) = organised_sitting(&state, &user, path.into_inner()).await?;
     if body.corrections.is_empty() {
         return Err(ApiError::field("corrections", "required"));
+    }
+    // The key belongs to the paper: correcting it regrades every sitting that uses the paper,
+    // so the caller must organise every exam among them.
+    let users_of_paper: Vec<Uuid> = sitting::Entity::find()
+        .select_only()
+        .column(sitting::Column::ExamId)
+        .filter(sitting::Column::PaperId.eq(sitting.paper_id))
+        .into_tuple()
+        .all(&state.db)
+        .await?;
+    let exams_of_paper = exam::Entity::find()
+        .filter(exam::Column::Id.is_in(users_of_paper))
+        .all(&state.db)
+        .await?;
+    if !exams_of_paper.iter().all(|e| is_organiser(&user, e)) {
+        return Err(ApiError::Conflict("paper_used_by_other_exams"));
     }
     let txn = state.db.begin().await?;
     let mut keys: HashMap<String, CodeKey> = HashMap::new();

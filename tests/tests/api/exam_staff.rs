@@ -4,7 +4,10 @@
 use hocthi_tests::{TestApp, USER_PASSWORD, on_every_store};
 use serde_json::{Value, json};
 
-on_every_store!(only_an_exams_own_staff_act_on_it);
+on_every_store!(
+    only_an_exams_own_staff_act_on_it,
+    a_key_correction_needs_every_exam_that_uses_the_paper,
+);
 
 async fn status(app: &TestApp, method: &str, path: &str, token: &str, body: Value) -> u16 {
     let url = app.url(path);
@@ -166,4 +169,49 @@ async fn only_an_exams_own_staff_act_on_it(app: TestApp) {
         )
         .await;
     assert!(audit.text.contains("exam.staff_set"), "{}", audit.text);
+}
+
+/// A paper's key is the paper's: correcting it regrades every sitting on it, so only someone who
+/// organises every exam using the paper may (docs/SECURITY.md, finding 10).
+async fn a_key_correction_needs_every_exam_that_uses_the_paper(app: TestApp) {
+    let e = super::exams::exam_ready(&app, 1, "exam").await;
+    let correction = json!({ "dry_run": true,
+        "corrections": [{ "code": e.codes[0], "part": 1, "number": 12, "key": "A" }] });
+    let path = format!("/api/v1/sittings/{}/key-corrections", e.sitting);
+    let alone = app.post(&path, Some(&e.teacher), correction.clone()).await;
+    assert_eq!(
+        alone.status, 200,
+        "the only exam on the paper: {}",
+        alone.text
+    );
+
+    app.create_user(&e.admin, "qt.truong", &["school_admin"], Some(e.school))
+        .await;
+    let school_admin = app.token("qt.truong", USER_PASSWORD).await;
+    let other = app
+        .post(
+            "/api/v1/exams",
+            Some(&school_admin),
+            json!({ "name": "Thi thử lần 2",
+            "kind": "exam", "scope": "school", "school_id": e.school }),
+        )
+        .await;
+    assert_eq!(other.status, 201, "{}", other.text);
+    let sitting = app
+        .post(
+            &format!(
+                "/api/v1/exams/{}/sittings",
+                other.body["id"].as_str().unwrap()
+            ),
+            Some(&school_admin),
+            json!({ "name": "Ca 1", "paper_id": e.paper, "starts_at": chrono::Utc::now() }),
+        )
+        .await;
+    assert_eq!(sitting.status, 201, "{}", sitting.text);
+
+    let shared = app.post(&path, Some(&e.teacher), correction.clone()).await;
+    assert_eq!(shared.status, 409, "{}", shared.text);
+    assert_eq!(shared.body["code"], "paper_used_by_other_exams");
+    let both = app.post(&path, Some(&school_admin), correction).await;
+    assert_eq!(both.status, 200, "who organises both may: {}", both.text);
 }
