@@ -96,6 +96,17 @@ async fn put(app: &TestApp, url: &str, mime: &str, bytes: Vec<u8>) -> reqwest::R
         .unwrap()
 }
 
+/// Completes the upload `ticket` started.
+async fn complete(app: &TestApp, token: &str, ticket: &hocthi_tests::Reply) -> hocthi_tests::Reply {
+    let id = ticket.body["upload_id"].as_str().unwrap();
+    app.post(
+        &format!("/api/v1/content/uploads/{id}/complete"),
+        Some(token),
+        json!({}),
+    )
+    .await
+}
+
 /// Uploads in one PUT and completes; returns the completion reply.
 async fn upload(
     app: &TestApp,
@@ -109,15 +120,7 @@ async fn upload(
     assert_eq!(t.body["method"], "single");
     let sent = put(app, t.body["url"].as_str().unwrap(), mime, bytes.to_vec()).await;
     assert!(sent.status().is_success(), "PUT {}", sent.status());
-    app.post(
-        &format!(
-            "/api/v1/content/uploads/{}/complete",
-            t.body["upload_id"].as_str().unwrap()
-        ),
-        Some(token),
-        json!({}),
-    )
-    .await
+    complete(app, token, &t).await
 }
 
 fn meta(title_topic: &str) -> Value {
@@ -376,16 +379,7 @@ async fn quotas_and_deduplication_hold(app: TestApp) {
         bytes.clone(),
     )
     .await;
-    let held = app
-        .post(
-            &format!(
-                "/api/v1/content/uploads/{}/complete",
-                theirs.body["upload_id"].as_str().unwrap()
-            ),
-            Some(&p.colleague),
-            json!({}),
-        )
-        .await;
+    let held = complete(&app, &p.colleague, &theirs).await;
     assert_eq!(
         held.body["id"], first.body["id"],
         "stored once: {}",
@@ -407,26 +401,8 @@ async fn quotas_and_deduplication_hold(app: TestApp) {
         )
         .await;
     }
-    let done_a = app
-        .post(
-            &format!(
-                "/api/v1/content/uploads/{}/complete",
-                a.body["upload_id"].as_str().unwrap()
-            ),
-            Some(&p.teacher),
-            json!({}),
-        )
-        .await;
-    let done_b = app
-        .post(
-            &format!(
-                "/api/v1/content/uploads/{}/complete",
-                b.body["upload_id"].as_str().unwrap()
-            ),
-            Some(&p.colleague),
-            json!({}),
-        )
-        .await;
+    let done_a = complete(&app, &p.teacher, &a).await;
+    let done_b = complete(&app, &p.colleague, &b).await;
     assert_eq!(done_a.body["id"], done_b.body["id"], "stored once");
     assert!(
         app.state
@@ -536,13 +512,7 @@ async fn a_checked_upload_cannot_be_replaced_through_its_url(app: TestApp) {
             .status()
             .is_success()
     );
-    let done = app
-        .post(
-            &format!("/api/v1/content/uploads/{id}/complete"),
-            Some(&p.teacher),
-            json!({}),
-        )
-        .await;
+    let done = complete(&app, &p.teacher, &t).await;
     assert_eq!(done.status, 200, "{}", done.text);
     let item = app
         .post("/api/v1/content/items", Some(&p.teacher), json!({ "title": "Đề cương ôn tập", "scope": "school",
