@@ -183,8 +183,12 @@ async fn succeeded(hot: &dyn HotStore, r: Reservation) -> Result<(), ApiError> {
 /// The check could not be made (a store failed): the guess stays counted, the login's place is
 /// given back.
 async fn abandoned(hot: &dyn HotStore, r: Reservation) -> Result<(), ApiError> {
-    hot.incr(&in_flight_key(&r.login), -1, IN_FLIGHT_HOLD)
-        .await?;
+    let key = in_flight_key(&r.login);
+    // The hold expired while this check ran and another took a new one: below zero, the count
+    // would let two checks run at once from then on.
+    if hot.incr(&key, -1, IN_FLIGHT_HOLD).await? < 0 {
+        hot.delete(&key).await?;
+    }
     Ok(())
 }
 

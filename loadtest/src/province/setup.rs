@@ -1,6 +1,7 @@
 //! Prepares a province sitting through the service's API, as Sở staff would: schools with a
 //! class each (students from a roster file), a bank and a paper with codes, a province exam,
-//! a sitting, rooms of 24 with a proctor, registration from the classes, the lock, check-in,
+//! a sitting, rooms of 24 each with its own proctor, registration from the classes, the lock,
+//! check-in,
 //! and passkeys for the candidates who will use them: each school's teacher opens a class
 //! enrollment session and each such student, signed in with their password, registers one.
 use std::{collections::HashMap, time::Instant};
@@ -38,7 +39,9 @@ pub struct Sitting {
     pub id: String,
     pub seats: Vec<Seat>,
     pub rooms: Vec<String>,
-    pub proctor_token: String,
+    /// Each room's own proctor, signed in (room i's at i): a person opens at most a few
+    /// dashboards, as the service allows.
+    pub proctor_tokens: Vec<String>,
     pub organiser_token: String,
     pub authenticator: SoftAuthenticator,
 }
@@ -97,11 +100,31 @@ pub async fn prepare(api: &Api, admin: &str, o: &Options<'_>) -> anyhow::Result<
     );
 
     let Staff {
-        teacher,
-        reviewer,
-        proctor,
-        proctor_id,
+        teacher, reviewer, ..
     } = exam_staff(api, admin, &first_school, &tag, STAFF_PASSWORD).await?;
+    let room_count = o.candidates.div_ceil(o.room_size);
+    let (tag, first_school) = (&tag, &first_school);
+    let proctors: Vec<(String, String)> = stream::iter(0..room_count)
+        .map(|r| async move {
+            let login = format!("gt{r:04}.{tag}");
+            let created = api
+                .post(
+                    "/api/v1/users",
+                    Some(admin),
+                    json!({ "login": login, "password": STAFF_PASSWORD,
+                    "full_name": format!("Giám Thị Phòng {:04}", r + 1), "roles": ["proctor"],
+                    "school_id": first_school }),
+                )
+                .await?;
+            let id = created["user"]["id"]
+                .as_str()
+                .context("a proctor's id")?
+                .to_owned();
+            Ok::<_, anyhow::Error>((id, api.token(&login, STAFF_PASSWORD).await?))
+        })
+        .buffered(CONCURRENCY)
+        .try_collect()
+        .await?;
     let paper = maths_paper(api, &teacher, &reviewer, 24).await?;
 
     let exam = api
@@ -123,7 +146,7 @@ pub async fn prepare(api: &Api, admin: &str, o: &Options<'_>) -> anyhow::Result<
         .await?;
     let sitting = id_of(&sitting)?;
     let mut rooms = Vec::new();
-    for r in 0..o.candidates.div_ceil(o.room_size) {
+    for (r, (proctor_id, _)) in proctors.iter().enumerate() {
         let room = api
             .post(&format!("/api/v1/sittings/{sitting}/rooms"), Some(admin),
                 json!({ "name": format!("Phòng {:04}", r + 1), "capacity": o.room_size, "proctor_ids": [proctor_id] }))
@@ -172,17 +195,15 @@ pub async fn prepare(api: &Api, admin: &str, o: &Options<'_>) -> anyhow::Result<
         by_index.insert(i, c);
     }
 
+    // The province admin organises the exam, so checks every room in.
     stream::iter(roster.iter())
-        .map(|c| {
-            let proctor = proctor.clone();
-            async move {
-                api.post(
-                    &format!("/api/v1/candidates/{}/check-in", id_of(c)?),
-                    Some(&proctor),
-                    json!({ "reason": "Đối chiếu thẻ dự thi tại phòng" }),
-                )
-                .await
-            }
+        .map(|c| async move {
+            api.post(
+                &format!("/api/v1/candidates/{}/check-in", id_of(c)?),
+                Some(admin),
+                json!({ "reason": "Đối chiếu thẻ dự thi tại phòng" }),
+            )
+            .await
         })
         .buffer_unordered(CONCURRENCY)
         .try_collect::<Vec<_>>()
@@ -210,7 +231,6 @@ pub async fn prepare(api: &Api, admin: &str, o: &Options<'_>) -> anyhow::Result<
             .await?;
         class_codes.push(session["code"].clone());
     }
-    let tag = &tag;
     let class_codes = &class_codes;
     let options: HashMap<usize, (String, Value, Value)> = stream::iter(wanted.iter().copied())
         .map(|i| async move {
@@ -273,7 +293,7 @@ pub async fn prepare(api: &Api, admin: &str, o: &Options<'_>) -> anyhow::Result<
         id: sitting,
         seats,
         rooms,
-        proctor_token: proctor,
+        proctor_tokens: proctors.into_iter().map(|(_, token)| token).collect(),
         organiser_token: admin.to_owned(),
         authenticator,
     })

@@ -492,7 +492,7 @@ async fn dashboard(user: &mut GooseUser, run: &Run, room: usize) {
     let mut client = Client {
         user,
         run,
-        token: Some(run.sitting.proctor_token.clone()),
+        token: Some(run.sitting.proctor_tokens[room].clone()),
         backoff: Backoff::new(0xDA5B ^ room as u64),
     };
     let mut polls = run.timeline.status_poll.map(|every| {
@@ -509,7 +509,7 @@ async fn dashboard(user: &mut GooseUser, run: &Run, room: usize) {
         let request = GooseRequest::builder()
             .method(GooseMethod::Get)
             .name(Kind::DashboardOpen.name())
-            .set_request_builder(builder.bearer_auth(&run.sitting.proctor_token))
+            .set_request_builder(builder.bearer_auth(&run.sitting.proctor_tokens[room]))
             .build();
         let mut response = match client.user.request(request).await {
             Ok(GooseResponse {
