@@ -624,6 +624,22 @@ pub fn text(code: &str) -> (&'static str, &'static str) {
             "Tệp nén quá lớn sau khi giải nén hoặc có quá nhiều tệp con.",
             "The archive is too large once unpacked, or has too many entries.",
         ),
+        "import_too_complex" => (
+            "Tệp có quá nhiều phần tử để nhập một lần; hãy chia thành nhiều tệp nhỏ hơn.",
+            "The file has too many elements to import at once; split it into smaller files.",
+        ),
+        "import_timed_out" => (
+            "Đọc tệp quá thời gian cho phép; hãy chia thành nhiều tệp nhỏ hơn.",
+            "Reading the file took longer than allowed; split it into smaller files.",
+        ),
+        "import_queue_full" => (
+            "Máy chủ đang nhập nhiều tệp khác; vui lòng thử lại sau ít phút.",
+            "The server is importing other files; please try again in a few minutes.",
+        ),
+        "too_many_items" => (
+            "Tệp có quá 2.000 câu hỏi; hãy chia thành nhiều tệp.",
+            "The file has more than 2,000 questions; split it into several files.",
+        ),
         "unsafe_path" => (
             "Tệp nén chứa đường dẫn không an toàn.",
             "The archive contains an unsafe path.",

@@ -14,6 +14,7 @@ pub mod files;
 pub mod health;
 pub mod i18n;
 pub mod identity;
+pub mod imports;
 pub mod notices;
 pub mod nul;
 pub mod org;

@@ -145,7 +145,7 @@ async fn seed_questions(state: &AppState, dir: &Path) -> anyhow::Result<usize> {
             author.id,
             author.school_id,
             &query,
-            &bytes,
+            &bytes::Bytes::from(bytes),
         )
         .await
         .map_err(|e| anyhow::anyhow!("{stem}: {e}"))?;

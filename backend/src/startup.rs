@@ -172,6 +172,7 @@ impl Application {
             vault,
             webauthn,
             admission: crate::admission::Admission::new(settings_max_in_flight),
+            imports: Arc::new(crate::imports::ImportQueue::for_this_machine()),
         };
         let bootstrap = bootstrap::ensure_first_admin(&state).await?;
         let seeded = if state.settings.seed_on_first_start

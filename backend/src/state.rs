@@ -35,4 +35,6 @@ pub struct AppState {
     pub webauthn: Arc<webauthn_rs::prelude::Webauthn>,
     /// Requests in flight on this instance, bounded (`HOCTHI_MAX_IN_FLIGHT`).
     pub admission: Arc<crate::admission::Admission>,
+    /// Imports parsing now, off the HTTP workers, and those waiting their turn.
+    pub imports: Arc<crate::imports::ImportQueue>,
 }

@@ -1,7 +1,10 @@
 //! A small element tree over quick-xml, for the XML inside uploads (.docx, Moodle XML, QTI).
 //! Namespaces are dropped to local names (`w:p` → `p`); DOCTYPEs and entity declarations are
-//! refused, so no external entity is ever fetched or expanded; depth and size are bounded.
+//! refused, so no external entity is ever fetched or expanded; depth is bounded, and every
+//! event is paid for from the caller's import budget (`imports::Budget`).
 use quick_xml::{Reader, events::Event};
+
+use crate::imports::Budget;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Node {
@@ -19,25 +22,20 @@ pub struct Element {
 }
 
 const MAX_DEPTH: usize = 256;
-const MAX_NODES: usize = 2_000_000;
 
 fn local(name: &str) -> String {
     name.rsplit(':').next().unwrap_or_default().to_owned()
 }
 
-pub fn parse(bytes: &[u8]) -> Result<Element, &'static str> {
+pub fn parse(bytes: &[u8], budget: &mut Budget) -> Result<Element, &'static str> {
     let mut reader = Reader::from_reader(bytes);
     let mut stack: Vec<Element> = vec![Element::default()];
-    let mut nodes = 0usize;
     let mut buf = Vec::new();
     loop {
         let event = reader
             .read_event_into(&mut buf)
             .map_err(|_| "malformed_xml")?;
-        nodes += 1;
-        if nodes > MAX_NODES {
-            return Err("archive_too_large");
-        }
+        budget.spend_node()?;
         match event {
             Event::Start(e) => {
                 if stack.len() > MAX_DEPTH {
@@ -175,6 +173,10 @@ impl Element {
 mod tests {
     use super::*;
 
+    fn parse(bytes: &[u8]) -> Result<Element, &'static str> {
+        super::parse(bytes, &mut Budget::for_import())
+    }
+
     #[test]
     fn parses_namespaced_xml_and_refuses_entities() {
         let doc = parse(br#"<?xml version="1.0"?><w:document xmlns:w="x"><w:p><w:t xml:space="preserve">a &amp; b &#7899;</w:t><w:br/></w:p></w:document>"#).unwrap();
@@ -186,5 +188,19 @@ mod tests {
         assert_eq!(parse(xxe), Err("xml_entity"));
         assert_eq!(parse(b"<a><b></a>"), Err("malformed_xml"));
         assert_eq!(parse(b"not xml at all"), Err("malformed_xml"));
+    }
+
+    /// A short file of many empty elements builds a large tree (7 MiB once held ~280 MiB): the
+    /// node budget stops it, shared by every part of one import.
+    #[test]
+    fn the_node_budget_is_shared_across_parts() {
+        let many = format!("<r>{}</r>", "<a/>".repeat(1_000));
+        let mut budget = Budget::new(u64::MAX, 1_500, std::time::Duration::from_secs(60));
+        assert!(super::parse(many.as_bytes(), &mut budget).is_ok());
+        assert_eq!(
+            super::parse(many.as_bytes(), &mut budget),
+            Err(crate::imports::TOO_COMPLEX),
+            "the second part finds the budget spent by the first"
+        );
     }
 }

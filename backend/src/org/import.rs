@@ -1,13 +1,20 @@
 //! Roster files (CSV or Excel .xlsx) read into rows, with a report line for every row.
-use std::io::Cursor;
+use std::{collections::BTreeMap, io::Cursor};
 
+use bytes::Bytes;
 use calamine::{Data, Reader, Xlsx};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::text::fold;
+use crate::{
+    error::ApiError,
+    imports::{Budget, ImportQueue},
+    text::fold,
+};
 
 pub const MAX_ROWS: usize = 20_000;
+/// Columns a row may use: a roster has about ten; a cell beyond is refused, not ignored.
+pub const MAX_COLUMNS: u32 = 100;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FileKind {
@@ -109,14 +116,31 @@ fn build(mut raw: Vec<(usize, Vec<String>)>) -> Result<Table, &'static str> {
     })
 }
 
-pub fn read(kind: FileKind, bytes: &[u8]) -> Result<Table, &'static str> {
+/// Reads a roster off the HTTP workers, within the import budget (`imports`).
+pub async fn read_queued(
+    queue: &ImportQueue,
+    kind: FileKind,
+    body: Bytes,
+) -> Result<Table, ApiError> {
+    queue
+        .run(move |budget| read(kind, &body, budget))
+        .await?
+        .map_err(|code| {
+            crate::imports::budget_error(code).unwrap_or(match code {
+                "payload_too_large" => ApiError::PayloadTooLarge,
+                code => ApiError::field("file", code),
+            })
+        })
+}
+
+pub fn read(kind: FileKind, bytes: &[u8], budget: &mut Budget) -> Result<Table, &'static str> {
     match kind {
-        FileKind::Csv => read_csv(bytes),
-        FileKind::Xlsx => read_xlsx(bytes),
+        FileKind::Csv => read_csv(bytes, budget),
+        FileKind::Xlsx => read_xlsx(bytes, budget),
     }
 }
 
-fn read_csv(bytes: &[u8]) -> Result<Table, &'static str> {
+fn read_csv(bytes: &[u8], budget: &mut Budget) -> Result<Table, &'static str> {
     // Excel writes a byte-order mark; legacy encodings (TCVN3, VNI) are refused, not guessed.
     let text = std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes))
         .map_err(|_| "unreadable_file")?;
@@ -134,6 +158,14 @@ fn read_csv(bytes: &[u8]) -> Result<Table, &'static str> {
     let mut rows = Vec::new();
     for (index, record) in reader.records().enumerate() {
         let record = record.map_err(|_| "unreadable_file")?;
+        if record.len() > MAX_COLUMNS as usize {
+            return Err("payload_too_large");
+        }
+        // Blank lines count too: the header and MAX_ROWS rows, and one to tell "more".
+        if index > MAX_ROWS + 1 {
+            return Err("payload_too_large");
+        }
+        budget.spend_node()?;
         rows.push((index + 1, record.iter().map(str::to_owned).collect()));
     }
     build(rows)
@@ -158,21 +190,47 @@ fn cell_text(cell: &Data) -> String {
     }
 }
 
-fn read_xlsx(bytes: &[u8]) -> Result<Table, &'static str> {
+/// The first sheet, cell by cell: a sheet that puts one cell in A1 and another in XFD1048576
+/// would make a dense range of 17 billion cells, so rows are gathered sparsely and bounded.
+fn read_xlsx(bytes: &[u8], budget: &mut Budget) -> Result<Table, &'static str> {
     crate::files::check_zip(bytes, &crate::files::OFFICE)?;
     let mut workbook: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(|_| "unreadable_file")?;
-    let range = workbook
-        .worksheet_range_at(0)
-        .ok_or("empty_file")?
+    let first = workbook
+        .sheet_names()
+        .into_iter()
+        .next()
+        .ok_or("empty_file")?;
+    let mut cells = workbook
+        .worksheet_cells_reader(&first)
         .map_err(|_| "unreadable_file")?;
-    let first_row = range.start().map(|(r, _)| r as usize).unwrap_or(0);
-    if range.height() > MAX_ROWS + 1 {
-        return Err("payload_too_large");
+    let mut sparse: BTreeMap<u32, Vec<(u32, String)>> = BTreeMap::new();
+    let mut first_column = u32::MAX;
+    while let Some(cell) = cells.next_cell().map_err(|_| "unreadable_file")? {
+        budget.spend_node()?;
+        let (row, column) = cell.get_position();
+        let text = cell_text(&Data::from(cell.get_value().clone()));
+        if text.trim().is_empty() {
+            continue;
+        }
+        if column >= MAX_COLUMNS {
+            return Err("payload_too_large");
+        }
+        if !sparse.contains_key(&row) && sparse.len() > MAX_ROWS {
+            return Err("payload_too_large");
+        }
+        first_column = first_column.min(column);
+        sparse.entry(row).or_default().push((column, text));
     }
-    let rows = range
-        .rows()
-        .enumerate()
-        .map(|(i, row)| (first_row + i + 1, row.iter().map(cell_text).collect()))
+    let rows = sparse
+        .into_iter()
+        .map(|(row, filled)| {
+            let width = filled.iter().map(|(c, _)| c - first_column + 1).max();
+            let mut cells = vec![String::new(); width.unwrap_or(0) as usize];
+            for (column, text) in filled {
+                cells[(column - first_column) as usize] = text;
+            }
+            (row as usize + 1, cells)
+        })
         .collect();
     build(rows)
 }
@@ -213,6 +271,63 @@ pub struct ImportReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn read(kind: FileKind, bytes: &[u8]) -> Result<Table, &'static str> {
+        super::read(kind, bytes, &mut Budget::for_import())
+    }
+
+    fn sheet(cells: &[(u32, u16, &str)]) -> Vec<u8> {
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        for (row, column, text) in cells {
+            sheet.write_string(*row, *column, *text).unwrap();
+        }
+        book.save_to_buffer().unwrap()
+    }
+
+    /// Two cells far apart used to make a dense range of every cell between them (17 billion
+    /// for A1 and XFD1048576): rows are now gathered sparsely, and a far column is refused.
+    #[test]
+    fn a_sheet_is_read_sparsely_and_far_cells_are_refused() {
+        let header = [(0, 0, "login"), (0, 1, "full_name"), (0, 2, "role")];
+        let mut cells = header.to_vec();
+        cells.extend([
+            (1_048_000, 0, "hs01"),
+            (1_048_000, 1, "An"),
+            (1_048_000, 2, "học sinh"),
+        ]);
+        let table = read(FileKind::Xlsx, &sheet(&cells)).unwrap();
+        assert_eq!(table.rows.len(), 1);
+        assert_eq!(
+            table.rows[0].0, 1_048_001,
+            "the row number as Excel shows it"
+        );
+        assert_eq!(table.get(&table.rows[0].1, Column::FullName), Some("An"));
+
+        let mut far = header.to_vec();
+        far.push((1_048_575, 16_383, "x"));
+        assert_eq!(
+            read(FileKind::Xlsx, &sheet(&far)).err(),
+            Some("payload_too_large")
+        );
+    }
+
+    #[test]
+    fn too_many_rows_are_refused_before_they_are_all_held() {
+        let mut file = String::from("login,full_name,role\n");
+        for i in 0..=MAX_ROWS + 5 {
+            file.push_str(&format!("hs{i},An,học sinh\n"));
+        }
+        assert_eq!(
+            read(FileKind::Csv, file.as_bytes()).err(),
+            Some("payload_too_large")
+        );
+        let mut small = Budget::new(u64::MAX, 10, std::time::Duration::from_secs(60));
+        assert_eq!(
+            super::read(FileKind::Csv, file.as_bytes(), &mut small).err(),
+            Some(crate::imports::TOO_COMPLEX)
+        );
+    }
 
     #[test]
     fn csv_with_bom_semicolons_and_vietnamese_headers() {

@@ -87,10 +87,7 @@ pub async fn import_users(
         .get("content-type")
         .and_then(|v| v.to_str().ok());
     let kind = import::detect(content_type, &body).map_err(|_| ApiError::UnsupportedMediaType)?;
-    let table = import::read(kind, &body).map_err(|code| match code {
-        "payload_too_large" => ApiError::PayloadTooLarge,
-        code => ApiError::field("file", code),
-    })?;
+    let table = import::read_queued(&state.imports, kind, body.clone()).await?;
     let missing = table.missing_required();
     if !missing.is_empty() {
         return Err(ApiError::fields(

@@ -1,19 +1,22 @@
 //! Reading a Word (.docx) question bank: paragraphs with the formatting that marks answers,
 //! equations (OMML) as LaTeX, and embedded images. Our own reader: equation-only paragraphs and
 //! images matter here, and general-purpose docx crates drop them.
-use std::{
-    collections::HashMap,
-    io::{Cursor, Read},
-};
+use std::collections::HashMap;
+
+use bytes::Bytes;
 
 use super::convention::{Paragraph, Run};
-use crate::xml::{self, Element, Node};
+use crate::{
+    files::Archive,
+    imports::Budget,
+    xml::{self, Element, Node},
+};
 
 /// An image embedded in the document; its place in the text is `![hình](embedded:<id>)`.
 pub struct EmbeddedImage {
     pub id: String,
     pub file_name: String,
-    pub bytes: Vec<u8>,
+    pub bytes: Bytes,
 }
 
 pub struct Document {
@@ -21,33 +24,22 @@ pub struct Document {
     pub images: Vec<EmbeddedImage>,
 }
 
-fn entry(
-    archive: &mut zip::ZipArchive<Cursor<&[u8]>>,
-    name: &str,
-) -> Result<Option<Vec<u8>>, &'static str> {
-    let mut file = match archive.by_name(name) {
-        Ok(f) => f,
-        Err(zip::result::ZipError::FileNotFound) => return Ok(None),
-        Err(_) => return Err("unreadable_file"),
-    };
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)
-        .map_err(|_| "unreadable_file")?;
-    Ok(Some(bytes))
-}
-
-pub fn read(bytes: &[u8]) -> Result<Document, &'static str> {
-    crate::files::check_zip(bytes, &crate::files::OFFICE)?;
-    let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|_| "unreadable_file")?;
-    let document = entry(&mut archive, "word/document.xml")?.ok_or("unreadable_file")?;
-    let root = xml::parse(&document)?;
-    let rels: HashMap<String, String> = match entry(&mut archive, "word/_rels/document.xml.rels")? {
-        Some(rels) => xml::parse(&rels)?
-            .children_named("Relationship")
-            .filter_map(|r| Some((r.attr("Id")?.to_owned(), r.attr("Target")?.to_owned())))
-            .collect(),
-        None => HashMap::new(),
-    };
+/// Reads a .docx. Each part (and each image, however often the text refers to it) is inflated
+/// once, and everything is paid for from the import's budget.
+pub fn read(bytes: &[u8], budget: &mut Budget) -> Result<Document, &'static str> {
+    let mut archive = Archive::open(bytes)?;
+    let document = archive
+        .part("word/document.xml", budget)?
+        .ok_or("unreadable_file")?;
+    let root = xml::parse(&document, budget)?;
+    let rels: HashMap<String, String> =
+        match archive.part("word/_rels/document.xml.rels", budget)? {
+            Some(rels) => xml::parse(&rels, budget)?
+                .children_named("Relationship")
+                .filter_map(|r| Some((r.attr("Id")?.to_owned(), r.attr("Target")?.to_owned())))
+                .collect(),
+            None => HashMap::new(),
+        };
     let body = root.child("body").ok_or("unreadable_file")?;
     let mut paragraphs = Vec::new();
     let mut wanted_images = Vec::new();
@@ -59,16 +51,16 @@ pub fn read(bytes: &[u8]) -> Result<Document, &'static str> {
             runs,
         });
     }
+    // One image per relationship id, in the order the text first refers to it.
+    let mut seen = std::collections::HashSet::new();
+    wanted_images.retain(|id| seen.insert(id.clone()));
     let mut images = Vec::new();
     for id in wanted_images {
         let Some(target) = rels.get(&id) else {
             continue;
         };
         let path = format!("word/{}", target.trim_start_matches("./"));
-        if path.contains("..") {
-            return Err("unsafe_path");
-        }
-        if let Some(bytes) = entry(&mut archive, &path)? {
+        if let Some(bytes) = archive.part(&path, budget)? {
             let file_name = path.rsplit('/').next().unwrap_or("image").to_owned();
             images.push(EmbeddedImage {
                 id,
@@ -346,7 +338,7 @@ mod tests {
 
     fn omml(inner: &str) -> String {
         let doc = format!(r#"<m:oMath xmlns:m="m">{inner}</m:oMath>"#);
-        latex(&xml::parse(doc.as_bytes()).unwrap())
+        latex(&xml::parse(doc.as_bytes(), &mut Budget::for_import()).unwrap())
     }
 
     #[test]

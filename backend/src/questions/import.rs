@@ -2,6 +2,7 @@
 //! text, checked item by item; written whole or not at all unless the caller keeps the valid
 //! items. Images go to the blob store, stored once per content.
 use actix_web::{HttpResponse, post, web};
+use bytes::Bytes;
 use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -20,7 +21,9 @@ use crate::{
     audit::{self, Event},
     auth::CurrentUser,
     error::{ApiError, Problem},
+    files::Archive,
     i18n,
+    imports::Budget,
     request::RequestMeta,
     state::AppState,
 };
@@ -64,6 +67,9 @@ pub struct ImportReport {
     pub items: Vec<ItemReport>,
 }
 
+/// Items in one file: a whole subject's bank for a grade fits; more is split into files.
+pub const MAX_ITEMS: usize = 2_000;
+
 fn image_type(bytes: &[u8]) -> Option<(&'static str, &'static str)> {
     Some(match bytes {
         [0x89, b'P', b'N', b'G', ..] => ("image/png", "png"),
@@ -103,22 +109,20 @@ enum Source {
 
 /// Decides the format by content: a zip is a QTI package (with `imsmanifest.xml`) or a .docx;
 /// XML is a QTI item or Moodle XML; text is GIFT or the Word convention as plain text.
-fn read_file(body: &[u8]) -> Result<(&'static str, Source), &'static str> {
+fn read_file(body: &[u8], budget: &mut Budget) -> Result<(&'static str, Source), &'static str> {
     if body.starts_with(b"PK\x03\x04") {
-        crate::files::check_zip(body, &crate::files::OFFICE)?;
-        let is_package = zip::ZipArchive::new(std::io::Cursor::new(body))
-            .is_ok_and(|mut a| a.by_name("imsmanifest.xml").is_ok());
-        if is_package {
-            return Ok(("qti", Source::Structured(super::qti::parse_package(body)?)));
+        if Archive::open(body)?.has("imsmanifest.xml") {
+            let items = super::qti::parse_package(body, budget)?;
+            return Ok(("qti", Source::Structured(items)));
         }
-        let doc = docx::read(body)?;
+        let doc = docx::read(body, budget)?;
         return Ok(("docx", Source::Convention(doc.paragraphs, doc.images)));
     }
     let text = std::str::from_utf8(body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body))
         .map_err(|_| "unsupported_media_type")?;
     if text.trim_start().starts_with('<') {
         // One parse; the root element says which format it is.
-        let root = crate::xml::parse(text.as_bytes())?;
+        let root = crate::xml::parse(text.as_bytes(), budget)?;
         return match root.name.as_str() {
             "qti-assessment-item" => {
                 let result = super::qti::item_from(&root).map(|body| convention::ParsedItem {
@@ -194,21 +198,34 @@ pub async fn import_file(
     author: Uuid,
     school: Option<Uuid>,
     query: &ImportQuery,
-    body: &[u8],
+    body: &Bytes,
 ) -> Result<(ImportReport, bool), ApiError> {
-    let (format, source) = read_file(body).map_err(|code| match code {
-        "unsupported_media_type" => ApiError::UnsupportedMediaType,
-        code => ApiError::field("file", code),
+    // Parsing runs off the HTTP workers, within the import budget (`imports`).
+    let file = body.clone();
+    let read = state
+        .imports
+        .run(move |budget| {
+            let (format, source) = read_file(&file, budget)?;
+            Ok(match source {
+                Source::Convention(paragraphs, images) => {
+                    let (parsed, groups) = convention::parse_with_groups(&paragraphs);
+                    (format, parsed, images, groups)
+                }
+                Source::Structured(parsed) => (format, parsed, Vec::new(), Vec::new()),
+            })
+        })
+        .await?;
+    let (format, parsed, images, groups) = read.map_err(|code: &'static str| {
+        crate::imports::budget_error(code).unwrap_or(match code {
+            "unsupported_media_type" => ApiError::UnsupportedMediaType,
+            code => ApiError::field("file", code),
+        })
     })?;
-    let (parsed, images, groups) = match source {
-        Source::Convention(paragraphs, images) => {
-            let (parsed, groups) = convention::parse_with_groups(&paragraphs);
-            (parsed, images, groups)
-        }
-        Source::Structured(parsed) => (parsed, Vec::new(), Vec::new()),
-    };
     if parsed.is_empty() {
         return Err(ApiError::field("file", "empty_file"));
+    }
+    if parsed.len() > MAX_ITEMS {
+        return Err(ApiError::Quota("too_many_items"));
     }
 
     let mut reports = Vec::new();
@@ -294,7 +311,7 @@ pub async fn import_file(
         if state.blobs.head(&key).await?.is_none() {
             state
                 .blobs
-                .put(&key, image.bytes.clone().into(), content_type)
+                .put(&key, image.bytes.clone(), content_type)
                 .await?;
         }
         keys.push((image.id.clone(), key));

@@ -1,13 +1,18 @@
 //! IMS QTI 3.0: items (choice, text entry, extended text; Part II as a composite of four
 //! true/false choice interactions) and content packages (imsmanifest.xml + one file per item).
 //! HọcThi metadata travels in the manifest under its own namespace, so a round trip keeps it.
-use std::io::{Cursor, Read, Write};
+use std::{
+    collections::HashMap,
+    io::{Cursor, Write},
+};
 
 use super::{
     convention::{Parsed, ParsedItem},
     domain::{Body, Criterion, Metadata, Statement, default_rubric},
 };
 use crate::exam_format::{Choice, Points, ShortAnswer};
+use crate::files::Archive;
+use crate::imports::Budget;
 use crate::text::{clean_text, escape_markup};
 use crate::xml::{self, Element};
 
@@ -129,8 +134,8 @@ fn correct_values(item: &Element, response: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-pub fn parse_item(bytes: &[u8]) -> Result<Body, &'static str> {
-    item_from(&xml::parse(bytes)?)
+pub fn parse_item(bytes: &[u8], budget: &mut Budget) -> Result<Body, &'static str> {
+    item_from(&xml::parse(bytes, budget)?)
 }
 
 /// Reads a parsed `<qti-assessment-item>`.
@@ -233,19 +238,15 @@ pub fn item_from(item: &Element) -> Result<Body, &'static str> {
     Err("unsupported_question_type")
 }
 
-/// Every item of a package, with the metadata the manifest carries for it.
-pub fn parse_package(bytes: &[u8]) -> Result<Vec<Parsed>, &'static str> {
-    let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|_| "unreadable_file")?;
-    let mut read = |name: &str| -> Result<Vec<u8>, &'static str> {
-        if name.contains("..") || name.starts_with('/') {
-            return Err("unsafe_path");
-        }
-        let mut file = archive.by_name(name).map_err(|_| "unreadable_file")?;
-        let mut out = Vec::new();
-        file.read_to_end(&mut out).map_err(|_| "unreadable_file")?;
-        Ok(out)
-    };
-    let manifest = xml::parse(&read("imsmanifest.xml")?)?;
+/// Every item of a package, with the metadata the manifest carries for it. An item the
+/// manifest lists more than once is read and parsed once.
+pub fn parse_package(bytes: &[u8], budget: &mut Budget) -> Result<Vec<Parsed>, &'static str> {
+    let mut archive = Archive::open(bytes)?;
+    let manifest = archive
+        .part("imsmanifest.xml", budget)?
+        .ok_or("unreadable_file")?;
+    let manifest = xml::parse(&manifest, budget)?;
+    let mut bodies: HashMap<String, Result<Body, &'static str>> = HashMap::new();
     let mut out = Vec::new();
     let resources = manifest
         .child("resources")
@@ -264,17 +265,33 @@ pub fn parse_package(bytes: &[u8]) -> Result<Vec<Parsed>, &'static str> {
             .child("metadata")
             .and_then(|m| m.child("metadata"))
             .and_then(|m| serde_json::from_str(&m.text()).ok());
-        let result = read(href)
-            .and_then(|b| parse_item(&b))
-            .map(|body| ParsedItem {
-                body,
-                level: meta.as_ref().map(|m| m.level),
-                topic: meta.as_ref().map(|m| m.topic.join(" / ")),
-                competency: meta.as_ref().and_then(|m| m.competency.clone()),
-                source: meta.as_ref().and_then(|m| m.source.clone()),
-                tags: meta.as_ref().map(|m| m.tags.clone()).unwrap_or_default(),
-                solution: meta.as_ref().and_then(|m| m.solution.clone()),
-            });
+        let body = match bodies.get(href) {
+            Some(known) => known.clone(),
+            None => {
+                let parsed = match archive.part(href, budget) {
+                    Ok(Some(bytes)) => parse_item(&bytes, budget),
+                    Ok(None) => Err("unreadable_file"),
+                    Err(code) => Err(code),
+                };
+                // A spent budget ends the whole import; a bad item only this one.
+                if let Err(code) = parsed
+                    && crate::imports::budget_error(code).is_some()
+                {
+                    return Err(code);
+                }
+                bodies.insert(href.to_owned(), parsed.clone());
+                parsed
+            }
+        };
+        let result = body.map(|body| ParsedItem {
+            body,
+            level: meta.as_ref().map(|m| m.level),
+            topic: meta.as_ref().map(|m| m.topic.join(" / ")),
+            competency: meta.as_ref().and_then(|m| m.competency.clone()),
+            source: meta.as_ref().and_then(|m| m.source.clone()),
+            tags: meta.as_ref().map(|m| m.tags.clone()).unwrap_or_default(),
+            solution: meta.as_ref().and_then(|m| m.solution.clone()),
+        });
         out.push(Parsed {
             at: i + 1,
             group: None,

@@ -8,7 +8,8 @@ use super::items::{all_mine, bank};
 on_every_store!(
     a_docx_bank_imports_with_equations_and_images,
     broken_banks_import_nothing,
-    a_text_bank_imports
+    a_text_bank_imports,
+    imports_stay_within_their_budget
 );
 
 const PNG: &[u8] = &[
@@ -237,7 +238,7 @@ async fn broken_banks_import_nothing(app: TestApp) {
         (
             "a zip bomb",
             super::roster::zip_bomb(),
-            422,
+            413,
             "archive_too_large",
         ),
         (
@@ -293,6 +294,76 @@ async fn broken_banks_import_nothing(app: TestApp) {
             kept.body["rejected"].as_u64()
         ),
         (200, Some(2), Some(1))
+    );
+}
+
+/// docs/SECURITY.md, finding 3: a file that refers to one part many times, or builds a huge
+/// tree from a few megabytes, is read within one budget and refused with its own code.
+async fn imports_stay_within_their_budget(app: TestApp) {
+    let b = bank(&app).await;
+    // One image referred to 5,000 times is stored, and counted, once (it used to be read, kept
+    // and written once per reference).
+    let image = r#"<w:r><w:drawing><a:graphic><a:graphicData><a:blip r:embed="rId9"/></a:graphicData></a:graphic></w:drawing></w:r>"#;
+    let mut bank_file = good_bank();
+    bank_file.insert(0, p(&image.repeat(5_000)));
+    let reply = import(&app, &b.author, "", docx(&bank_file, "")).await;
+    assert_eq!(
+        (reply.status, reply.body["images"].as_u64()),
+        (200, Some(1)),
+        "{}",
+        &reply.text[..reply.text.len().min(300)]
+    );
+
+    // A QTI manifest that lists one item 2,001 times: the item is parsed once, and the file
+    // is refused for its number of items before anything is written.
+    let item = r#"<?xml version="1.0"?><qti-assessment-item xmlns="http://www.imsglobal.org/xsd/imsqtiasi_v3p0" identifier="q1"><qti-response-declaration identifier="RESPONSE" cardinality="single" base-type="identifier"><qti-correct-response><qti-value>A</qti-value></qti-correct-response></qti-response-declaration><qti-item-body><p>Câu hỏi</p><qti-choice-interaction response-identifier="RESPONSE" max-choices="1"><qti-simple-choice identifier="A">1</qti-simple-choice><qti-simple-choice identifier="B">2</qti-simple-choice><qti-simple-choice identifier="C">3</qti-simple-choice><qti-simple-choice identifier="D">4</qti-simple-choice></qti-choice-interaction></qti-item-body></qti-assessment-item>"#;
+    let manifest = |times: usize| {
+        format!(
+            r#"<manifest identifier="M"><resources>{}</resources></manifest>"#,
+            r#"<resource identifier="R" type="imsqti_item_xmlv3p0" href="items/a.xml"/>"#
+                .repeat(times)
+        )
+    };
+    let package = |times: usize| {
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for (name, body) in [
+            ("imsmanifest.xml", manifest(times)),
+            ("items/a.xml", item.into()),
+        ] {
+            zip.start_file(name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            zip.write_all(body.as_bytes()).unwrap();
+        }
+        zip.finish().unwrap().into_inner()
+    };
+    let reply = import(&app, &b.author, "", package(2_001)).await;
+    assert_eq!(
+        (reply.status, reply.body["code"].as_str()),
+        (413, Some("too_many_items")),
+        "{}",
+        &reply.text[..reply.text.len().min(300)]
+    );
+    let reply = import(&app, &b.author, "&dry_run=true", package(300)).await;
+    assert_eq!(
+        (reply.status, reply.body["items"].as_array().map(Vec::len)),
+        (200, Some(300)),
+        "{}",
+        &reply.text[..reply.text.len().min(300)]
+    );
+
+    // 2.6 MB of empty elements would build a tree of ~100 MB: refused by the node budget.
+    let wide = format!("<quiz>{}</quiz>", "<a/>".repeat(650_000));
+    let reply = import(&app, &b.author, "", wide.into_bytes()).await;
+    assert_eq!(
+        (reply.status, reply.body["errors"][0]["code"].as_str()),
+        (422, Some("import_too_complex")),
+        "{}",
+        &reply.text[..reply.text.len().min(300)]
+    );
+    assert_eq!(
+        all_mine(&app, &b.author).await.len(),
+        3,
+        "only the first bank was written"
     );
 }
 

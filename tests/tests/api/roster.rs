@@ -309,8 +309,8 @@ async fn broken_files_are_refused_cleanly(app: TestApp) {
             "a zip bomb posing as a workbook",
             XLSX,
             zip_bomb(),
-            422,
-            "validation_failed",
+            413,
+            "archive_too_large",
         ),
         (
             "more than 10 MiB",
