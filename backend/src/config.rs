@@ -87,6 +87,11 @@ pub struct Settings {
     /// The secret personal data is hashed and sealed with (base64, 32+ bytes); generated into
     /// the data folder when unset. Every instance needs the same one.
     pub pii_key: Option<Secret>,
+    /// The secret the audit chain and its checkpoints are keyed with (base64, 32+ bytes);
+    /// generated into the data folder when unset. Keep it out of the database's reach.
+    pub audit_key: Option<Secret>,
+    /// Seconds between signed checkpoints of the audit chain written to the blob store.
+    pub audit_checkpoint_every: Duration,
     /// A bearer token Prometheus sends for `/metrics`; without one, only this host may read it.
     pub metrics_token: Option<Secret>,
     /// Content repository limits, in bytes.
@@ -286,6 +291,12 @@ impl Settings {
                 20,
             )?),
             pii_key: get("HOCTHI_PII_KEY").map(Secret::new),
+            audit_key: get("HOCTHI_AUDIT_KEY").map(Secret::new),
+            audit_checkpoint_every: Duration::from_secs(seconds(
+                &get,
+                "HOCTHI_AUDIT_CHECKPOINT_SECS",
+                300,
+            )?),
             metrics_token: get("HOCTHI_METRICS_TOKEN").map(Secret::new),
             content_max_file: mebibytes(&get, "HOCTHI_CONTENT_MAX_FILE_MB", 4096)?,
             content_quota_teacher: mebibytes(&get, "HOCTHI_CONTENT_QUOTA_TEACHER_MB", 5 * 1024)?,

@@ -1,6 +1,7 @@
 //! HọcThi: one service for a province's shared learning content, question banks and exams.
 pub mod admission;
 pub mod audit;
+pub mod audit_key;
 pub mod auth;
 pub mod bootstrap;
 pub mod clock;

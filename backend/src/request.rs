@@ -3,7 +3,7 @@ use std::{future::Ready, net::IpAddr};
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 
-use crate::{error::ApiError, i18n, state::AppState};
+use crate::{audit_key::AuditKey, error::ApiError, i18n, state::AppState};
 
 /// The client's address: the peer, unless the peer is a trusted proxy, in which case the
 /// rightmost address in `X-Forwarded-For` that is not itself a trusted proxy.
@@ -26,10 +26,23 @@ pub fn client_ip(req: &HttpRequest, trusted: &[IpAddr]) -> Option<IpAddr> {
         .or(Some(peer))
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct RequestMeta {
     pub ip: Option<IpAddr>,
     pub request_id: Option<String>,
+    /// The key the audit events of this request are chained with.
+    pub chain: AuditKey,
+}
+
+impl RequestMeta {
+    /// For what the service does on its own (first start, samples, background jobs).
+    pub fn system(state: &AppState) -> Self {
+        Self {
+            ip: None,
+            request_id: None,
+            chain: state.audit_key.clone(),
+        }
+    }
 }
 
 impl FromRequest for RequestMeta {
@@ -37,13 +50,15 @@ impl FromRequest for RequestMeta {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let trusted = req
-            .app_data::<web::Data<AppState>>()
-            .map(|s| s.settings.trusted_proxies.clone())
-            .unwrap_or_default();
+        let Some(state) = req.app_data::<web::Data<AppState>>() else {
+            return std::future::ready(Err(ApiError::Unexpected(anyhow::anyhow!(
+                "no application state"
+            ))));
+        };
         std::future::ready(Ok(RequestMeta {
-            ip: client_ip(req, &trusted),
+            ip: client_ip(req, &state.settings.trusted_proxies),
             request_id: i18n::current_request_id(),
+            chain: state.audit_key.clone(),
         }))
     }
 }

@@ -132,19 +132,17 @@ impl Application {
             settings.password_hash_concurrency,
             settings.password_hash_nice,
         );
-        let pii_secret = match &settings.pii_key {
-            Some(key) => {
-                use base64::Engine;
-                let bytes = base64::engine::general_purpose::STANDARD
-                    .decode(key.expose().trim())
-                    .context("HOCTHI_PII_KEY: not base64")?;
-                anyhow::ensure!(bytes.len() >= 32, "HOCTHI_PII_KEY: needs at least 32 bytes");
-                bytes
-            }
-            None => auth::tokens::load_or_create_secret(
-                &settings.data_dir.join("keys").join("pii.key"),
-            )?,
-        };
+        let pii_secret = secret_or_file(
+            settings.pii_key.as_ref(),
+            "HOCTHI_PII_KEY",
+            &settings.data_dir.join("keys").join("pii.key"),
+        )?;
+        let audit_key = crate::audit_key::AuditKey::new(&secret_or_file(
+            settings.audit_key.as_ref(),
+            "HOCTHI_AUDIT_KEY",
+            &settings.data_dir.join("keys").join("audit.key"),
+        )?)?;
+        crate::audit::seal_legacy(&db, &audit_key).await?;
         let vault = Arc::new(crate::identity::vault::Vault::new(&pii_secret)?);
         let clock = crate::clock::ServerClock::default();
         let exams = Arc::new(crate::exams::Engine::start(
@@ -171,6 +169,7 @@ impl Application {
             exams,
             vault,
             webauthn,
+            audit_key,
             admission: crate::admission::Admission::new(settings_max_in_flight),
             imports: Arc::new(crate::imports::ImportQueue::for_this_machine()),
         };
@@ -188,6 +187,7 @@ impl Application {
         crate::exams::start_sweeper(state.clone());
         crate::exams::grading::start_grading(state.clone());
         crate::content::start_janitor(state.clone());
+        crate::audit::checkpoints::start(state.clone());
 
         let server = serve(listener, state.clone())?;
         Ok(Self {
@@ -214,6 +214,24 @@ impl Application {
     pub fn into_server(self) -> Server {
         self.server
     }
+}
+
+/// A secret from its variable (base64, 32+ bytes), or else from (or into) a file of the data
+/// folder: the embedded default keeps its keys there.
+fn secret_or_file(
+    value: Option<&crate::config::Secret>,
+    variable: &str,
+    file: &std::path::Path,
+) -> anyhow::Result<Vec<u8>> {
+    let Some(value) = value else {
+        return auth::tokens::load_or_create_secret(file);
+    };
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(value.expose().trim())
+        .with_context(|| format!("{variable}: not base64"))?;
+    anyhow::ensure!(bytes.len() >= 32, "{variable}: needs at least 32 bytes");
+    Ok(bytes)
 }
 
 fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {

@@ -29,6 +29,8 @@ pub struct AppState {
     pub clock: ServerClock,
     /// The exam hot path: the group-commit writer and the caches in front of papers.
     pub exams: Arc<Engine>,
+    /// The key of the audit chain and its checkpoints; never in the database.
+    pub audit_key: crate::audit_key::AuditKey,
     /// Hashes and seals personal data (ID numbers).
     pub vault: Arc<crate::identity::vault::Vault>,
     /// The passkey verifier, built once from the configured RP id and origins.

@@ -1,13 +1,17 @@
-//! The audit log: append-only and hash-chained. Every capability records its state changes
-//! through `record`, inside the same transaction as the change itself, so an event exists
-//! exactly when its change does.
+//! The audit log: append-only and chained with a key. Every capability records its state
+//! changes through `record`, inside the same transaction as the change itself, so an event
+//! exists exactly when its change does. Each event's hash is an HMAC-SHA256, under a key the
+//! database does not hold, of the event and the hash before it: someone who can write the
+//! database can delete or edit events but cannot recompute the chain. Signed checkpoints in
+//! the blob store (`checkpoints`) tell when the tail was cut off.
+pub mod checkpoints;
 pub mod routes;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Statement,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -15,9 +19,14 @@ use uuid::Uuid;
 
 pub use routes::configure;
 
+pub use crate::audit_key::AuditKey;
 use crate::{entities::audit_event, request::RequestMeta};
 
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+/// The mark of a keyed hash; events written before the chain had a key have none and are
+/// sealed again under the key at start-up (`seal_legacy`).
+const KEYED: &str = "k1:";
+
 /// The advisory lock that serialises appends on PostgreSQL (SQLite has one writer anyway).
 const CHAIN_LOCK: i64 = 0x0068_6361_7564_6974; // "hcaudit"
 
@@ -61,11 +70,18 @@ struct Hashed<'a> {
     details: &'a str,
 }
 
-fn hash_of(row: &Hashed<'_>) -> String {
+/// The unkeyed hash events had before the chain was keyed; read only to seal them again.
+fn legacy_hash_of(row: &Hashed<'_>) -> String {
     // serde_json writes struct fields in declaration order, so this text is stable.
     hex::encode(Sha256::digest(
         serde_json::to_vec(row).expect("plain data serialises"),
     ))
+}
+
+/// The keyed hash of one event.
+fn seal(key: &AuditKey, row: &Hashed<'_>) -> String {
+    let text = serde_json::to_vec(row).expect("plain data serialises");
+    format!("{KEYED}{}", key.mac(b"audit-event", &text))
 }
 
 fn hashed<'a>(prev: &'a str, m: &'a audit_event::Model) -> Hashed<'a> {
@@ -86,11 +102,8 @@ fn stamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
-pub async fn record(
-    txn: &DatabaseTransaction,
-    meta: &RequestMeta,
-    event: Event<'_>,
-) -> Result<(), DbErr> {
+/// Serialises appends (and the sealing of legacy events) on PostgreSQL.
+async fn lock_chain(txn: &DatabaseTransaction) -> Result<(), DbErr> {
     if txn.get_database_backend() == DbBackend::Postgres {
         txn.execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
@@ -99,6 +112,15 @@ pub async fn record(
         ))
         .await?;
     }
+    Ok(())
+}
+
+pub async fn record(
+    txn: &DatabaseTransaction,
+    meta: &RequestMeta,
+    event: Event<'_>,
+) -> Result<(), DbErr> {
+    lock_chain(txn).await?;
     let prev: String = audit_event::Entity::find()
         .select_only()
         .column(audit_event::Column::Hash)
@@ -122,7 +144,7 @@ pub async fn record(
         prev_hash: prev,
         hash: String::new(),
     };
-    model.hash = hash_of(&hashed(&model.prev_hash, &model));
+    model.hash = seal(&meta.chain, &hashed(&model.prev_hash, &model));
     audit_event::Entity::insert(audit_event::ActiveModel {
         id: NotSet,
         at: Set(model.at),
@@ -143,17 +165,29 @@ pub async fn record(
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ChainReport {
+    /// The chain is whole and keyed, and it still reaches the latest checkpoint.
     pub valid: bool,
     pub events_checked: u64,
     /// The first event whose hash or link does not match, if any.
     pub first_broken_id: Option<i64>,
+    /// The latest signed checkpoint found in the blob store, if any.
+    pub checkpoint: Option<checkpoints::CheckpointReport>,
 }
 
-/// Walks the whole chain in pages, recomputing every hash.
-pub async fn verify_chain(db: &impl ConnectionTrait) -> Result<ChainReport, DbErr> {
+/// The head of the chain as it was read: (id, hash, events up to and including it).
+pub type Head = (i64, String, u64);
+
+/// Walks the whole chain in pages, recomputing every keyed hash. `at` asks for the hash and
+/// position of one event on the way (a checkpoint's head).
+pub async fn walk_chain(
+    db: &impl ConnectionTrait,
+    key: &AuditKey,
+    at: Option<i64>,
+) -> Result<(ChainReport, Option<Head>), DbErr> {
     let mut prev = GENESIS.to_owned();
     let mut after = i64::MIN;
     let mut checked = 0;
+    let mut found = None;
     loop {
         let page = audit_event::Entity::find()
             .filter(audit_event::Column::Id.gt(after))
@@ -165,19 +199,88 @@ pub async fn verify_chain(db: &impl ConnectionTrait) -> Result<ChainReport, DbEr
         after = last.id;
         for row in &page {
             checked += 1;
-            if row.prev_hash != prev || hash_of(&hashed(&prev, row)) != row.hash {
-                return Ok(ChainReport {
+            if row.prev_hash != prev || seal(key, &hashed(&prev, row)) != row.hash {
+                let report = ChainReport {
                     valid: false,
                     events_checked: checked,
                     first_broken_id: Some(row.id),
-                });
+                    checkpoint: None,
+                };
+                return Ok((report, found));
+            }
+            if Some(row.id) == at {
+                found = Some((row.id, row.hash.clone(), checked));
             }
             prev = row.hash.clone();
         }
     }
-    Ok(ChainReport {
+    let report = ChainReport {
         valid: true,
         events_checked: checked,
         first_broken_id: None,
-    })
+        checkpoint: None,
+    };
+    Ok((report, found))
+}
+
+/// Seals, under the key, the events written before the chain had one, provided their unkeyed
+/// chain is whole; a broken one is left as it is, for `verify` to report. Runs at start-up
+/// and is a no-op once every event is keyed.
+pub async fn seal_legacy(db: &sea_orm::DatabaseConnection, key: &AuditKey) -> anyhow::Result<u64> {
+    use sea_orm::TransactionTrait;
+    let legacy = audit_event::Entity::find()
+        .filter(audit_event::Column::Hash.not_like(format!("{KEYED}%")))
+        .count(db)
+        .await?;
+    if legacy == 0 {
+        return Ok(0);
+    }
+    let txn = db.begin().await?;
+    lock_chain(&txn).await?;
+    let rows = audit_event::Entity::find()
+        .order_by_asc(audit_event::Column::Id)
+        .all(&txn)
+        .await?;
+    let mut prev = GENESIS.to_owned();
+    for row in &rows {
+        let whole = row.prev_hash == prev && legacy_hash_of(&hashed(&prev, row)) == row.hash;
+        if !whole && !row.hash.starts_with(KEYED) {
+            tracing::error!(
+                id = row.id,
+                "the unkeyed audit chain is broken here; not sealed"
+            );
+            return Ok(0);
+        }
+        prev = row.hash.clone();
+    }
+    let mut prev = GENESIS.to_owned();
+    let mut sealed = 0;
+    for row in rows {
+        let hash = seal(key, &hashed(&prev, &row));
+        audit_event::Entity::update_many()
+            .col_expr(audit_event::Column::PrevHash, prev.clone().into())
+            .col_expr(audit_event::Column::Hash, hash.clone().into())
+            .filter(audit_event::Column::Id.eq(row.id))
+            .exec(&txn)
+            .await?;
+        prev = hash;
+        sealed += 1;
+    }
+    let meta = RequestMeta {
+        ip: None,
+        request_id: None,
+        chain: key.clone(),
+    };
+    let details = serde_json::json!({ "events": sealed });
+    let event = Event {
+        actor: None,
+        action: "audit.chain_keyed",
+        target_type: "audit",
+        target_id: None,
+        details,
+    };
+    record(&txn, &meta, event).await?;
+    txn.commit().await?;
+    tracing::info!(events = sealed, "the audit chain is now keyed");
+    Ok(sealed)
 }

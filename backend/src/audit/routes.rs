@@ -1,4 +1,4 @@
-use actix_web::{get, web};
+use actix_web::{get, post, web};
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
@@ -6,7 +6,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
-use super::ChainReport;
+use super::{ChainReport, checkpoints::Checkpoint};
 use crate::{
     auth::{CurrentUser, Scope, roles::Role},
     entities::audit_event,
@@ -15,7 +15,9 @@ use crate::{
 };
 
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(list_audit_events).service(verify_audit_chain);
+    cfg.service(list_audit_events)
+        .service(verify_audit_chain)
+        .service(write_checkpoint);
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -102,7 +104,8 @@ async fn list_audit_events(
     }))
 }
 
-/// Recomputes the whole hash chain and reports the first broken event (province admins).
+/// Recomputes the whole keyed chain, reports the first broken event, and holds the chain
+/// against the latest signed checkpoint in the blob store (province admins).
 #[utoipa::path(tag = "audit", security(("bearer" = [])),
     responses((status = 200, body = ChainReport), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
 #[get("/audit/verify")]
@@ -111,5 +114,24 @@ async fn verify_audit_chain(
     user: CurrentUser,
 ) -> Result<web::Json<ChainReport>, ApiError> {
     user.require(&[Role::ProvinceAdmin], Scope::Province)?;
-    Ok(web::Json(super::verify_chain(&state.db).await?))
+    Ok(web::Json(super::checkpoints::verify(&state).await?))
+}
+
+/// Writes a signed checkpoint of the chain's head now, as the background job does every few
+/// minutes: before and after an exam day, say (province admins). Absent when the log is empty.
+#[utoipa::path(tag = "audit", security(("bearer" = [])),
+    responses((status = 200, body = Option<Checkpoint>), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
+#[post("/audit/checkpoints")]
+async fn write_checkpoint(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+) -> Result<web::Json<Option<Checkpoint>>, ApiError> {
+    user.require(&[Role::ProvinceAdmin], Scope::Province)?;
+    let written = super::checkpoints::write(&state).await.map_err(|e| {
+        tracing::warn!(error = %e, "audit checkpoint not written");
+        ApiError::Unavailable {
+            retry_after_secs: 5,
+        }
+    })?;
+    Ok(web::Json(written))
 }

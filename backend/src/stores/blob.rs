@@ -86,6 +86,8 @@ pub trait BlobStore: Send + Sync + 'static {
     ) -> anyhow::Result<()>;
     async fn abort_multipart(&self, key: &str, upload_id: &str) -> anyhow::Result<()>;
     async fn ping(&self) -> anyhow::Result<()>;
+    /// The keys directly inside `folder` (not below its subfolders), in byte order.
+    async fn list(&self, folder: &str) -> anyhow::Result<Vec<String>>;
     fn kind(&self) -> &'static str;
 }
 
@@ -451,6 +453,25 @@ impl BlobStore for LocalBlobStore {
         Ok(())
     }
 
+    async fn list(&self, folder: &str) -> anyhow::Result<Vec<String>> {
+        check_key(folder)?;
+        let mut keys = Vec::new();
+        let mut entries = match tokio::fs::read_dir(self.object_path(folder)).await {
+            Ok(entries) => entries,
+            Err(e) if not_found(&e) => return Ok(keys),
+            Err(e) => return Err(e.into()),
+        };
+        while let Some(entry) = entries.next_entry().await? {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            // A file being written has a `.tmp-` name until it is renamed into place.
+            if entry.file_type().await?.is_file() && !name.contains(".tmp-") {
+                keys.push(format!("{folder}/{name}"));
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
     fn kind(&self) -> &'static str {
         "local"
     }
@@ -751,6 +772,35 @@ impl BlobStore for S3BlobStore {
             .send()
             .await?;
         Ok(())
+    }
+
+    async fn list(&self, folder: &str) -> anyhow::Result<Vec<String>> {
+        let prefix = format!("{}/", self.key(folder)?);
+        let mut keys = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(&prefix)
+                .delimiter("/")
+                .set_continuation_token(token)
+                .send()
+                .await
+                .context("S3 list_objects_v2")?;
+            for object in page.contents() {
+                if let Some(key) = object.key().and_then(|k| k.strip_prefix(&self.prefix)) {
+                    keys.push(key.to_owned());
+                }
+            }
+            token = page.next_continuation_token().map(str::to_owned);
+            if token.is_none() {
+                break;
+            }
+        }
+        keys.sort();
+        Ok(keys)
     }
 
     fn kind(&self) -> &'static str {

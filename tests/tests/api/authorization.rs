@@ -75,6 +75,7 @@ const FORBIDDEN: &[(&str, &str, &[&str])] = &[
     ),
     ("get", "/api/v1/audit/events", &["school_admin_a"]),
     ("get", "/api/v1/audit/verify", &["school_admin_a"]),
+    ("post", "/api/v1/audit/checkpoints", &["school_admin_a"]),
     ("post", "/api/v1/item-groups", &["student_a"]),
     ("get", "/api/v1/item-groups/{group_id}", &["student_a"]),
     ("post", "/api/v1/items", &["student_a"]),
