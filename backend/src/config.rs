@@ -90,6 +90,9 @@ pub struct Settings {
     /// The secret the audit chain and its checkpoints are keyed with (base64, 32+ bytes);
     /// generated into the data folder when unset. Keep it out of the database's reach.
     pub audit_key: Option<Secret>,
+    /// Anonymous passkey sign-ins that may start in five minutes from one address, and in all.
+    pub passkey_starts_per_address: i64,
+    pub passkey_starts_total: i64,
     /// Seconds between signed checkpoints of the audit chain written to the blob store.
     pub audit_checkpoint_every: Duration,
     /// A bearer token Prometheus sends for `/metrics`; without one, only this host may read it.
@@ -292,6 +295,9 @@ impl Settings {
             )?),
             pii_key: get("HOCTHI_PII_KEY").map(Secret::new),
             audit_key: get("HOCTHI_AUDIT_KEY").map(Secret::new),
+            passkey_starts_per_address: positive(&get, "HOCTHI_PASSKEY_STARTS_PER_ADDRESS")?
+                .unwrap_or(2_000),
+            passkey_starts_total: positive(&get, "HOCTHI_PASSKEY_STARTS_TOTAL")?.unwrap_or(100_000),
             audit_checkpoint_every: Duration::from_secs(seconds(
                 &get,
                 "HOCTHI_AUDIT_CHECKPOINT_SECS",

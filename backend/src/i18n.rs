@@ -632,6 +632,10 @@ pub fn text(code: &str) -> (&'static str, &'static str) {
             "Đọc tệp quá thời gian cho phép; hãy chia thành nhiều tệp nhỏ hơn.",
             "Reading the file took longer than allowed; split it into smaller files.",
         ),
+        "too_many_passkey_starts" => (
+            "Có quá nhiều lượt đăng nhập bằng khóa truy cập vừa bắt đầu; vui lòng thử lại sau ít phút.",
+            "Too many passkey sign-ins were started just now; please try again in a few minutes.",
+        ),
         "import_queue_full" => (
             "Máy chủ đang nhập nhiều tệp khác; vui lòng thử lại sau ít phút.",
             "The server is importing other files; please try again in a few minutes.",

@@ -54,6 +54,14 @@ fn env(name: &str) -> Option<String> {
 
 /// The real-store app, or `None` (a skip) when no store is configured and none is required.
 pub async fn spawn_real_app() -> Option<TestApp> {
+    spawn_real_app_with(|_| {}).await
+}
+
+/// A real-store app with some variables changed, or None when the stores are not configured
+/// (a failure instead when `HOCTHI_TEST_REQUIRE_SERVICES=1`).
+pub async fn spawn_real_app_with(
+    adjust: impl FnOnce(&mut HashMap<String, String>),
+) -> Option<TestApp> {
     let required = env("HOCTHI_TEST_REQUIRE_SERVICES").is_some_and(|v| v == "1");
     let missing: Vec<&str> = ["DATABASE_URL", "REDIS_URL", "S3_ENDPOINT", "S3_BUCKET"]
         .into_iter()
@@ -67,7 +75,7 @@ pub async fn spawn_real_app() -> Option<TestApp> {
         eprintln!("skipped: real stores not configured ({missing:?} unset)");
         return None;
     }
-    Some(spawn_app(Stores::Real).await)
+    Some(spawn_app_with(Stores::Real, adjust).await)
 }
 
 pub async fn spawn_app(stores: Stores) -> TestApp {

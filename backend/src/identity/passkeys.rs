@@ -407,12 +407,45 @@ async fn finish_passkey_registration(
     Ok(HttpResponse::Created().json(PasskeyView::from(row)))
 }
 
+/// Anonymous sign-in ceremonies are kept in the hot store for five minutes each; without a
+/// bound, anyone could fill it. Counted in five-minute windows per address (a school's shared
+/// address fits a whole school's morning) and in all.
+async fn admit_anonymous_ceremony(state: &AppState, meta: &RequestMeta) -> Result<(), ApiError> {
+    let window = CEREMONY_TTL.as_secs() as i64;
+    let now = state.clock.now().timestamp();
+    let slot = now / window;
+    let refused = ApiError::TooManyRequests {
+        code: "too_many_passkey_starts",
+        retry_after_secs: (window - now % window) as u64,
+    };
+    let address = meta.ip.map_or_else(|| "-".to_owned(), |ip| ip.to_string());
+    let count = |key: String| async move {
+        state
+            .hot
+            .incr(&key, 1, CEREMONY_TTL * 2)
+            .await
+            .map_err(ApiError::from)
+    };
+    if count(format!("passkey-starts:{slot}:{address}")).await?
+        > state.settings.passkey_starts_per_address
+    {
+        return Err(refused);
+    }
+    if count(format!("passkey-starts:{slot}")).await? > state.settings.passkey_starts_total {
+        return Err(refused);
+    }
+    Ok(())
+}
+
 /// Starts a passkey sign-in: no login needed, the authenticator offers its passkeys for this site.
-#[utoipa::path(tag = "auth", responses((status = 200, body = CeremonyStart)))]
+#[utoipa::path(tag = "auth", responses((status = 200, body = CeremonyStart),
+    (status = 429, description = "too many sign-ins started from this address, or in all", body = Problem)))]
 #[post("/auth/passkey/start")]
 async fn start_passkey_sign_in(
     state: web::Data<AppState>,
+    meta: RequestMeta,
 ) -> Result<web::Json<CeremonyStart>, ApiError> {
+    admit_anonymous_ceremony(&state, &meta).await?;
     let (challenge, authentication) = state
         .webauthn
         .start_discoverable_authentication()

@@ -609,3 +609,57 @@ async fn a_passkey_exam_needs_a_fresh_assertion_to_start_resume_and_switch(app: 
     let switched = enter(&app, first, attempt, "resume", tablet, Some((&c, &answer))).await;
     assert_eq!(switched.status, 200, "{}", switched.text);
 }
+
+/// Each anonymous sign-in start keeps a challenge for five minutes: they are bounded per
+/// address and in all (docs/SECURITY.md, finding 10). Low bounds here: 3 per address, 5 in all.
+async fn anonymous_sign_in_starts_are_bounded(app: TestApp) {
+    let start_from = |address: &'static str| {
+        app.client
+            .post(app.url("/api/v1/auth/passkey/start"))
+            .header("x-forwarded-for", address)
+            .json(&json!({}))
+    };
+    let mut statuses = Vec::new();
+    for address in [
+        "10.0.0.1", "10.0.0.1", "10.0.0.1", "10.0.0.1", "10.0.0.2", "10.0.0.2",
+    ] {
+        statuses.push(app.send(start_from(address)).await.status);
+    }
+    assert_eq!(
+        statuses,
+        [200, 200, 200, 429, 200, 200],
+        "the fourth from one address is refused; another address still starts"
+    );
+    let over = app.send(start_from("10.0.0.3")).await;
+    assert_eq!(
+        (over.status, over.body["code"].as_str()),
+        (429, Some("too_many_passkey_starts")),
+        "the sixth in all is refused whatever its address: {}",
+        over.text
+    );
+    let wait: u64 = over.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=300).contains(&wait), "retry after the window: {wait}");
+}
+
+fn few_passkey_starts(vars: &mut std::collections::HashMap<String, String>) {
+    vars.insert("HOCTHI_TRUSTED_PROXIES".into(), "127.0.0.1".into());
+    vars.insert("HOCTHI_PASSKEY_STARTS_PER_ADDRESS".into(), "3".into());
+    vars.insert("HOCTHI_PASSKEY_STARTS_TOTAL".into(), "5".into());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_sign_in_starts_are_bounded_embedded() {
+    let app = hocthi_tests::spawn_app_with(hocthi_tests::Stores::Embedded, few_passkey_starts);
+    anonymous_sign_in_starts_are_bounded(app.await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_sign_in_starts_are_bounded_real_stores() {
+    if let Some(app) = hocthi_tests::spawn_real_app_with(few_passkey_starts).await {
+        anonymous_sign_in_starts_are_bounded(app).await;
+    }
+}
