@@ -237,8 +237,18 @@ fn connection_lost(err: &sea_orm::RuntimeErr) -> bool {
 /// The code of text refused for holding U+0000, and the payload error `nul.rs` raises for it.
 pub const NUL_FOUND: &str = "nul_character";
 
-pub fn is_nul_payload(err: &actix_web::error::PayloadError) -> bool {
-    matches!(err, actix_web::error::PayloadError::Io(e) if e.to_string() == NUL_FOUND)
+/// A JSON body must be an object: serde reads a struct from an array too, and `POST /schools`
+/// created a school from `["X", "Y"]`. No operation takes a top-level array.
+pub const OBJECT_EXPECTED: &str = "json_object_expected";
+
+/// The code of a body the edge (`nul.rs`) refused as it streamed, if it was one.
+pub fn edge_refusal(err: &actix_web::error::PayloadError) -> Option<&'static str> {
+    let actix_web::error::PayloadError::Io(e) = err else {
+        return None;
+    };
+    [NUL_FOUND, OBJECT_EXPECTED]
+        .into_iter()
+        .find(|code| e.to_string() == *code)
 }
 
 pub fn json_error(
@@ -251,10 +261,54 @@ pub fn json_error(
         E::ContentType => ApiError::BadRequest("missing_content_type"),
         E::Deserialize(e) if e.is_data() => ApiError::BadRequest("json_wrong_type"),
         E::Payload(actix_web::error::PayloadError::Overflow) => ApiError::PayloadTooLarge,
-        E::Payload(ref e) if is_nul_payload(e) => ApiError::BadRequest(NUL_FOUND),
+        E::Payload(ref e) if edge_refusal(e).is_some() => {
+            ApiError::BadRequest(edge_refusal(e).unwrap_or(NUL_FOUND))
+        }
         _ => ApiError::BadRequest("malformed_json"),
     }
     .into()
+}
+
+/// 422 as problem+json whose body is also a report (an import's rows, a matrix's cells), so a
+/// client reads both the verdict and each line of it in one envelope.
+pub fn rejected_with(code: &'static str, report: impl Serialize) -> HttpResponse {
+    let mut body = serde_json::to_value(&report).unwrap_or_default();
+    if let Some(fields) = body.as_object_mut() {
+        fields.insert("type".into(), format!("/problems/{code}").into());
+        fields.insert("title".into(), i18n::message(code).into());
+        fields.insert("status".into(), 422.into());
+        fields.insert("code".into(), code.into());
+        if let Some(id) = i18n::current_request_id() {
+            fields.insert("request_id".into(), id.into());
+        }
+    }
+    HttpResponse::UnprocessableEntity()
+        .content_type("application/problem+json")
+        .json(body)
+}
+
+/// A page size as asked for (`limit`), within its documented range; absent means `default`.
+pub fn page_limit(asked: Option<u64>, default: u64, max: u64) -> Result<u64, ApiError> {
+    match asked {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(_) => Err(ApiError::field("limit", "out_of_range")),
+    }
+}
+
+/// A JSON body that may be left out (empty means the defaults); one that is sent must parse.
+/// (`Option<web::Json<T>>` would take a malformed body as an absent one.)
+pub fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::BadRequest(if e.is_data() {
+            "json_wrong_type"
+        } else {
+            "malformed_json"
+        })
+    })
 }
 
 pub fn payload_error(

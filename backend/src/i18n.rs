@@ -636,6 +636,10 @@ pub fn text(code: &str) -> (&'static str, &'static str) {
             "Có quá nhiều lượt đăng nhập bằng khóa truy cập vừa bắt đầu; vui lòng thử lại sau ít phút.",
             "Too many passkey sign-ins were started just now; please try again in a few minutes.",
         ),
+        "json_object_expected" => (
+            "Nội dung JSON phải là một đối tượng { … }, không phải một mảng.",
+            "The JSON body must be an object { … }, not an array.",
+        ),
         "import_queue_full" => (
             "Máy chủ đang nhập nhiều tệp khác; vui lòng thử lại sau ít phút.",
             "The server is importing other files; please try again in a few minutes.",
@@ -746,6 +750,10 @@ pub fn text(code: &str) -> (&'static str, &'static str) {
         "password_too_common" => (
             "Mật khẩu này quá phổ biến, dễ bị đoán. Hãy chọn một cụm từ riêng của bạn.",
             "This password is too common and easy to guess. Choose a phrase of your own.",
+        ),
+        "reset_not_for_yourself" => (
+            "Không tự đặt lại mật khẩu của mình ở đây; hãy đổi mật khẩu (cần mật khẩu hiện tại).",
+            "You cannot reset your own password here; change it instead (it asks for the current one).",
         ),
         "reset_needs_province_admin" => (
             "Chỉ quản trị của Sở mới đặt lại mật khẩu cho một quản trị trường.",

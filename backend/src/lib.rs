@@ -1,5 +1,6 @@
 //! HọcThi: one service for a province's shared learning content, question banks and exams.
 pub mod admission;
+pub mod api_doc;
 pub mod audit;
 pub mod audit_key;
 pub mod auth;

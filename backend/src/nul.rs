@@ -3,7 +3,8 @@
 //! types it. Checked without buffering: the path and query for `%00`, JSON bodies for a `\u0000`
 //! escape and plain-text bodies (CSV rosters) for a 0x00 byte, as their chunks stream through.
 //! Binary bodies (.xlsx, .docx, images) are left to their parsers; a NUL that reaches the
-//! database from them is still a 400 (`error.rs`). docs/SECURITY.md, finding 11.
+//! database from them is still a 400 (`error.rs`). A JSON body that is an array, not an object,
+//! is refused here too (400 `json_object_expected`). docs/SECURITY.md, finding 11.
 use actix_web::{
     Error, HttpMessage, ResponseError,
     body::{BoxBody, MessageBody},
@@ -13,7 +14,7 @@ use actix_web::{
 };
 use futures_util::StreamExt;
 
-use crate::error::{ApiError, NUL_FOUND as FOUND};
+use crate::error::{ApiError, NUL_FOUND as FOUND, OBJECT_EXPECTED};
 
 pub async fn refuse_nul(
     mut req: ServiceRequest,
@@ -32,8 +33,8 @@ pub async fn refuse_nul(
     if let Some(mut scanner) = scanner {
         let body = req.take_payload().map(move |chunk| {
             let chunk = chunk?;
-            if scanner.feed(&chunk) {
-                return Err(PayloadError::Io(std::io::Error::other(FOUND)));
+            if let Some(code) = scanner.feed(&chunk) {
+                return Err(PayloadError::Io(std::io::Error::other(code)));
             }
             Ok(chunk)
         });
@@ -48,9 +49,12 @@ fn has_encoded_nul(text: &str) -> bool {
     text.contains("%00")
 }
 
-/// Finds a NUL across chunk boundaries: a raw 0x00 byte, or in JSON an unescaped `\u0000`.
+/// Finds a NUL across chunk boundaries: a raw 0x00 byte, or in JSON an unescaped `\u0000`;
+/// and a JSON body that opens as an array.
 struct Scanner {
     json: bool,
+    /// The first byte that is not white space has been seen.
+    started: bool,
     /// The previous byte was a backslash that escapes the next one.
     escaped: bool,
     /// How much of `u0000` followed an escaping backslash so far.
@@ -61,6 +65,7 @@ impl Scanner {
     fn json() -> Self {
         Scanner {
             json: true,
+            started: false,
             escaped: false,
             progress: 0,
         }
@@ -69,22 +74,29 @@ impl Scanner {
     fn raw() -> Self {
         Scanner {
             json: false,
+            started: false,
             escaped: false,
             progress: 0,
         }
     }
 
-    fn feed(&mut self, bytes: &[u8]) -> bool {
+    fn feed(&mut self, bytes: &[u8]) -> Option<&'static str> {
         if !self.json {
-            return bytes.contains(&0);
+            return bytes.contains(&0).then_some(FOUND);
         }
         const ESCAPE: &[u8] = b"u0000";
         for &b in bytes {
+            if !self.started && !b.is_ascii_whitespace() {
+                self.started = true;
+                if b == b'[' {
+                    return Some(OBJECT_EXPECTED);
+                }
+            }
             if self.progress > 0 {
                 if b == ESCAPE[self.progress] {
                     self.progress += 1;
                     if self.progress == ESCAPE.len() {
-                        return true;
+                        return Some(FOUND);
                     }
                     continue;
                 }
@@ -100,7 +112,7 @@ impl Scanner {
                 self.escaped = true;
             }
         }
-        false
+        None
     }
 }
 
@@ -110,7 +122,7 @@ mod tests {
 
     fn json_has_nul(chunks: &[&str]) -> bool {
         let mut s = Scanner::json();
-        chunks.iter().any(|c| s.feed(c.as_bytes()))
+        chunks.iter().any(|c| s.feed(c.as_bytes()) == Some(FOUND))
     }
 
     #[test]
@@ -143,8 +155,13 @@ mod tests {
         for (chunks, want, why) in cases {
             assert_eq!(json_has_nul(&chunks), want, "{why}");
         }
-        assert!(Scanner::raw().feed(b"login,name\nhs\0x,An"));
-        assert!(!Scanner::raw().feed("login,name\nhs.an,Ân".as_bytes()));
+        assert_eq!(Scanner::raw().feed(b"login,name\nhs\0x,An"), Some(FOUND));
+        assert_eq!(Scanner::raw().feed("login,name\nhs.an,Ân".as_bytes()), None);
+        assert_eq!(
+            Scanner::json().feed(b" \n [\"THPT-X\"]"),
+            Some(OBJECT_EXPECTED)
+        );
+        assert_eq!(Scanner::json().feed(br#"{"a":[1]}"#), None);
         assert!(has_encoded_nul("/api/v1/items?q=%00"));
     }
 }

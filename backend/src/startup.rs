@@ -9,10 +9,7 @@ use actix_web::{
     web,
 };
 use anyhow::Context;
-use utoipa::{
-    Modify, OpenApi,
-    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
-};
+use utoipa::OpenApi;
 use utoipa_actix_web::{AppExt, scope};
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -21,8 +18,7 @@ use crate::{
     auth::{password::Passwords, tokens::KeySet},
     bootstrap,
     config::Settings,
-    error::{self, ApiError},
-    health, org,
+    error, health, org,
     state::AppState,
     stores::{
         blob::{LocalBlobStore, S3BlobStore, SharedBlobStore},
@@ -36,32 +32,6 @@ use crate::{
 pub const JSON_LIMIT: usize = 256 * 1024;
 /// Uploaded files handled in memory by the API (rosters, imports).
 pub const FILE_LIMIT: usize = 10 * 1024 * 1024;
-
-#[derive(OpenApi)]
-#[openapi(
-    info(title = "HọcThi API", description = "Province-wide learning and exams. Errors are RFC 9457 problem+json with a stable `code`; \
-        their `title` follows `Accept-Language` (vi by default, en)."),
-    modifiers(&BearerAuth),
-    components(schemas(crate::error::Problem))
-)]
-struct ApiDoc;
-
-struct BearerAuth;
-
-impl Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .build(),
-            ),
-        );
-    }
-}
 
 pub struct Application {
     port: u16,
@@ -246,7 +216,7 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     let server = HttpServer::new(move || {
         let (app, api) = App::new()
             .into_utoipa_app()
-            .openapi(ApiDoc::openapi())
+            .openapi(crate::api_doc::ApiDoc::openapi())
             .app_data(data.clone())
             .app_data(
                 web::JsonConfig::default()
@@ -272,17 +242,23 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .service(auth::routes::jwks)
             .configure(health::configure)
             .split_for_parts();
-        app.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api))
-            .configure(blob_http::configure)
-            .configure(crate::webapp::configure)
-            .default_service(web::to(|| async {
-                Err::<actix_web::HttpResponse, _>(ApiError::NotFound("route_not_found"))
-            }))
-            .wrap(from_fn(crate::nul::refuse_nul))
-            .wrap(security_headers(behind_tls))
-            .wrap(from_fn(crate::admission::admit))
-            .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
-            .wrap(from_fn(telemetry::request_context))
+        let api = crate::api_doc::finish(api);
+        let routes = Arc::new(crate::api_doc::Routes::of(&api));
+        app.service(
+            SwaggerUi::new("/docs/{_:.*}")
+                .external_urls_from_iter_unchecked([("/openapi.json", api)]),
+        )
+        .configure(blob_http::configure)
+        .configure(crate::webapp::configure)
+        .default_service(web::to(move |req: actix_web::HttpRequest| {
+            let routes = routes.clone();
+            async move { routes.refuse(&req) }
+        }))
+        .wrap(from_fn(crate::nul::refuse_nul))
+        .wrap(security_headers(behind_tls))
+        .wrap(from_fn(crate::admission::admit))
+        .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
+        .wrap(from_fn(telemetry::request_context))
     })
     .workers(workers)
     .listen(listener)?

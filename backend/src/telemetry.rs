@@ -79,11 +79,11 @@ fn in_envelope(response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
     if err.as_error::<ApiError>().is_some() {
         return response;
     }
-    let nul = err
+    let refused = err
         .as_error::<actix_web::error::PayloadError>()
-        .is_some_and(crate::error::is_nul_payload);
+        .and_then(crate::error::edge_refusal);
     let api_error = match response.status().as_u16() {
-        _ if nul => ApiError::BadRequest(crate::error::NUL_FOUND),
+        _ if refused.is_some() => ApiError::BadRequest(refused.unwrap_or_default()),
         413 => ApiError::PayloadTooLarge,
         404 => ApiError::NotFound("route_not_found"),
         405 => ApiError::MethodNotAllowed,

@@ -24,6 +24,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
 pub struct AuditQuery {
     /// Events with an id greater than this (the cursor of the previous page).
     pub after: Option<i64>,
+    /// Items per page: 1 to 1000, default 100.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u64>,
     pub target_type: Option<String>,
     pub target_id: Option<String>,
@@ -62,7 +64,7 @@ async fn list_audit_events(
     query: web::Query<AuditQuery>,
 ) -> Result<web::Json<AuditPage>, ApiError> {
     user.require(&[Role::ProvinceAdmin], Scope::Province)?;
-    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let limit = crate::error::page_limit(query.limit, 100, 1000)?;
     let mut select = audit_event::Entity::find()
         .filter(audit_event::Column::Id.gt(query.after.unwrap_or(0)))
         .order_by_asc(audit_event::Column::Id)

@@ -31,13 +31,13 @@ use crate::{
 };
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(create_item)
+    cfg.service(create_content_item)
         .service(search)
-        .service(get_item)
-        .service(update_item)
+        .service(get_content_item)
+        .service(update_content_item)
         .service(history)
         .service(restore)
-        .service(submit)
+        .service(submit_for_review)
         .service(review)
         .service(take_down)
         .service(download)
@@ -568,7 +568,7 @@ fn version_row(
 #[utoipa::path(tag = "content", security(("bearer" = [])), request_body = ContentRequest, responses(
     (status = 201, body = ContentResponse), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
 #[post("/content/items")]
-async fn create_item(
+async fn create_content_item(
     state: web::Data<AppState>,
     meta: RequestMeta,
     user: CurrentUser,
@@ -665,7 +665,7 @@ pub struct VersionQuery {
 #[utoipa::path(tag = "content", security(("bearer" = [])), params(("item_id" = Uuid, Path), VersionQuery), responses(
     (status = 200, body = ContentResponse), (status = 401, body = Problem), (status = 404, body = Problem)))]
 #[get("/content/items/{item_id}")]
-async fn get_item(
+async fn get_content_item(
     state: web::Data<AppState>,
     user: CurrentUser,
     path: web::Path<Uuid>,
@@ -703,7 +703,7 @@ async fn get_item(
     (status = 200, body = ContentResponse), (status = 401, body = Problem), (status = 403, body = Problem),
     (status = 404, body = Problem), (status = 422, body = Problem)))]
 #[put("/content/items/{item_id}")]
-async fn update_item(
+async fn update_content_item(
     state: web::Data<AppState>,
     meta: RequestMeta,
     user: CurrentUser,
@@ -884,7 +884,7 @@ async fn restore(
 #[utoipa::path(tag = "content", security(("bearer" = [])), params(("item_id" = Uuid, Path)), responses(
     (status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 #[post("/content/items/{item_id}/submit")]
-async fn submit(
+async fn submit_for_review(
     state: web::Data<AppState>,
     meta: RequestMeta,
     user: CurrentUser,
@@ -934,7 +934,7 @@ async fn submit(
 }
 
 #[derive(Deserialize, ToSchema)]
-pub struct ReviewRequest {
+pub struct ContentReviewRequest {
     /// "approve" or "return".
     pub decision: String,
     #[serde(default)]
@@ -943,7 +943,7 @@ pub struct ReviewRequest {
 
 /// A reviewer of the subject approves the submitted version (it becomes what readers see) or
 /// returns it with comments.
-#[utoipa::path(tag = "content", security(("bearer" = [])), params(("item_id" = Uuid, Path)), request_body = ReviewRequest, responses(
+#[utoipa::path(tag = "content", security(("bearer" = [])), params(("item_id" = Uuid, Path)), request_body = ContentReviewRequest, responses(
     (status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
     (status = 409, body = Problem), (status = 422, body = Problem)))]
 #[post("/content/items/{item_id}/review")]
@@ -952,7 +952,7 @@ async fn review(
     meta: RequestMeta,
     user: CurrentUser,
     path: web::Path<Uuid>,
-    body: web::Json<ReviewRequest>,
+    body: web::Json<ContentReviewRequest>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Reviewer], user.home())?;
     let item = find(&state, path.into_inner()).await?;
@@ -1076,6 +1076,8 @@ pub struct SearchQuery {
     pub bookmarked: bool,
     /// newest (default), most_used, best_rated.
     pub sort: Option<String>,
+    /// Items per page: 1 to 100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u64>,
     /// The `next` of the previous page.
     pub cursor: Option<String>,
@@ -1168,7 +1170,7 @@ async fn search(
             .await?;
         find = find.filter(content_item::Column::Id.is_in(marked));
     }
-    let limit = q.limit.unwrap_or(20).clamp(1, 100);
+    let limit = crate::error::page_limit(q.limit, 20, 100)?;
     // Keyset pages: the sort value and the id of the last row seen.
     // Best rated: the mean of the stars, in hundredths, the same on both databases.
     const MEAN_RATING: &str =
@@ -1297,21 +1299,21 @@ async fn download(
 }
 
 #[derive(Deserialize, ToSchema)]
-pub struct MarkRequest {
+pub struct ContentMarkRequest {
     pub bookmarked: Option<bool>,
     /// 1-5 stars.
     pub rating: Option<i16>,
 }
 
 /// Bookmarks an item and/or rates it (teachers, one rating each, which they may change).
-#[utoipa::path(tag = "content", security(("bearer" = [])), params(("item_id" = Uuid, Path)), request_body = MarkRequest, responses(
+#[utoipa::path(tag = "content", security(("bearer" = [])), params(("item_id" = Uuid, Path)), request_body = ContentMarkRequest, responses(
     (status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 #[put("/content/items/{item_id}/mark")]
 async fn mark(
     state: web::Data<AppState>,
     user: CurrentUser,
     path: web::Path<Uuid>,
-    body: web::Json<MarkRequest>,
+    body: web::Json<ContentMarkRequest>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(AUTHORS, user.home())?;
     if body.rating.is_some_and(|r| !(1..=5).contains(&r)) {

@@ -782,7 +782,7 @@ pub struct CandidateImportReport {
     responses(
         (status = 200, body = CandidateImportReport), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem),
-        (status = 422, description = "rejected: the body is the report, nothing written", body = CandidateImportReport)))]
+        (status = 422, description = "rejected: the body is the report, nothing written", body = CandidateImportReport, content_type = "application/problem+json")))]
 #[post("/sittings/{sitting_id}/candidates/import")]
 async fn import_candidates(
     state: web::Data<AppState>,
@@ -972,7 +972,7 @@ async fn import_candidates(
         rows: report,
     };
     Ok(if rejected > 0 {
-        HttpResponse::UnprocessableEntity().json(body)
+        crate::error::rejected_with("import_rejected", body)
     } else {
         HttpResponse::Ok().json(body)
     })

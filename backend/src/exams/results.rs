@@ -228,7 +228,7 @@ async fn essays(
 }
 
 #[derive(Deserialize, ToSchema)]
-pub struct MarkRequest {
+pub struct EssayMarkRequest {
     pub slot: i32,
     /// The round being marked (as listed by the essays endpoint).
     pub round: i32,
@@ -240,7 +240,7 @@ pub struct MarkRequest {
 }
 
 /// Records one grader's mark for one essay and regrades the attempt.
-#[utoipa::path(tag = "grading", security(("bearer" = [])), params(("attempt_id" = Uuid, Path)), request_body = MarkRequest, responses(
+#[utoipa::path(tag = "grading", security(("bearer" = [])), params(("attempt_id" = Uuid, Path)), request_body = EssayMarkRequest, responses(
     (status = 200, body = Score), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
     (status = 409, body = Problem), (status = 422, body = Problem)))]
 #[post("/attempts/{attempt_id}/essay-marks")]
@@ -249,7 +249,7 @@ async fn mark_essay(
     meta: RequestMeta,
     user: CurrentUser,
     path: web::Path<Uuid>,
-    body: web::Json<MarkRequest>,
+    body: web::Json<EssayMarkRequest>,
 ) -> Result<web::Json<Score>, ApiError> {
     user.require(&[Role::SchoolAdmin, Role::Teacher], user.home())?;
     let txn = state.db.begin().await?;

@@ -181,10 +181,11 @@ async fn open_class_enrollment_session(
     meta: RequestMeta,
     supervisor: CurrentUser,
     path: web::Path<Uuid>,
-    body: Option<web::Json<ClassSessionRequest>>,
+    body: web::Bytes,
 ) -> Result<actix_web::HttpResponse, ApiError> {
     supervisor.require(SUPERVISORS, supervisor.home())?;
-    let minutes = body.and_then(|b| b.minutes).unwrap_or(45);
+    let body: ClassSessionRequest = crate::error::optional_json(&body)?;
+    let minutes = body.minutes.unwrap_or(45);
     if !(5..=120).contains(&minutes) {
         return Err(ApiError::field("minutes", "out_of_range"));
     }

@@ -259,7 +259,7 @@ pub struct RowReport {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct ImportReport {
+pub struct RosterImportReport {
     pub dry_run: bool,
     /// True when the valid rows were written.
     pub committed: bool,

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::{
     NewUser, UserFields, db, domain,
-    import::{self, Column, ImportReport, RowReport, RowStatus},
+    import::{self, Column, RosterImportReport, RowReport, RowStatus},
     routes::{check_grant, unique_violation},
     validate_user,
 };
@@ -63,10 +63,10 @@ fn skipped(row: usize, login: Option<&str>, field: &'static str, code: &'static 
     request_body(content = Vec<u8>, description = "The file: text/csv or application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         content_type = "text/csv"),
     responses(
-        (status = 200, description = "imported (or checked, for a dry run)", body = ImportReport),
+        (status = 200, description = "imported (or checked, for a dry run)", body = RosterImportReport),
         (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 413, body = Problem), (status = 415, body = Problem),
-        (status = 422, description = "rejected: invalid rows, nothing written; the body is the report", body = ImportReport)))]
+        (status = 422, description = "rejected: invalid rows, nothing written; the body is the report", body = RosterImportReport, content_type = "application/problem+json")))]
 #[post("/schools/{school_id}/users/import")]
 pub async fn import_users(
     state: web::Data<AppState>,
@@ -211,7 +211,7 @@ pub async fn import_users(
     let skipped_count = planned.iter().filter(|p| p.user.is_none()).count();
     let rejected = skipped_count > 0 && !query.keep_valid;
     if query.dry_run || rejected {
-        let report = ImportReport {
+        let report = RosterImportReport {
             dry_run: query.dry_run,
             committed: false,
             created: 0,
@@ -219,7 +219,7 @@ pub async fn import_users(
             rows: planned.into_iter().map(|p| p.report).collect(),
         };
         return Ok(if rejected {
-            rejected_response(report)
+            crate::error::rejected_with("import_rejected", report)
         } else {
             HttpResponse::Ok().json(report)
         });
@@ -254,28 +254,11 @@ pub async fn import_users(
     }
     audit::record(&txn, &meta, Event::by(user.id, "users.imported", "school", school_id, serde_json::json!({ "created": created, "skipped": skipped_count, "format": format!("{kind:?}") }))).await?;
     txn.commit().await?;
-    Ok(HttpResponse::Ok().json(ImportReport {
+    Ok(HttpResponse::Ok().json(RosterImportReport {
         dry_run: false,
         committed: true,
         created,
         skipped: skipped_count,
         rows: planned.into_iter().map(|p| p.report).collect(),
     }))
-}
-
-/// 422 with the problem fields and the report, so a client sees both the verdict and each row.
-fn rejected_response(report: ImportReport) -> HttpResponse {
-    let mut body = serde_json::to_value(&report).unwrap_or_default();
-    if let Some(obj) = body.as_object_mut() {
-        obj.insert("type".into(), "/problems/import_rejected".into());
-        obj.insert("title".into(), i18n::message("import_rejected").into());
-        obj.insert("status".into(), 422.into());
-        obj.insert("code".into(), "import_rejected".into());
-        if let Some(id) = i18n::current_request_id() {
-            obj.insert("request_id".into(), id.into());
-        }
-    }
-    HttpResponse::UnprocessableEntity()
-        .content_type("application/problem+json")
-        .json(body)
 }

@@ -86,6 +86,8 @@ pub struct PageQuery {
     pub q: Option<String>,
     /// The `next` cursor of the previous page.
     pub after: Option<Uuid>,
+    /// Items per page: 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
 }
 
@@ -146,7 +148,7 @@ async fn list_schools(
     user: CurrentUser,
     query: web::Query<PageQuery>,
 ) -> Result<web::Json<SchoolPage>, ApiError> {
-    let limit = query.limit.unwrap_or(50).clamp(1, 500);
+    let limit = crate::error::page_limit(query.limit, 50, 500)?;
     let mut rows = db::list_schools(
         &state.db,
         user.school,
@@ -439,6 +441,8 @@ pub struct UserQuery {
     /// Part of a name; diacritics and case are ignored ("nguyen van an" finds "Nguyễn Văn An").
     pub q: Option<String>,
     pub after: Option<Uuid>,
+    /// Items per page: 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
 }
 
@@ -467,7 +471,7 @@ async fn list_users(
         Some(school) => user.require(&[Role::SchoolAdmin], Scope::School(school))?,
         None => user.require(&[Role::ProvinceAdmin], Scope::Province)?,
     }
-    let limit = query.limit.unwrap_or(50).clamp(1, 500);
+    let limit = crate::error::page_limit(query.limit, 50, 500)?;
     let mut rows = db::list_users(
         &state.db,
         db::UserFilter {
@@ -552,10 +556,14 @@ async fn reset_password(
     body: web::Json<ResetPasswordRequest>,
 ) -> Result<web::Json<ResetPasswordResponse>, ApiError> {
     let target = user_in_reach(&state, &user, path.into_inner()).await?;
+    // One's own password changes at `/me/password`, which asks for the current one: a stolen
+    // session must not be able to set a new password and keep the account.
+    if target.id == user.id {
+        return Err(ApiError::Forbidden("reset_not_for_yourself"));
+    }
     // A school admin resets their school's people, not another admin: that takes the province.
     let admin_roles = auth::roles::from_db(&target.roles);
     if !user.has(Role::ProvinceAdmin)
-        && target.id != user.id
         && admin_roles
             .iter()
             .any(|r| matches!(r, Role::SchoolAdmin | Role::ProvinceAdmin))

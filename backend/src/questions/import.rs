@@ -57,7 +57,7 @@ pub struct ItemReport {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct ImportReport {
+pub struct ItemImportReport {
     pub format: &'static str,
     pub dry_run: bool,
     pub committed: bool,
@@ -162,9 +162,9 @@ fn read_file(body: &[u8], budget: &mut Budget) -> Result<(&'static str, Source),
 #[utoipa::path(tag = "questions", security(("bearer" = [])), params(ImportQuery),
     request_body(content = Vec<u8>, description = "The file: a .docx or UTF-8 text", content_type = "application/octet-stream"),
     responses(
-        (status = 200, body = ImportReport), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 200, body = ItemImportReport), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 413, body = Problem), (status = 415, body = Problem),
-        (status = 422, description = "rejected items; nothing written; the body is the report", body = ImportReport)))]
+        (status = 422, description = "rejected items; nothing written; the body is the report", body = ItemImportReport, content_type = "application/problem+json")))]
 #[post("/items/import")]
 pub async fn import_items(
     state: web::Data<AppState>,
@@ -177,15 +177,7 @@ pub async fn import_items(
     let (report, rejected) =
         import_file(&state, &meta, user.id, user.school, &query, &body).await?;
     if rejected {
-        let mut value =
-            serde_json::to_value(&report).map_err(|e| ApiError::Unexpected(e.into()))?;
-        value["type"] = "/problems/import_rejected".into();
-        value["code"] = "import_rejected".into();
-        value["status"] = 422.into();
-        value["title"] = i18n::message("import_rejected").into();
-        return Ok(HttpResponse::UnprocessableEntity()
-            .content_type("application/problem+json")
-            .json(value));
+        return Ok(crate::error::rejected_with("import_rejected", &report));
     }
     Ok(HttpResponse::Ok().json(report))
 }
@@ -199,7 +191,7 @@ pub async fn import_file(
     school: Option<Uuid>,
     query: &ImportQuery,
     body: &Bytes,
-) -> Result<(ImportReport, bool), ApiError> {
+) -> Result<(ItemImportReport, bool), ApiError> {
     // Parsing runs off the HTTP workers, within the import budget (`imports`).
     let file = body.clone();
     let read = state
@@ -282,7 +274,7 @@ pub async fn import_file(
         }
     }
     let rejected = reports.iter().filter(|r| r.status == "rejected").count();
-    let mut report = ImportReport {
+    let mut report = ItemImportReport {
         format,
         dry_run: query.dry_run,
         committed: false,

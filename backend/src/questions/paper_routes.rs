@@ -159,10 +159,12 @@ pub struct FrozenItem {
     pub version: i32,
 }
 
+/// The 422 of `POST /papers`: a problem (any field error has `errors`), and when the bank cannot
+/// fill the matrix (`matrix_not_satisfied`), the cells that fall short.
 #[derive(Serialize, ToSchema)]
 pub struct UnsatisfiedMatrix {
     pub code: &'static str,
-    pub cells: Vec<CellReport>,
+    pub cells: Option<Vec<CellReport>>,
 }
 
 async fn recently_used(
@@ -193,7 +195,7 @@ async fn recently_used(
 /// versions, each code's order and permutations, and one answer key per code.
 #[utoipa::path(tag = "papers", security(("bearer" = [])), request_body = CreatePaperRequest, responses(
     (status = 201, body = PaperResponse), (status = 401, body = Problem), (status = 403, body = Problem),
-    (status = 422, description = "a matrix that does not fit, or cells the bank cannot fill", body = UnsatisfiedMatrix)))]
+    (status = 422, description = "a matrix that does not fit, or cells the bank cannot fill", body = UnsatisfiedMatrix, content_type = "application/problem+json")))]
 #[post("/papers")]
 async fn create_paper(
     state: web::Data<AppState>,
@@ -224,13 +226,8 @@ async fn create_paper(
     let items = match papers::draw(&request.matrix, &pools, &recent, seed) {
         Ok(items) => items,
         Err(cells) => {
-            let body = serde_json::json!({
-                "type": "/problems/matrix_not_satisfied", "status": 422, "code": "matrix_not_satisfied",
-                "title": crate::i18n::message("matrix_not_satisfied"), "cells": cells,
-            });
-            return Ok(HttpResponse::UnprocessableEntity()
-                .content_type("application/problem+json")
-                .json(body));
+            let cells = serde_json::json!({ "cells": cells });
+            return Ok(crate::error::rejected_with("matrix_not_satisfied", cells));
         }
     };
     let codes = papers::make_codes(request.matrix.subject, &items, seed, &request.options);

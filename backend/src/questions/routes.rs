@@ -239,6 +239,8 @@ pub struct ItemQuery {
     #[serde(default)]
     pub approved: bool,
     pub after: Option<Uuid>,
+    /// Items per page: 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
 }
 
@@ -270,7 +272,7 @@ async fn list_items(
 ) -> Result<web::Json<ItemPage>, ApiError> {
     user.require(AUTHORS, user.home())?;
     let query = query.into_inner();
-    let limit = query.limit.unwrap_or(50).clamp(1, 500);
+    let limit = crate::error::page_limit(query.limit, 50, 500)?;
     let filter = ItemFilter {
         subject: query.subject.map(|s| s.code().to_owned()),
         grade: query.grade,
@@ -534,14 +536,14 @@ pub enum Decision {
 }
 
 #[derive(Deserialize, ToSchema)]
-pub struct ReviewRequest {
+pub struct ItemReviewRequest {
     pub decision: Decision,
     /// Required when returning: what the author should change.
     pub comment: Option<String>,
 }
 
 /// Approves a submitted item, or returns it with comments (a reviewer of its subject).
-#[utoipa::path(tag = "questions", security(("bearer" = [])), params(("item_id" = Uuid, Path)), request_body = ReviewRequest, responses(
+#[utoipa::path(tag = "questions", security(("bearer" = [])), params(("item_id" = Uuid, Path)), request_body = ItemReviewRequest, responses(
     (status = 204, description = "reviewed"), (status = 401, body = Problem), (status = 403, body = Problem),
     (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 #[post("/items/{item_id}/review")]
@@ -550,7 +552,7 @@ async fn review_item(
     meta: RequestMeta,
     user: CurrentUser,
     path: web::Path<Uuid>,
-    body: web::Json<ReviewRequest>,
+    body: web::Json<ItemReviewRequest>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Reviewer], user.home())?;
     let item = load(&state, path.into_inner()).await?;

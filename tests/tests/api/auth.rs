@@ -423,6 +423,28 @@ async fn password_change_and_admin_reset(app: TestApp) {
         )
         .await;
     assert_eq!(by_school.status, 200, "a teacher, yes: {}", by_school.text);
+
+    // Nobody resets their own password here (schemathesis did it with the admin's session):
+    // a stolen session would set a new password and keep the account.
+    let me = app.get("/api/v1/me", Some(&admin)).await.body["id"].clone();
+    let own = app
+        .post(
+            &format!("/api/v1/users/{}/password-reset", me.as_str().unwrap()),
+            Some(&admin),
+            json!({ "new_password": "một mật khẩu mới rất dài 2026" }),
+        )
+        .await;
+    assert_eq!(
+        (own.status, own.body["code"].as_str()),
+        (403, Some("reset_not_for_yourself")),
+        "{}",
+        own.text
+    );
+    assert_eq!(
+        app.get("/api/v1/me", Some(&admin)).await.status,
+        200,
+        "still signed in"
+    );
 }
 
 async fn jwks_publishes_the_signing_key(app: TestApp) {

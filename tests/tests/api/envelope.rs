@@ -9,6 +9,8 @@ on_every_store!(
     openapi_and_docs_are_served,
     an_instance_at_its_limit_sheds_requests_with_retry_after,
     a_nul_character_is_refused_at_the_edge_and_nothing_is_written,
+    the_openapi_document_tells_the_truth,
+    what_the_document_does_not_allow_is_refused,
 );
 
 fn assert_problem(reply: &hocthi_tests::Reply, status: u16, code: &str) {
@@ -339,4 +341,112 @@ async fn a_nul_character_is_refused_at_the_edge_and_nothing_is_written(app: Test
     );
     let users = app.get("/api/v1/users?q=nul", Some(&token)).await;
     assert!(!users.text.contains("hs.nul"), "{}", users.text);
+}
+
+/// docs/SECURITY.md, finding 11: what schemathesis found wrong in the document for client
+/// authors. (The schema-name clash is checked over the source by `backend/tests/imports.rs`.)
+async fn the_openapi_document_tells_the_truth(app: TestApp) {
+    let spec = app.get("/openapi.json", None).await.body;
+    let mut ids = std::collections::BTreeMap::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let id = op["operationId"].as_str().unwrap().to_owned();
+            *ids.entry(id).or_insert(0) += 1;
+            for (status, response) in op["responses"].as_object().unwrap() {
+                let types: Vec<&String> = response["content"]
+                    .as_object()
+                    .map(|c| c.keys().collect())
+                    .unwrap_or_default();
+                if status.starts_with('4') {
+                    assert_eq!(
+                        types,
+                        ["application/problem+json"],
+                        "{method} {path} {status}: errors are problem+json"
+                    );
+                }
+            }
+            assert!(op["responses"].get("400").is_some(), "{method} {path}: 400");
+            if path.contains('{') {
+                assert!(op["responses"].get("404").is_some(), "{method} {path}: 404");
+            }
+            if let Some(content) = op
+                .pointer("/requestBody/content")
+                .and_then(|c| c.as_object())
+            {
+                for (media, body) in content {
+                    assert_ne!(
+                        body["schema"]["type"], "array",
+                        "{method} {path} {media}: a file is binary, not an array of bytes"
+                    );
+                }
+            }
+        }
+    }
+    let repeated: Vec<_> = ids.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(repeated.is_empty(), "operation ids repeat: {repeated:?}");
+    let upload = &spec["paths"]["/api/v1/items/import"]["post"]["requestBody"]["content"];
+    assert_eq!(
+        upload["application/octet-stream"]["schema"],
+        json!({ "type": "string", "format": "binary" })
+    );
+}
+
+async fn what_the_document_does_not_allow_is_refused(app: TestApp) {
+    let admin = app.admin_token().await;
+    // A JSON array where an object is required created a school before.
+    let array = app
+        .send(
+            app.client
+                .post(app.url("/api/v1/schools"))
+                .bearer_auth(&admin)
+                .json(&json!(["THPT-ARR", "Trường mảng"])),
+        )
+        .await;
+    assert_problem(&array, 400, "json_object_expected");
+    let schools = app.get("/api/v1/schools", Some(&admin)).await;
+    assert_eq!(schools.body["items"].as_array().map(Vec::len), Some(0));
+
+    // A method the path does not take is 405 with the methods it does.
+    let wrong = app
+        .send(
+            app.client
+                .delete(app.url("/api/v1/schools"))
+                .bearer_auth(&admin),
+        )
+        .await;
+    assert_problem(&wrong, 405, "method_not_allowed");
+    assert_eq!(wrong.headers["allow"], "GET, POST");
+    let nowhere = app.get("/api/v1/no-such-thing", Some(&admin)).await;
+    assert_problem(&nowhere, 404, "route_not_found");
+
+    // A page size beyond its documented maximum is refused, not quietly cut.
+    let too_many = app.get("/api/v1/schools?limit=501", Some(&admin)).await;
+    assert_problem(&too_many, 422, "validation_failed");
+    assert_eq!(too_many.body["errors"][0]["field"], "limit");
+
+    // A malformed optional body is an error, not the defaults.
+    let school = app.create_school(&admin, "THPT-K", "Trường THPT K").await;
+    let class = app.create_class(&admin, school, "10A3").await;
+    app.create_user(&admin, "qt.k", &["school_admin"], Some(school))
+        .await;
+    let admin = app.token("qt.k", hocthi_tests::USER_PASSWORD).await;
+    let malformed = app
+        .send(
+            app.client
+                .post(app.url(&format!("/api/v1/classes/{class}/passkey-enrollment")))
+                .bearer_auth(&admin)
+                .header("content-type", "application/json")
+                .body("{\"minutes\": 30"),
+        )
+        .await;
+    assert_problem(&malformed, 400, "malformed_json");
+    let wrong_type = app
+        .send(
+            app.client
+                .post(app.url(&format!("/api/v1/classes/{class}/passkey-enrollment")))
+                .bearer_auth(&admin)
+                .json(&json!({ "minutes": "many" })),
+        )
+        .await;
+    assert_problem(&wrong_type, 400, "json_wrong_type");
 }
