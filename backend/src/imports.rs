@@ -145,7 +145,14 @@ impl ImportQueue {
         // The budget's deadline stops the parsers; this bound covers a library that does not
         // look at it (the spreadsheet reader), answering the caller while the thread finishes.
         match tokio::time::timeout(MAX_TIME + Duration::from_secs(5), work).await {
-            Ok(joined) => joined.map_err(|e| ApiError::Unexpected(e.into())),
+            Ok(Ok(parsed)) => Ok(parsed),
+            // A parser's panic on a malformed file (the fuzzer found one in the spreadsheet
+            // library) is that file's fault, not the service's: it is refused, and logged.
+            Ok(Err(e)) if e.is_panic() => {
+                tracing::error!(error = %e, "an import's parser panicked");
+                Err(ApiError::field("file", "unreadable_file"))
+            }
+            Ok(Err(e)) => Err(ApiError::Unexpected(e.into())),
             Err(_) => Err(ApiError::field("file", TIMED_OUT)),
         }
     }

@@ -158,6 +158,33 @@ fn read_file(body: &[u8], budget: &mut Budget) -> Result<(&'static str, Source),
     ))
 }
 
+/// A file once read: its format, its items (each parsed or refused), and the images and item
+/// groups of a file in the Word convention.
+pub struct ParsedFile {
+    pub format: &'static str,
+    pub parsed: Vec<Parsed>,
+    pub images: Vec<docx::EmbeddedImage>,
+    pub groups: Vec<convention::GroupDraft>,
+}
+
+/// Reads any question bank file within `budget`: the whole of an import before the database.
+pub fn parse_file(body: &[u8], budget: &mut Budget) -> Result<ParsedFile, &'static str> {
+    let (format, source) = read_file(body, budget)?;
+    let (parsed, images, groups) = match source {
+        Source::Convention(paragraphs, images) => {
+            let (parsed, groups) = convention::parse_with_groups(&paragraphs);
+            (parsed, images, groups)
+        }
+        Source::Structured(parsed) => (parsed, Vec::new(), Vec::new()),
+    };
+    Ok(ParsedFile {
+        format,
+        parsed,
+        images,
+        groups,
+    })
+}
+
 /// Imports a question bank file (.docx or UTF-8 text in the Word convention).
 #[utoipa::path(tag = "questions", security(("bearer" = [])), params(ImportQuery),
     request_body(content = Vec<u8>, description = "The file: a .docx or UTF-8 text", content_type = "application/octet-stream"),
@@ -196,18 +223,14 @@ pub async fn import_file(
     let file = body.clone();
     let read = state
         .imports
-        .run(move |budget| {
-            let (format, source) = read_file(&file, budget)?;
-            Ok(match source {
-                Source::Convention(paragraphs, images) => {
-                    let (parsed, groups) = convention::parse_with_groups(&paragraphs);
-                    (format, parsed, images, groups)
-                }
-                Source::Structured(parsed) => (format, parsed, Vec::new(), Vec::new()),
-            })
-        })
+        .run(move |budget| parse_file(&file, budget))
         .await?;
-    let (format, parsed, images, groups) = read.map_err(|code: &'static str| {
+    let ParsedFile {
+        format,
+        parsed,
+        images,
+        groups,
+    } = read.map_err(|code: &'static str| {
         crate::imports::budget_error(code).unwrap_or(match code {
             "unsupported_media_type" => ApiError::UnsupportedMediaType,
             code => ApiError::field("file", code),
