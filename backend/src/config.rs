@@ -90,6 +90,10 @@ pub struct Settings {
     /// The secret the audit chain and its checkpoints are keyed with (base64, 32+ bytes);
     /// generated into the data folder when unset. Keep it out of the database's reach.
     pub audit_key: Option<Secret>,
+    /// Files holding those two secrets (base64), for a secret store that mounts files
+    /// (`HOCTHI_PII_KEY_FILE`, `HOCTHI_AUDIT_KEY_FILE`); the variables win when both are set.
+    pub pii_key_file: Option<std::path::PathBuf>,
+    pub audit_key_file: Option<std::path::PathBuf>,
     /// Anonymous passkey sign-ins that may start in five minutes from one address, and in all.
     pub passkey_starts_per_address: i64,
     pub passkey_starts_total: i64,
@@ -295,6 +299,8 @@ impl Settings {
             )?),
             pii_key: get("HOCTHI_PII_KEY").map(Secret::new),
             audit_key: get("HOCTHI_AUDIT_KEY").map(Secret::new),
+            pii_key_file: get("HOCTHI_PII_KEY_FILE").map(Into::into),
+            audit_key_file: get("HOCTHI_AUDIT_KEY_FILE").map(Into::into),
             passkey_starts_per_address: positive(&get, "HOCTHI_PASSKEY_STARTS_PER_ADDRESS")?
                 .unwrap_or(2_000),
             passkey_starts_total: positive(&get, "HOCTHI_PASSKEY_STARTS_TOTAL")?.unwrap_or(100_000),

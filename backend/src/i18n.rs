@@ -640,6 +640,10 @@ pub fn text(code: &str) -> (&'static str, &'static str) {
             "Nội dung JSON phải là một đối tượng { … }, không phải một mảng.",
             "The JSON body must be an object { … }, not an array.",
         ),
+        "personal_data_unreadable" => (
+            "Dữ liệu cá nhân này không mở được cho đúng người của nó; sự cố đã được ghi lại.",
+            "This personal data does not open for the person it is stored under; the fault is logged.",
+        ),
         "import_queue_full" => (
             "Máy chủ đang nhập nhiều tệp khác; vui lòng thử lại sau ít phút.",
             "The server is importing other files; please try again in a few minutes.",

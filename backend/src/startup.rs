@@ -102,18 +102,21 @@ impl Application {
             settings.password_hash_concurrency,
             settings.password_hash_nice,
         );
-        let pii_secret = secret_or_file(
+        let pii_secret = secret_from(
             settings.pii_key.as_ref(),
+            settings.pii_key_file.as_deref(),
             "HOCTHI_PII_KEY",
             &settings.data_dir.join("keys").join("pii.key"),
         )?;
-        let audit_key = crate::audit_key::AuditKey::new(&secret_or_file(
+        let audit_key = crate::audit_key::AuditKey::new(&secret_from(
             settings.audit_key.as_ref(),
+            settings.audit_key_file.as_deref(),
             "HOCTHI_AUDIT_KEY",
             &settings.data_dir.join("keys").join("audit.key"),
         )?)?;
         crate::audit::seal_legacy(&db, &audit_key).await?;
         let vault = Arc::new(crate::identity::vault::Vault::new(&pii_secret)?);
+        crate::identity::reseal_legacy(&db, &vault).await?;
         let clock = crate::clock::ServerClock::default();
         let exams = Arc::new(crate::exams::Engine::start(
             db.clone(),
@@ -186,19 +189,24 @@ impl Application {
     }
 }
 
-/// A secret from its variable (base64, 32+ bytes), or else from (or into) a file of the data
-/// folder: the embedded default keeps its keys there.
-fn secret_or_file(
+/// A secret from its variable (base64, 32+ bytes), else from the file its `_FILE` variable
+/// names (base64 too: a secret store's mount), else from (or into) a file of the data folder,
+/// where the embedded default keeps its keys beside its database.
+fn secret_from(
     value: Option<&crate::config::Secret>,
+    file: Option<&std::path::Path>,
     variable: &str,
-    file: &std::path::Path,
+    default_file: &std::path::Path,
 ) -> anyhow::Result<Vec<u8>> {
-    let Some(value) = value else {
-        return auth::tokens::load_or_create_secret(file);
-    };
     use base64::Engine;
+    let text = match (value, file) {
+        (Some(value), _) => value.expose().to_owned(),
+        (None, Some(file)) => std::fs::read_to_string(file)
+            .with_context(|| format!("{variable}_FILE: cannot read {}", file.display()))?,
+        (None, None) => return auth::tokens::load_or_create_secret(default_file),
+    };
     let bytes = base64::engine::general_purpose::STANDARD
-        .decode(value.expose().trim())
+        .decode(text.trim())
         .with_context(|| format!("{variable}: not base64"))?;
     anyhow::ensure!(bytes.len() >= 32, "{variable}: needs at least 32 bytes");
     Ok(bytes)

@@ -253,6 +253,11 @@ pub struct Reply {
 }
 
 impl TestApp {
+    /// The service's data folder (its generated keys live in `keys/`).
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

@@ -298,8 +298,8 @@ async fn export(
             String::from_utf8(
                 state
                     .vault
-                    .open(&row.number_sealed)
-                    .map_err(ApiError::Unexpected)?,
+                    .open(&row.number_sealed, &super::number_row(row.user_id))
+                    .map_err(super::unreadable)?,
             )
             .map_err(|e| ApiError::Unexpected(e.into()))?,
         ),

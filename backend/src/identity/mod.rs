@@ -57,6 +57,62 @@ async fn user_in_reach(
     Ok(target)
 }
 
+/// A sealed value that does not open for its row was moved there from another row, or written
+/// under another key: the data is refused (409), never shown, and the fault logged.
+pub fn unreadable(error: anyhow::Error) -> ApiError {
+    tracing::error!(%error, "sealed personal data does not open for its row");
+    ApiError::Conflict("personal_data_unreadable")
+}
+
+/// What a sealed ID number is bound to: its row (`vault`).
+pub fn number_row(user: Uuid) -> String {
+    format!("identity_numbers:{user}")
+}
+
+/// Seals again, bound to their rows, the values sealed before they were bound (ID numbers and
+/// photos' keys). Runs at start-up; a no-op once every value is bound.
+pub async fn reseal_legacy(
+    db: &sea_orm::DatabaseConnection,
+    vault: &vault::Vault,
+) -> anyhow::Result<u64> {
+    use crate::entities::photo;
+    let txn = db.begin().await?;
+    let mut resealed = 0;
+    let numbers = identity_number::Entity::find()
+        .filter(identity_number::Column::NumberSealed.not_like("v2.%"))
+        .all(&txn)
+        .await?;
+    for row in numbers {
+        let plain = vault.open_legacy(&row.number_sealed)?;
+        let sealed = vault.seal(&plain, &number_row(row.user_id));
+        let mut active: identity_number::ActiveModel = row.into();
+        active.number_sealed = sea_orm::Set(sealed);
+        active.update(&txn).await?;
+        resealed += 1;
+    }
+    let photos = photo::Entity::find()
+        .filter(photo::Column::WrappedKey.is_not_null())
+        .filter(photo::Column::WrappedKey.not_like("v2.%"))
+        .all(&txn)
+        .await?;
+    for row in photos {
+        let Some(wrapped) = row.wrapped_key.clone() else {
+            continue;
+        };
+        let plain = vault.open_legacy(&wrapped)?;
+        let sealed = vault.seal(&plain, &photos::photo_row(row.id));
+        let mut active: photo::ActiveModel = row.into();
+        active.wrapped_key = sea_orm::Set(Some(sealed));
+        active.update(&txn).await?;
+        resealed += 1;
+    }
+    txn.commit().await?;
+    if resealed > 0 {
+        tracing::info!(values = resealed, "sealed personal data bound to its rows");
+    }
+    Ok(resealed)
+}
+
 #[derive(Deserialize, ToSchema)]
 pub struct IdNumberRequest {
     /// The 12-digit number of the chip ID card (CCCD).
@@ -96,7 +152,11 @@ async fn set_id_number(
     let row = identity_number::ActiveModel {
         user_id: sea_orm::Set(target.id),
         number_hash: sea_orm::Set(hash),
-        number_sealed: sea_orm::Set(state.vault.seal(number.digits.as_bytes())),
+        number_sealed: sea_orm::Set(
+            state
+                .vault
+                .seal(number.digits.as_bytes(), &number_row(target.id)),
+        ),
         updated_at: sea_orm::Set(Utc::now()),
     };
     if identity_number::Entity::find_by_id(target.id)
@@ -142,8 +202,8 @@ async fn read_id_number(
         .ok_or(ApiError::NotFound("id_number_not_found"))?;
     let plain = state
         .vault
-        .open(&row.number_sealed)
-        .map_err(ApiError::Unexpected)?;
+        .open(&row.number_sealed, &number_row(row.user_id))
+        .map_err(unreadable)?;
     let txn = state.db.begin().await?;
     audit::record(
         &txn,

@@ -195,9 +195,14 @@ async fn complete_photo(
     let mut active: photo::ActiveModel = found.clone().into();
     active.state = sea_orm::Set("stored".into());
     active.size = sea_orm::Set(bytes.len() as i64);
-    active.wrapped_key = sea_orm::Set(Some(state.vault.seal(&data_key)));
+    active.wrapped_key = sea_orm::Set(Some(state.vault.seal(&data_key, &photo_row(found.id))));
     active.update(&state.db).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// What a photo's sealed key is bound to: its row (`vault`).
+pub fn photo_row(photo: Uuid) -> String {
+    format!("photos:{photo}")
 }
 
 /// The photo itself, for the exam's organisers and the room's proctors; every view is audited.
@@ -223,7 +228,10 @@ async fn view_photo(
         .wrapped_key
         .as_deref()
         .ok_or(ApiError::NotFound("photo_not_found"))?;
-    let data_key = state.vault.open(wrapped).map_err(ApiError::Unexpected)?;
+    let data_key = state
+        .vault
+        .open(wrapped, &photo_row(found.id))
+        .map_err(super::unreadable)?;
     let sealed = state
         .blobs
         .get(&sealed_key(found.id))

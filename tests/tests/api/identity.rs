@@ -4,6 +4,7 @@ use serde_json::{Value, json};
 
 on_every_store!(
     id_numbers_are_unreadable_at_rest_and_every_read_is_audited,
+    a_sealed_number_opens_only_in_its_own_row,
     the_id_card_qr_checks_a_candidate_in_field_by_field,
     consent_comes_first_from_a_guardian_under_16_and_data_can_be_exported,
     photos_are_sealed_seen_only_by_the_room_and_deleted_after_retention,
@@ -117,6 +118,99 @@ async fn id_numbers_are_unreadable_at_rest_and_every_read_is_audited(app: TestAp
         !log.text.contains(FIRST),
         "the audit log never holds the number"
     );
+}
+
+/// docs/SECURITY.md, finding 12: someone with database access who copies one person's sealed
+/// number into another's row gets nothing to read; values sealed before they were bound to
+/// their rows are sealed again, bound, at start-up.
+async fn a_sealed_number_opens_only_in_its_own_row(app: TestApp) {
+    use sea_orm::EntityTrait;
+    let (e, candidates) = ready(&app).await;
+    let first = candidates[0]["user_id"].as_str().unwrap();
+    let second = candidates[1]["user_id"].as_str().unwrap();
+    let path = format!("/api/v1/users/{first}/id-number");
+    let rows = hocthi::entities::identity_number::Entity::find()
+        .all(&app.state.db)
+        .await
+        .unwrap();
+    assert!(rows.iter().all(|r| r.number_sealed.starts_with("v2.")));
+    let theirs = rows
+        .iter()
+        .find(|r| r.user_id.to_string() == second)
+        .unwrap()
+        .number_sealed
+        .clone();
+    set_sealed(&app, first, &theirs).await;
+    let swapped = app.get(&path, Some(&e.admin)).await;
+    assert_eq!(
+        (swapped.status, swapped.body["code"].as_str()),
+        (409, Some("personal_data_unreadable")),
+        "{}",
+        swapped.text
+    );
+    assert!(!swapped.text.contains(SECOND));
+
+    // A value sealed the old way (no row bound) is sealed again for its row at start-up.
+    let plain = app
+        .state
+        .vault
+        .open(
+            &theirs,
+            &hocthi::identity::number_row(second.parse().unwrap()),
+        )
+        .unwrap();
+    assert_eq!(plain, SECOND.as_bytes());
+    let legacy = legacy_seal(&app, &plain);
+    set_sealed(&app, second, &legacy).await;
+    let resealed = hocthi::identity::reseal_legacy(&app.state.db, &app.state.vault)
+        .await
+        .unwrap();
+    assert_eq!(resealed, 1);
+    let shown = app
+        .get(&format!("/api/v1/users/{second}/id-number"), Some(&e.admin))
+        .await;
+    assert_eq!(
+        (shown.status, shown.body["number"].as_str()),
+        (200, Some(SECOND)),
+        "{}",
+        shown.text
+    );
+}
+
+/// Writes a sealed value into a person's row, as someone with database access could.
+async fn set_sealed(app: &TestApp, user: &str, sealed: &str) {
+    use hocthi::entities::identity_number::{Column, Entity};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    let user: uuid::Uuid = user.parse().unwrap();
+    let changed = Entity::update_many()
+        .col_expr(Column::NumberSealed, Expr::value(sealed))
+        .filter(Column::UserId.eq(user))
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(changed.rows_affected, 1);
+}
+
+/// A value sealed as before values were bound: AES-256-GCM with no associated data, the vault's
+/// sealing key derived from the data folder's PII key as the vault derives it.
+fn legacy_seal(app: &TestApp, plain: &[u8]) -> String {
+    use aws_lc_rs::{
+        aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey},
+        hmac,
+    };
+    use base64::Engine;
+    let secret = std::fs::read(app.data_dir().join("keys").join("pii.key")).unwrap();
+    let master = hmac::Key::new(hmac::HMAC_SHA256, &secret);
+    let key = hmac::sign(&master, b"hocthi pii sealing v1");
+    let sealing = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key.as_ref()).unwrap());
+    let nonce = [7u8; NONCE_LEN];
+    let mut data = plain.to_vec();
+    sealing
+        .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::empty(), &mut data)
+        .unwrap();
+    let mut out = nonce.to_vec();
+    out.extend(data);
+    base64::engine::general_purpose::STANDARD.encode(out)
 }
 
 async fn the_id_card_qr_checks_a_candidate_in_field_by_field(app: TestApp) {
@@ -583,4 +677,35 @@ async fn photos_are_sealed_seen_only_by_the_room_and_deleted_after_retention(app
         ask(e.proctor.clone(), "check_in").await.body["code"],
         "no_consent_for_photos"
     );
+}
+
+/// The PII and audit keys can live outside the data folder, in files a secret store mounts
+/// (docs/SECURITY.md, finding 12): then none is generated beside the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_can_come_from_files_outside_the_data_folder() {
+    use base64::Engine;
+    let secrets = std::env::temp_dir().join(format!("hocthi-secrets-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&secrets).unwrap();
+    let encode = |byte: u8| base64::engine::general_purpose::STANDARD.encode([byte; 32]);
+    std::fs::write(secrets.join("pii"), format!("{}\n", encode(1))).unwrap();
+    std::fs::write(secrets.join("audit"), encode(2)).unwrap();
+    let (pii, audit) = (secrets.join("pii"), secrets.join("audit"));
+    let app = hocthi_tests::spawn_app_with(hocthi_tests::Stores::Embedded, |vars| {
+        vars.insert("HOCTHI_PII_KEY_FILE".into(), pii.display().to_string());
+        vars.insert("HOCTHI_AUDIT_KEY_FILE".into(), audit.display().to_string());
+    })
+    .await;
+    let admin = app.admin_token().await;
+    let verified = app.get("/api/v1/audit/verify", Some(&admin)).await;
+    assert_eq!(verified.body["valid"], true, "{}", verified.text);
+    let keys = app.data_dir().join("keys");
+    assert!(!keys.join("pii.key").exists() && !keys.join("audit.key").exists());
+    let sealed = app.state.vault.seal(b"001208012345", "identity_numbers:x");
+    let same = hocthi::identity::vault::Vault::new(&[1; 32]).unwrap();
+    assert_eq!(
+        same.open(&sealed, "identity_numbers:x").unwrap(),
+        b"001208012345",
+        "the vault's key is the file's"
+    );
+    std::fs::remove_dir_all(&secrets).unwrap();
 }
