@@ -286,6 +286,12 @@ async fn check_object(
     if meta.size as i64 != upload.size {
         return Err("size_mismatch");
     }
+    // The signed PUT names the type, but not every S3-compatible store refuses another one: an
+    // object stored as, say, text/html would be served as a page.
+    let stored = meta.content_type.split(';').next().unwrap_or("").trim();
+    if !stored.eq_ignore_ascii_case(&upload.mime) {
+        return Err("content_type_mismatch");
+    }
     let mut hasher = Sha256::new();
     let mut head = Vec::new();
     let mut offset = 0u64;
@@ -494,7 +500,7 @@ pub async fn signed_url(state: &AppState, file: Uuid) -> Result<FileUrl, ApiErro
     Ok(FileUrl {
         url: state
             .blobs
-            .signed_get_url(&file.blob_key, Validity::for_next(lasts))
+            .signed_get_url(&file.blob_key, &file.mime, Validity::for_next(lasts))
             .await?,
         expires_at: Utc::now() + Duration::seconds(300),
     })

@@ -54,7 +54,14 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn get_range(&self, key: &str, start: u64, len: u64) -> anyhow::Result<Option<Bytes>>;
     async fn head(&self, key: &str) -> anyhow::Result<Option<BlobMeta>>;
     async fn delete(&self, key: &str) -> anyhow::Result<()>;
-    async fn signed_get_url(&self, key: &str, validity: Validity) -> anyhow::Result<String>;
+    /// A signed GET whose response declares `content_type` whatever the object was stored with
+    /// (S3 through `response-content-type`; the local folder serves the type checked at upload).
+    async fn signed_get_url(
+        &self,
+        key: &str,
+        content_type: &str,
+        validity: Validity,
+    ) -> anyhow::Result<String>;
     /// A PUT URL bound to one content type: the uploader must send that `Content-Type`.
     /// A signed PUT of exactly `size` bytes of `content_type`: the store refuses any other
     /// length (S3 through the signed `Content-Length`, the local folder as it reads).
@@ -333,7 +340,12 @@ impl BlobStore for LocalBlobStore {
         Ok(())
     }
 
-    async fn signed_get_url(&self, key: &str, validity: Validity) -> anyhow::Result<String> {
+    async fn signed_get_url(
+        &self,
+        key: &str,
+        _content_type: &str,
+        validity: Validity,
+    ) -> anyhow::Result<String> {
         self.signed_url(key, LocalGrant::Get, validity)
     }
 
@@ -642,12 +654,18 @@ impl BlobStore for S3BlobStore {
         Ok(())
     }
 
-    async fn signed_get_url(&self, key: &str, validity: Validity) -> anyhow::Result<String> {
+    async fn signed_get_url(
+        &self,
+        key: &str,
+        content_type: &str,
+        validity: Validity,
+    ) -> anyhow::Result<String> {
         let request = self
             .presigner
             .get_object()
             .bucket(&self.bucket)
             .key(self.key(key)?)
+            .response_content_type(content_type)
             .presigned(Self::presigning(validity)?)
             .await?;
         Ok(request.uri().to_owned())

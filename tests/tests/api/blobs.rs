@@ -76,11 +76,20 @@ async fn signed_urls_upload_and_download(app: TestApp) {
     blobs.rename("lessons/da-duyet.txt", key).await.unwrap();
 
     let get_url = blobs
-        .signed_get_url(key, Validity::for_next(Duration::from_secs(300)))
+        .signed_get_url(
+            key,
+            "text/plain; charset=utf-8",
+            Validity::for_next(Duration::from_secs(300)),
+        )
         .await
         .unwrap();
     let got = app.client.get(&get_url).send().await.unwrap();
     assert_eq!(got.status(), 200);
+    assert_eq!(
+        got.headers()["content-type"],
+        "text/plain; charset=utf-8",
+        "the type the URL was signed for"
+    );
     if app.state.local_blobs.is_some() {
         // Served from the pages' origin: text downloads, and never runs as a page of it.
         assert_eq!(got.headers()["content-disposition"], "attachment");
@@ -125,7 +134,10 @@ async fn signed_urls_expire_and_cannot_be_altered(app: TestApp) {
         from: SystemTime::now() - Duration::from_secs(7200),
         lasts: Duration::from_secs(3600),
     };
-    let url = blobs.signed_get_url(key, expired).await.unwrap();
+    let url = blobs
+        .signed_get_url(key, "text/plain", expired)
+        .await
+        .unwrap();
     assert_eq!(
         app.client.get(&url).send().await.unwrap().status(),
         403,
@@ -133,7 +145,10 @@ async fn signed_urls_expire_and_cannot_be_altered(app: TestApp) {
     );
 
     let valid = Validity::for_next(Duration::from_secs(300));
-    let url = blobs.signed_get_url(key, valid).await.unwrap();
+    let url = blobs
+        .signed_get_url(key, "text/plain", valid)
+        .await
+        .unwrap();
     let other_key = url.replace("de-cuong", "de-thi");
     assert_eq!(
         app.client.get(&other_key).send().await.unwrap().status(),

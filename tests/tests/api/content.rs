@@ -551,6 +551,34 @@ async fn a_checked_upload_cannot_be_replaced_through_its_url(app: TestApp) {
 
     let staging = format!("staging/content/{id}");
     assert!(app.state.blobs.head(&staging).await.unwrap().is_some());
+
+    // A store that ignores the signed type keeps what the client sent: the right bytes stored
+    // as text/html would be served as a page, so completion refuses them.
+    let mut other = bytes.clone();
+    other.extend(b"<script>alert(1)</script>");
+    let html = ticket(&app, &p.teacher, "anh.png", &other, "image/png").await;
+    let html_id = html.body["upload_id"].as_str().unwrap();
+    app.state
+        .blobs
+        .put(
+            &format!("staging/content/{html_id}"),
+            other.clone().into(),
+            "text/html",
+        )
+        .await
+        .unwrap();
+    let refused = complete(&app, &p.teacher, &html).await;
+    assert_eq!(
+        (
+            refused.status,
+            refused.body["errors"][0]["code"]
+                .as_str()
+                .or(refused.body["code"].as_str())
+        ),
+        (422, Some("content_type_mismatch")),
+        "{}",
+        refused.text
+    );
     let later = chrono::Utc::now() + chrono::Duration::hours(2);
     hocthi::content::uploads::clean_abandoned(&app.state, later)
         .await
