@@ -246,6 +246,17 @@ async fn withdraw(
         ),
     )
     .await?;
+    // The ID number is kept only under a standing consent: the last one withdrawn erases it.
+    if found.purposes.contains(" id_card ") && !stands(&txn, user.id, "id_card").await? {
+        let erased = identity_number::Entity::delete_by_id(user.id)
+            .exec(&txn)
+            .await?;
+        if erased.rows_affected > 0 {
+            let details = json!({ "reason": "consent_withdrawn" });
+            let event = Event::by(user.id, "user.id_number_erased", "user", user.id, details);
+            audit::record(&txn, &meta, event).await?;
+        }
+    }
     txn.commit().await?;
     // Photos are not legally required: without a standing photo consent they go now.
     if found.purposes.contains(" photo ") {
@@ -259,6 +270,21 @@ async fn withdraw(
         super::photos::delete_uncovered(&state, user.id, &covered).await?;
     }
     Ok(web::Json(response(&updated)))
+}
+
+/// Whether the user has any standing consent for `purpose`, for one exam or for all.
+pub async fn stands(
+    db: &impl sea_orm::ConnectionTrait,
+    user: Uuid,
+    purpose: &str,
+) -> Result<bool, ApiError> {
+    let standing = consent::Entity::find()
+        .filter(consent::Column::UserId.eq(user))
+        .filter(consent::Column::WithdrawnAt.is_null())
+        .filter(consent::Column::Purposes.contains(format!(" {purpose} ")))
+        .one(db)
+        .await?;
+    Ok(standing.is_some())
 }
 
 /// Whether the user has a standing consent for `purpose` covering `exam`.

@@ -119,8 +119,10 @@ pub struct IdNumberRequest {
     pub number: String,
 }
 
-/// Records a student's ID-card number (school admins). Stored as a keyed hash and a sealed value;
-/// the number never appears in logs or audit details.
+/// Records a student's ID-card number (school admins), once the student (or guardian) has
+/// consented to the card's use (409 `no_consent_for_id_card` before). Stored as a keyed hash
+/// and a sealed value; the number never appears in logs or audit details; withdrawing the last
+/// such consent erases it.
 #[utoipa::path(tag = "identity", security(("bearer" = [])), params(("user_id" = Uuid, Path)), request_body = IdNumberRequest, responses(
     (status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
     (status = 409, body = Problem), (status = 422, body = Problem)))]
@@ -135,6 +137,11 @@ async fn set_id_number(
     let target = user_in_reach(&state, &user, path.into_inner()).await?;
     let number =
         cccd::parse_number(&body.number).map_err(|code| ApiError::field("number", code))?;
+    // Decree 356/2025: the number is personal data, kept only with the person's (or, under 16,
+    // their guardian's) standing consent for the ID card's use.
+    if !consent::stands(&state.db, target.id, "id_card").await? {
+        return Err(ApiError::Conflict("no_consent_for_id_card"));
+    }
     if let Some(born) = target.birth_date
         && chrono::Datelike::year(&born) != number.birth_year
     {

@@ -39,6 +39,13 @@ async fn ready(app: &TestApp) -> (super::exams::Exam, Vec<Value>) {
         )
         .await;
     let candidates = list.body.as_array().unwrap().clone();
+    // The number is kept only under the student's consent to the card's use.
+    for (_, student) in &e.students {
+        let given = app
+            .post("/api/v1/me/consents", Some(student), json!({ "purposes": ["id_card"], "text_version": "2026-11-v1", "accepted": true, "exam_id": e.exam }))
+            .await;
+        assert_eq!(given.status, 201, "{}", given.text);
+    }
     for (c, number) in candidates.iter().zip([FIRST, SECOND]) {
         let set = app
             .send(
@@ -226,7 +233,27 @@ async fn the_id_card_qr_checks_a_candidate_in_field_by_field(app: TestApp) {
         format!("{number}||{name}|{born}|Nam|Số 1 Tràng Tiền, Hà Nội|01012022")
     };
 
-    // Without the candidate's consent the card is not read at all.
+    // Consent withdrawn: the number is erased with it, and the card is not read at all.
+    let (_, student) = &e.students[0];
+    let mine = app.get("/api/v1/me/consents", Some(student)).await;
+    let consent = mine.body[0]["id"].as_str().unwrap().to_owned();
+    let withdrawn = app
+        .post(
+            &format!("/api/v1/me/consents/{consent}/withdraw"),
+            Some(student),
+            json!({}),
+        )
+        .await;
+    assert_eq!(withdrawn.status, 200, "{}", withdrawn.text);
+    let number_path = format!(
+        "/api/v1/users/{}/id-number",
+        first["user_id"].as_str().unwrap()
+    );
+    assert_eq!(
+        app.get(&number_path, Some(&e.admin)).await.body["code"],
+        "id_number_not_found",
+        "erased with the consent"
+    );
     let refused = scan(line(FIRST, &name, "01052008")).await;
     assert_eq!(
         (refused.status, refused.body["code"].as_str()),
@@ -234,11 +261,26 @@ async fn the_id_card_qr_checks_a_candidate_in_field_by_field(app: TestApp) {
         "{}",
         refused.text
     );
-    let (_, student) = &e.students[0];
+    let set_number = || {
+        app.send(
+            app.client
+                .put(app.url(&number_path))
+                .bearer_auth(&e.admin)
+                .json(&json!({ "number": FIRST })),
+        )
+    };
+    let without = set_number().await;
+    assert_eq!(
+        (without.status, without.body["code"].as_str()),
+        (409, Some("no_consent_for_id_card")),
+        "not stored without consent: {}",
+        without.text
+    );
     let given = app
         .post("/api/v1/me/consents", Some(student), json!({ "purposes": ["id_card"], "text_version": "2026-11-v1", "accepted": true, "exam_id": e.exam }))
         .await;
     assert_eq!(given.status, 201, "{}", given.text);
+    assert_eq!(set_number().await.status, 204);
 
     let malformed = scan("0012080123".into()).await;
     assert_eq!(
@@ -406,24 +448,48 @@ async fn consent_comes_first_from_a_guardian_under_16_and_data_can_be_exported(a
             json!({ "purposes": ["id_card"], "text_version": version, "accepted": true }),
         )
         .await;
-    let id = mine.body["id"].as_str().unwrap();
-    let withdrawn = app
-        .post(
-            &format!("/api/v1/me/consents/{id}/withdraw"),
-            Some(student),
-            json!({}),
-        )
-        .await;
-    assert!(
-        withdrawn.body["withdrawn_at"].is_string(),
-        "{}",
-        withdrawn.text
-    );
+    assert_eq!(mine.status, 201, "{}", mine.text);
+    // Both standing consents (this one and the exam's) are withdrawn.
+    let standing = app.get("/api/v1/me/consents", Some(student)).await;
+    for consent in standing.body.as_array().unwrap() {
+        let id = consent["id"].as_str().unwrap();
+        let withdrawn = app
+            .post(
+                &format!("/api/v1/me/consents/{id}/withdraw"),
+                Some(student),
+                json!({}),
+            )
+            .await;
+        assert!(
+            withdrawn.body["withdrawn_at"].is_string(),
+            "{}",
+            withdrawn.text
+        );
+    }
     let scan = app
         .post(&format!("/api/v1/candidates/{}/check-in/id-card", candidates[0]["id"].as_str().unwrap()), Some(&e.proctor),
             json!({ "qr": format!("{FIRST}||{}|01052008|Nam|x|y", candidates[0]["full_name"].as_str().unwrap()) }))
         .await;
     assert_eq!(scan.body["code"], "no_consent_for_id_card");
+    // Consent given again, the school records the number again.
+    let again = app
+        .post(
+            "/api/v1/me/consents",
+            Some(student),
+            json!({ "purposes": ["id_card"], "text_version": version, "accepted": true }),
+        )
+        .await;
+    assert_eq!(again.status, 201, "{}", again.text);
+    let user = candidates[0]["user_id"].as_str().unwrap();
+    let set = app
+        .send(
+            app.client
+                .put(app.url(&format!("/api/v1/users/{user}/id-number")))
+                .bearer_auth(&e.admin)
+                .json(&json!({ "number": FIRST })),
+        )
+        .await;
+    assert_eq!(set.status, 204, "{}", set.text);
 
     // The student exports what is held about them. The ID number is masked until the session
     // steps up with the password typed again; reading it plain is audited.
@@ -452,9 +518,16 @@ async fn consent_comes_first_from_a_guardian_under_16_and_data_can_be_exported(a
     assert_eq!(export.status, 200, "{}", export.text);
     assert_eq!(export.body["id_number"], FIRST);
     assert_eq!(export.body["id_number_masked"], false);
+    let kept: Vec<bool> = export.body["consents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["withdrawn_at"].is_string())
+        .collect();
     assert_eq!(
-        export.body["consents"][0]["withdrawn_at"],
-        withdrawn.body["withdrawn_at"]
+        kept.iter().filter(|w| **w).count(),
+        2,
+        "the withdrawn consents stay on record: {kept:?}"
     );
     assert_eq!(
         export.body["candidacies"][0]["number"],
