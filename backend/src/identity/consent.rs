@@ -260,16 +260,19 @@ async fn withdraw(
     txn.commit().await?;
     // Photos are not legally required: without a standing photo consent they go now.
     if found.purposes.contains(" photo ") {
-        let still = consent::Entity::find()
-            .filter(consent::Column::UserId.eq(user.id))
-            .filter(consent::Column::WithdrawnAt.is_null())
-            .filter(consent::Column::Purposes.contains(" photo "))
-            .all(&state.db)
-            .await?;
+        let still = standing(user.id, "photo").all(&state.db).await?;
         let covered: Vec<Option<Uuid>> = still.iter().map(|c| c.exam_id).collect();
         super::photos::delete_uncovered(&state, user.id, &covered).await?;
     }
     Ok(web::Json(response(&updated)))
+}
+
+/// The user's consents for `purpose` that are not withdrawn.
+fn standing(user: Uuid, purpose: &str) -> sea_orm::Select<consent::Entity> {
+    consent::Entity::find()
+        .filter(consent::Column::UserId.eq(user))
+        .filter(consent::Column::WithdrawnAt.is_null())
+        .filter(consent::Column::Purposes.contains(format!(" {purpose} ")))
 }
 
 /// Whether the user has any standing consent for `purpose`, for one exam or for all.
@@ -278,13 +281,7 @@ pub async fn stands(
     user: Uuid,
     purpose: &str,
 ) -> Result<bool, ApiError> {
-    let standing = consent::Entity::find()
-        .filter(consent::Column::UserId.eq(user))
-        .filter(consent::Column::WithdrawnAt.is_null())
-        .filter(consent::Column::Purposes.contains(format!(" {purpose} ")))
-        .one(db)
-        .await?;
-    Ok(standing.is_some())
+    Ok(standing(user, purpose).one(db).await?.is_some())
 }
 
 /// Whether the user has a standing consent for `purpose` covering `exam`.
@@ -294,12 +291,7 @@ pub async fn has_consent(
     exam: Uuid,
     purpose: &str,
 ) -> Result<bool, ApiError> {
-    let list = consent::Entity::find()
-        .filter(consent::Column::UserId.eq(user))
-        .filter(consent::Column::WithdrawnAt.is_null())
-        .filter(consent::Column::Purposes.contains(format!(" {purpose} ")))
-        .all(&state.db)
-        .await?;
+    let list = standing(user, purpose).all(&state.db).await?;
     Ok(list.iter().any(|c| c.exam_id.is_none_or(|e| e == exam)))
 }
 
