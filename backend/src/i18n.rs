@@ -755,6 +755,10 @@ pub fn text(code: &str) -> (&'static str, &'static str) {
             "Mật khẩu này quá phổ biến, dễ bị đoán. Hãy chọn một cụm từ riêng của bạn.",
             "This password is too common and easy to guess. Choose a phrase of your own.",
         ),
+        "offboard_not_yourself" => (
+            "Không tự xóa tài khoản của mình; một quản trị khác làm việc này.",
+            "You cannot off-board your own account; another admin does it.",
+        ),
         "reset_not_for_yourself" => (
             "Không tự đặt lại mật khẩu của mình ở đây; hãy đổi mật khẩu (cần mật khẩu hiện tại).",
             "You cannot reset your own password here; change it instead (it asks for the current one).",

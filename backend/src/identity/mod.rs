@@ -3,6 +3,7 @@
 pub mod cccd;
 pub mod consent;
 pub mod enrollment;
+pub mod offboarding;
 pub mod passkeys;
 pub mod photos;
 pub mod vault;
@@ -32,7 +33,8 @@ const ID_CARD_WINDOW_SECS: u64 = 600;
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(set_id_number)
         .service(read_id_number)
-        .service(check_in_with_card);
+        .service(check_in_with_card)
+        .service(offboarding::offboard);
     consent::configure(cfg);
     photos::configure(cfg);
     passkeys::configure(cfg);

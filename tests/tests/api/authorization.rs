@@ -73,6 +73,11 @@ const FORBIDDEN: &[(&str, &str, &[&str])] = &[
         "/api/v1/users/{user_id}/password-reset",
         &["school_admin_b", "teacher_a"],
     ),
+    (
+        "post",
+        "/api/v1/users/{user_id}/offboard",
+        &["school_admin_b", "teacher_a"],
+    ),
     ("get", "/api/v1/audit/events", &["school_admin_a"]),
     ("get", "/api/v1/audit/verify", &["school_admin_a"]),
     ("post", "/api/v1/audit/checkpoints", &["school_admin_a"]),

@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 on_every_store!(
     id_numbers_are_unreadable_at_rest_and_every_read_is_audited,
     a_sealed_number_opens_only_in_its_own_row,
+    a_person_is_offboarded_keeping_what_exam_law_requires,
     the_id_card_qr_checks_a_candidate_in_field_by_field,
     consent_comes_first_from_a_guardian_under_16_and_data_can_be_exported,
     photos_are_sealed_seen_only_by_the_room_and_deleted_after_retention,
@@ -781,4 +782,71 @@ async fn keys_can_come_from_files_outside_the_data_folder() {
         "the vault's key is the file's"
     );
     std::fs::remove_dir_all(&secrets).unwrap();
+}
+
+/// docs/SECURITY.md, finding 12: a person who leaves keeps their exam records; the rest of
+/// their personal data and every way into the account go, and the removal is on record.
+async fn a_person_is_offboarded_keeping_what_exam_law_requires(app: TestApp) {
+    let (e, candidates) = ready(&app).await;
+    let user = candidates[0]["user_id"].as_str().unwrap();
+    let (login, student) = &e.students[0];
+    let app = &app;
+    let offboard = |token: String, who: String| async move {
+        let path = format!("/api/v1/users/{who}/offboard");
+        app.post(&path, Some(&token), json!({})).await
+    };
+    assert_eq!(
+        offboard(e.teacher.clone(), user.into()).await.status,
+        403,
+        "a school admin's work"
+    );
+    let admin_id = app.get("/api/v1/me", Some(&e.admin)).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let own = offboard(e.admin.clone(), admin_id).await;
+    assert_eq!(own.body["code"], "offboard_not_yourself", "{}", own.text);
+
+    let done = offboard(e.admin.clone(), user.into()).await;
+    assert_eq!(done.status, 200, "{}", done.text);
+    assert_eq!(done.body["id_number_removed"], true);
+    assert_eq!(done.body["consents_withdrawn"], 1);
+    assert!(done.body["sessions_revoked"].as_u64().unwrap() >= 1);
+
+    // No way in: the session is gone and the password is no longer theirs.
+    assert_eq!(app.get("/api/v1/me", Some(student)).await.status, 401);
+    assert_eq!(
+        app.login(login, hocthi_tests::USER_PASSWORD).await.status,
+        401
+    );
+    // The personal data is gone; the exam record stays.
+    let number = app
+        .get(&format!("/api/v1/users/{user}/id-number"), Some(&e.admin))
+        .await;
+    assert_eq!(number.body["code"], "id_number_not_found");
+    let kept = app
+        .get(&format!("/api/v1/users/{user}"), Some(&e.admin))
+        .await;
+    assert_eq!(kept.body["full_name"], candidates[0]["full_name"]);
+    assert!(kept.body["email"].is_null());
+    let list = app
+        .get(
+            &format!("/api/v1/sittings/{}/candidates", e.sitting),
+            Some(&e.teacher),
+        )
+        .await;
+    assert!(list.text.contains(user), "still a candidate on the list");
+    let log = app
+        .get(
+            &format!("/api/v1/audit/events?target_type=user&target_id={user}"),
+            Some(&e.admin),
+        )
+        .await;
+    assert!(log.text.contains("user.offboarded"), "{}", log.text);
+    let again = offboard(e.admin.clone(), user.into()).await;
+    assert_eq!(
+        (again.status, again.body["id_number_removed"].as_bool()),
+        (200, Some(false)),
+        "repeating it removes nothing more"
+    );
 }
