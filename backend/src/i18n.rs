@@ -755,6 +755,10 @@ pub fn text(code: &str) -> (&'static str, &'static str) {
             "Mật khẩu này quá phổ biến, dễ bị đoán. Hãy chọn một cụm từ riêng của bạn.",
             "This password is too common and easy to guess. Choose a phrase of your own.",
         ),
+        "consent_not_by_guardian" => (
+            "Sự đồng ý này do chính học sinh đưa ra, không cần xác minh người giám hộ.",
+            "This consent was given by the student; there is no guardian to verify.",
+        ),
         "offboard_not_yourself" => (
             "Không tự xóa tài khoản của mình; một quản trị khác làm việc này.",
             "You cannot off-board your own account; another admin does it.",

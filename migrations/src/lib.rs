@@ -21,6 +21,7 @@ mod m20261124_000016_create_passkeys;
 mod m20261202_000017_index_candidates_by_room;
 mod m20261207_000018_create_notices;
 mod m20261207_000019_add_exam_staff;
+mod m20261207_000020_verify_guardian_consent;
 
 pub struct Migrator;
 
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000017_index_candidates_by_room::Migration),
             Box::new(m20261207_000018_create_notices::Migration),
             Box::new(m20261207_000019_add_exam_staff::Migration),
+            Box::new(m20261207_000020_verify_guardian_consent::Migration),
         ]
     }
 }

@@ -13,6 +13,9 @@ pub struct Model {
     pub guardian_relation: Option<String>,
     pub given_at: DateTimeUtc,
     pub withdrawn_at: Option<DateTimeUtc>,
+    pub guardian_verified_by: Option<Uuid>,
+    pub guardian_verified_at: Option<DateTimeUtc>,
+    pub guardian_verification: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

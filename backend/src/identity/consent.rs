@@ -24,6 +24,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(give)
         .service(mine)
         .service(withdraw)
+        .service(verify_guardian)
         .service(export);
 }
 
@@ -104,6 +105,10 @@ pub struct ConsentResponse {
     pub guardian_relation: Option<String>,
     pub given_at: chrono::DateTime<Utc>,
     pub withdrawn_at: Option<chrono::DateTime<Utc>>,
+    /// A guardian's consent counts once a school admin has verified it: then when, and how
+    /// (`in_person`, `signed_form`, `phone_call`).
+    pub guardian_verified_at: Option<chrono::DateTime<Utc>>,
+    pub guardian_verification: Option<String>,
 }
 
 fn response(c: &consent::Model) -> ConsentResponse {
@@ -116,6 +121,8 @@ fn response(c: &consent::Model) -> ConsentResponse {
         guardian_relation: c.guardian_relation.clone(),
         given_at: c.given_at,
         withdrawn_at: c.withdrawn_at,
+        guardian_verified_at: c.guardian_verified_at,
+        guardian_verification: c.guardian_verification.clone(),
     }
 }
 
@@ -182,6 +189,9 @@ async fn give(
         guardian_relation: guardian.map(|g| g.relation.trim().to_owned()),
         given_at: Utc::now(),
         withdrawn_at: None,
+        guardian_verified_by: None,
+        guardian_verified_at: None,
+        guardian_verification: None,
     };
     let txn = state.db.begin().await?;
     consent::Entity::insert(consent::ActiveModel::from(model.clone()).reset_all())
@@ -267,12 +277,80 @@ async fn withdraw(
     Ok(web::Json(response(&updated)))
 }
 
-/// The user's consents for `purpose` that are not withdrawn.
+/// The user's consents for `purpose` that count: not withdrawn, and if a guardian gave one,
+/// verified by a school admin.
 fn standing(user: Uuid, purpose: &str) -> sea_orm::Select<consent::Entity> {
+    use sea_orm::Condition;
     consent::Entity::find()
         .filter(consent::Column::UserId.eq(user))
         .filter(consent::Column::WithdrawnAt.is_null())
         .filter(consent::Column::Purposes.contains(format!(" {purpose} ")))
+        .filter(
+            Condition::any()
+                .add(consent::Column::GuardianName.is_null())
+                .add(consent::Column::GuardianVerifiedAt.is_not_null()),
+        )
+}
+
+/// How a school admin verified that a guardian gave a consent.
+const VERIFICATIONS: [&str; 3] = ["in_person", "signed_form", "phone_call"];
+
+#[derive(Deserialize, ToSchema)]
+pub struct GuardianVerification {
+    /// `in_person` (the guardian came to the school), `signed_form` (a signed paper form is on
+    /// file) or `phone_call` (the school called the guardian on the number it holds).
+    pub method: String,
+}
+
+/// Verifies that the guardian named on a student's consent gave it (the student's school
+/// admins). Until then a guardian's consent does not count: no ID number is stored, no card is
+/// read, no photo is taken under it. Who verified, how and when are recorded and audited.
+#[utoipa::path(tag = "identity", security(("bearer" = [])),
+    params(("user_id" = Uuid, Path), ("consent_id" = Uuid, Path)), request_body = GuardianVerification, responses(
+    (status = 200, body = ConsentResponse), (status = 401, body = Problem), (status = 403, body = Problem),
+    (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[post("/users/{user_id}/consents/{consent_id}/verify-guardian")]
+async fn verify_guardian(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: CurrentUser,
+    path: web::Path<(Uuid, Uuid)>,
+    body: web::Json<GuardianVerification>,
+) -> Result<web::Json<ConsentResponse>, ApiError> {
+    let (user_id, consent_id) = path.into_inner();
+    let target = super::user_in_reach(&state, &caller, user_id).await?;
+    if !VERIFICATIONS.contains(&body.method.as_str()) {
+        return Err(ApiError::field("method", "invalid"));
+    }
+    let found = consent::Entity::find_by_id(consent_id)
+        .one(&state.db)
+        .await?
+        .filter(|c| c.user_id == target.id)
+        .ok_or(ApiError::NotFound("consent_not_found"))?;
+    if found.guardian_name.is_none() {
+        return Err(ApiError::Conflict("consent_not_by_guardian"));
+    }
+    if found.withdrawn_at.is_some() {
+        return Err(ApiError::Conflict("consent_withdrawn"));
+    }
+    let now = Utc::now();
+    let txn = state.db.begin().await?;
+    let mut active: consent::ActiveModel = found.clone().into();
+    active.guardian_verified_by = sea_orm::Set(Some(caller.id));
+    active.guardian_verified_at = sea_orm::Set(Some(now));
+    active.guardian_verification = sea_orm::Set(Some(body.method.clone()));
+    let updated = active.update(&txn).await?;
+    let details = json!({ "consent": found.id, "method": body.method });
+    let event = Event::by(
+        caller.id,
+        "consent.guardian_verified",
+        "user",
+        target.id,
+        details,
+    );
+    audit::record(&txn, &meta, event).await?;
+    txn.commit().await?;
+    Ok(web::Json(response(&updated)))
 }
 
 /// Whether the user has any standing consent for `purpose`, for one exam or for all.

@@ -78,6 +78,11 @@ const FORBIDDEN: &[(&str, &str, &[&str])] = &[
         "/api/v1/users/{user_id}/offboard",
         &["school_admin_b", "teacher_a"],
     ),
+    (
+        "post",
+        "/api/v1/users/{user_id}/consents/{consent_id}/verify-guardian",
+        &["school_admin_b", "teacher_a"],
+    ),
     ("get", "/api/v1/audit/events", &["school_admin_a"]),
     ("get", "/api/v1/audit/verify", &["school_admin_a"]),
     ("post", "/api/v1/audit/checkpoints", &["school_admin_a"]),
@@ -429,6 +434,9 @@ fn body_for(path: &str, school: &str) -> Value {
         "/api/v1/classes/{class_id}/assignments" => json!({ "item_id": uuid::Uuid::nil() }),
         "/api/v1/assignments/{assignment_id}/progress" => json!({ "status": "opened" }),
         "/api/v1/users/{user_id}/id-number" => json!({ "number": "001208012345" }),
+        "/api/v1/users/{user_id}/consents/{consent_id}/verify-guardian" => {
+            json!({ "method": "signed_form" })
+        }
         "/api/v1/candidates/{candidate_id}/check-in/id-card" => json!({ "qr": "x" }),
         "/api/v1/attempts/{attempt_id}/photos" => {
             json!({ "kind": "snapshot", "content_type": "image/png", "size": 100 })

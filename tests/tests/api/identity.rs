@@ -430,6 +430,52 @@ async fn consent_comes_first_from_a_guardian_under_16_and_data_can_be_exported(a
         "{}",
         given.text
     );
+    // A guardian's consent counts once the school has verified it (here: a signed form).
+    let young_id = created.body["user"]["id"].as_str().unwrap();
+    let young_number = || {
+        app.send(
+            app.client
+                .put(app.url(&format!("/api/v1/users/{young_id}/id-number")))
+                .bearer_auth(&e.admin)
+                .json(&json!({ "number": "001213012345" })),
+        )
+    };
+    let pending = young_number().await;
+    assert_eq!(
+        (pending.status, pending.body["code"].as_str()),
+        (409, Some("no_consent_for_id_card")),
+        "not before the guardian is verified: {}",
+        pending.text
+    );
+    let verify_path = format!(
+        "/api/v1/users/{young_id}/consents/{}/verify-guardian",
+        given.body["id"].as_str().unwrap()
+    );
+    let verify = async |token: &str, method: &str| {
+        app.post(&verify_path, Some(token), json!({ "method": method }))
+            .await
+    };
+    assert_eq!(verify(&e.teacher, "signed_form").await.status, 403);
+    assert_eq!(
+        verify(&e.admin, "a nod").await.body["errors"][0]["code"],
+        "invalid"
+    );
+    let verified = verify(&e.admin, "signed_form").await;
+    assert_eq!(
+        (
+            verified.status,
+            verified.body["guardian_verification"].as_str()
+        ),
+        (200, Some("signed_form")),
+        "{}",
+        verified.text
+    );
+    assert!(verified.body["guardian_verified_at"].is_string());
+    assert_eq!(
+        young_number().await.status,
+        204,
+        "verified: the number is kept"
+    );
     let outdated = app
         .post(
             "/api/v1/me/consents",
