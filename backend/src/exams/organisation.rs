@@ -295,6 +295,10 @@ async fn get_exam(
     if e.school_id.is_some() && user.school.is_some() && e.school_id != user.school {
         return Err(ApiError::NotFound("exam_not_found"));
     }
+    // Its staff only: a colleague with no part in it does not read its sittings and papers.
+    if !super::staff::has_part(&state.db, &user, &e).await? {
+        return Err(ApiError::NotFound("exam_not_found"));
+    }
     Ok(web::Json(exam_response(&state, e).await?))
 }
 

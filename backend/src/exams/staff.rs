@@ -82,6 +82,33 @@ pub fn require_marker(user: &CurrentUser, exam: &exam::Model) -> Result<(), ApiE
     }
 }
 
+/// Whether the caller has any part in the exam: organiser, marker, or proctor of one of its
+/// rooms. Reading the exam's definition needs one (a colleague with none is refused).
+pub async fn has_part(
+    db: &impl ConnectionTrait,
+    user: &CurrentUser,
+    exam: &exam::Model,
+) -> Result<bool, ApiError> {
+    if is_organiser(user, exam) || listed(&exam.markers, user.id) {
+        return Ok(true);
+    }
+    use crate::entities::sitting;
+    use sea_orm::QuerySelect;
+    let sittings: Vec<Uuid> = sitting::Entity::find()
+        .filter(sitting::Column::ExamId.eq(exam.id))
+        .select_only()
+        .column(sitting::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let proctoring = exam_room::Entity::find()
+        .filter(exam_room::Column::SittingId.is_in(sittings))
+        .filter(exam_room::Column::Proctors.contains(format!(" {} ", user.id)))
+        .one(db)
+        .await?;
+    Ok(proctoring.is_some())
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct StaffMember {
     pub id: Uuid,
