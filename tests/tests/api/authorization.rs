@@ -658,11 +658,12 @@ async fn every_endpoint_refuses_strangers(app: TestApp) {
 }
 
 /// Finding 5 of docs/SECURITY.md, by object: for every secured route whose ids are an exam's,
-/// a sitting's, a room's, an attempt's, a candidate's, a paper's, an item's, a group's or a
-/// class's, real objects of school A are aimed at by the staff of school B and by a teacher of
-/// school A with no part in them. Each must be refused (403 or 404); the few that a colleague
-/// may read are listed with the reason. Routes over other objects (content, uploads, photos,
-/// passkeys, notices, consents) are checked in their own files; this matrix is to grow to them.
+/// a sitting's, a room's, an attempt's, a candidate's, a paper's, an item's, a group's, a
+/// class's, a school's, a student's, a consent's or an upload's, real objects of school A are
+/// aimed at by the staff of school B and by a teacher of school A with no part in them. Each must
+/// be refused (403 or 404); the few that a colleague may use are listed with the reason. Routes
+/// over photos, passkeys, notices, files and assignments are checked per object in their own
+/// files; this matrix is to grow to them.
 async fn routes_on_exams_banks_and_classes_refuse_other_schools_and_bystanders(app: TestApp) {
     let e = super::exams::exam_ready(&app, 2, "exam").await;
     let attempts = super::exams::register_lock_check_in(&app, &e).await;
@@ -690,6 +691,23 @@ async fn routes_on_exams_banks_and_classes_refuse_other_schools_and_bystanders(a
         .await;
     assert_eq!(item.status, 201, "{}", item.text);
 
+    let (_, student) = &e.students[0];
+    let student_id = app.get("/api/v1/me", Some(student)).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let consent = app
+        .post(
+            "/api/v1/me/consents",
+            Some(student),
+            json!({ "purposes": ["id_card"], "text_version": "2026-11-v1", "accepted": true }),
+        )
+        .await;
+    assert_eq!(consent.status, 201, "{}", consent.text);
+    let upload = app
+        .post("/api/v1/content/uploads", Some(&e.teacher), json!({ "file_name": "de.pdf", "size": 10, "content_type": "application/pdf", "sha256": "1".repeat(64) }))
+        .await;
+    assert_eq!(upload.status, 201, "{}", upload.text);
     let admin = app.admin_token().await;
     let school_b = app
         .create_school(&admin, "THPT-OB", "Trường THPT Ô B")
@@ -726,6 +744,16 @@ async fn routes_on_exams_banks_and_classes_refuse_other_schools_and_bystanders(a
         ("{group_id}", group.body["id"].as_str().unwrap().to_owned()),
         ("{class_id}", e.class.to_string()),
         ("{version}", "1".to_owned()),
+        ("{school_id}", e.school.to_string()),
+        ("{user_id}", student_id),
+        (
+            "{consent_id}",
+            consent.body["id"].as_str().unwrap().to_owned(),
+        ),
+        (
+            "{upload_id}",
+            upload.body["upload_id"].as_str().unwrap().to_owned(),
+        ),
     ];
     // What a colleague of the same school may do with these objects, and why.
     let colleague_may: &[(&str, &str)] = &[
@@ -733,6 +761,12 @@ async fn routes_on_exams_banks_and_classes_refuse_other_schools_and_bystanders(a
         ("get", "/api/v1/classes/{class_id}/assignments"),
         ("post", "/api/v1/classes/{class_id}/assignments"),
         ("post", "/api/v1/classes/{class_id}/passkey-enrollment"),
+        // Their own school and its class list.
+        ("get", "/api/v1/schools/{school_id}"),
+        ("get", "/api/v1/schools/{school_id}/classes"),
+        // A student's enrollment code from any of the school's staff: it binds a passkey only to
+        // the student's own signed-in session (finding 1), and the student is told.
+        ("post", "/api/v1/users/{user_id}/passkey-enrollment"),
     ];
     let spec = app.get("/openapi.json", None).await.body;
     let mut checked = 0;
