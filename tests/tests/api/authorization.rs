@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 on_every_store!(
     every_endpoint_refuses_strangers,
-    routes_on_exams_banks_and_classes_refuse_other_schools_and_bystanders
+    every_route_with_an_id_refuses_other_schools_and_bystanders
 );
 
 /// Operations any signed-in user may call.
@@ -659,12 +659,12 @@ async fn every_endpoint_refuses_strangers(app: TestApp) {
 
 /// Finding 5 of docs/SECURITY.md, by object: for every secured route whose ids are an exam's,
 /// a sitting's, a room's, an attempt's, a candidate's, a paper's, an item's, a group's, a
-/// class's, a school's, a student's, a consent's or an upload's, real objects of school A are
+/// class's, a school's, a student's, a consent's or an upload's (and the rest below), real objects of school A are
 /// aimed at by the staff of school B and by a teacher of school A with no part in them. Each must
-/// be refused (403 or 404); the few that a colleague may use are listed with the reason. Routes
-/// over photos, passkeys, notices, files and assignments are checked per object in their own
-/// files; this matrix is to grow to them.
-async fn routes_on_exams_banks_and_classes_refuse_other_schools_and_bystanders(app: TestApp) {
+/// be refused (403 or 404); the few that a colleague may use are listed with the reason. With
+/// files, assignments, passkeys, notices and photos too, every id a route takes is covered, and
+/// a route with a new kind of id fails this test until it gets a real object here.
+async fn every_route_with_an_id_refuses_other_schools_and_bystanders(app: TestApp) {
     let e = super::exams::exam_ready(&app, 2, "exam").await;
     let attempts = super::exams::register_lock_check_in(&app, &e).await;
     let candidates = app
@@ -708,6 +708,78 @@ async fn routes_on_exams_banks_and_classes_refuse_other_schools_and_bystanders(a
         .post("/api/v1/content/uploads", Some(&e.teacher), json!({ "file_name": "de.pdf", "size": 10, "content_type": "application/pdf", "sha256": "1".repeat(64) }))
         .await;
     assert_eq!(upload.status, 201, "{}", upload.text);
+    // A file, a content item on it assigned to the class, and the student's passkey with the
+    // notice it made.
+    let file = super::content::upload(
+        &app,
+        &e.teacher,
+        "so-do.png",
+        &super::content::png(),
+        "image/png",
+    )
+    .await;
+    assert_eq!(file.status, 200, "{}", file.text);
+    let lesson = app
+        .post("/api/v1/content/items", Some(&e.teacher), json!({ "title": "Sơ đồ", "scope": "school",
+            "body": { "kind": "image", "file_id": file.body["id"] },
+            "metadata": { "subject": "toan", "grade": 12, "topic": ["Chương 1"], "licence": "cc_by" } }))
+        .await;
+    assert_eq!(lesson.status, 201, "{}", lesson.text);
+    let assignment = app
+        .post(
+            &format!("/api/v1/classes/{}/assignments", e.class),
+            Some(&e.teacher),
+            json!({ "item_id": lesson.body["id"] }),
+        )
+        .await;
+    assert_eq!(assignment.status, 201, "{}", assignment.text);
+    let code = super::passkeys::issue_code(&app, &e.teacher, &student_id).await;
+    let mut authenticator = super::passkeys::authenticator(&app);
+    super::passkeys::enroll(
+        &app,
+        &mut authenticator,
+        code.body["code"].as_str().unwrap(),
+        student,
+    )
+    .await;
+    // A check-in photo the room's proctor took, under the student's consent.
+    let photo_consent = app
+        .post(
+            "/api/v1/me/consents",
+            Some(student),
+            json!({ "purposes": ["photo"], "text_version": "2026-11-v1", "accepted": true }),
+        )
+        .await;
+    assert_eq!(photo_consent.status, 201, "{}", photo_consent.text);
+    let image = super::content::png();
+    let photo = app
+        .post(
+            &format!("/api/v1/attempts/{}/photos", attempts[0]),
+            Some(&e.proctor),
+            json!({ "kind": "check_in", "content_type": "image/png", "size": image.len() }),
+        )
+        .await;
+    assert_eq!(photo.status, 201, "{}", photo.text);
+    let sent = app
+        .client
+        .put(photo.body["url"].as_str().unwrap())
+        .header("content-type", "image/png")
+        .body(image)
+        .send()
+        .await
+        .unwrap();
+    assert!(sent.status().is_success());
+    let photo_id = photo.body["photo_id"].as_str().unwrap().to_owned();
+    let stored = app
+        .post(
+            &format!("/api/v1/photos/{photo_id}/complete"),
+            Some(&e.proctor),
+            json!({}),
+        )
+        .await;
+    assert_eq!(stored.status, 204, "{}", stored.text);
+    let passkey = app.get("/api/v1/me/passkeys", Some(student)).await.body[0]["id"].clone();
+    let notice = app.get("/api/v1/me/notices", Some(student)).await.body[0]["id"].clone();
     let admin = app.admin_token().await;
     let school_b = app
         .create_school(&admin, "THPT-OB", "Trường THPT Ô B")
@@ -754,6 +826,14 @@ async fn routes_on_exams_banks_and_classes_refuse_other_schools_and_bystanders(a
             "{upload_id}",
             upload.body["upload_id"].as_str().unwrap().to_owned(),
         ),
+        ("{file_id}", file.body["id"].as_str().unwrap().to_owned()),
+        (
+            "{assignment_id}",
+            assignment.body["id"].as_str().unwrap().to_owned(),
+        ),
+        ("{passkey_id}", passkey.as_str().unwrap().to_owned()),
+        ("{notice_id}", notice.as_str().unwrap().to_owned()),
+        ("{photo_id}", photo_id),
     ];
     // What a colleague of the same school may do with these objects, and why.
     let colleague_may: &[(&str, &str)] = &[
@@ -823,6 +903,17 @@ async fn routes_on_exams_banks_and_classes_refuse_other_schools_and_bystanders(a
     }
     let failures = failures.into_inner();
     assert!(failures.is_empty(), "let through:\n{}", failures.join("\n"));
+    let uncovered: BTreeSet<&str> = spec["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .flat_map(|p| p.split('/'))
+        .filter(|s| s.starts_with('{') && !ids.iter().any(|(name, _)| name == s))
+        .collect();
+    assert!(
+        uncovered.is_empty(),
+        "ids with no real object in this matrix: {uncovered:?}"
+    );
     assert!(
         checked > 150,
         "the matrix covers the routes ({checked} checks)"

@@ -70,7 +70,7 @@ fn hex_string(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn png() -> Vec<u8> {
+pub fn png() -> Vec<u8> {
     hocthi::exams::chart::png(&[3, 1, 4, 1, 5, 9, 2, 6])
 }
 
@@ -108,7 +108,7 @@ async fn complete(app: &TestApp, token: &str, ticket: &hocthi_tests::Reply) -> h
 }
 
 /// Uploads in one PUT and completes; returns the completion reply.
-async fn upload(
+pub async fn upload(
     app: &TestApp,
     token: &str,
     name: &str,
