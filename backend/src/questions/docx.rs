@@ -26,8 +26,7 @@ pub struct Document {
 
 /// Reads a .docx. Each part (and each image, however often the text refers to it) is inflated
 /// once, and everything is paid for from the import's budget.
-pub fn read(bytes: &[u8], budget: &mut Budget) -> Result<Document, &'static str> {
-    let mut archive = Archive::open(bytes)?;
+pub fn read(archive: &mut Archive, budget: &mut Budget) -> Result<Document, &'static str> {
     let document = archive
         .part("word/document.xml", budget)?
         .ok_or("unreadable_file")?;

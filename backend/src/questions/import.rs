@@ -111,11 +111,13 @@ enum Source {
 /// XML is a QTI item or Moodle XML; text is GIFT or the Word convention as plain text.
 fn read_file(body: &[u8], budget: &mut Budget) -> Result<(&'static str, Source), &'static str> {
     if body.starts_with(b"PK\x03\x04") {
-        if Archive::open(body)?.has("imsmanifest.xml") {
-            let items = super::qti::parse_package(body, budget)?;
+        // One archive, checked once, whichever format it turns out to be.
+        let mut archive = Archive::open(body)?;
+        if archive.has("imsmanifest.xml") {
+            let items = super::qti::parse_package(&mut archive, budget)?;
             return Ok(("qti", Source::Structured(items)));
         }
-        let doc = docx::read(body, budget)?;
+        let doc = docx::read(&mut archive, budget)?;
         return Ok(("docx", Source::Convention(doc.paragraphs, doc.images)));
     }
     let text = std::str::from_utf8(body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body))

@@ -240,8 +240,10 @@ pub fn item_from(item: &Element) -> Result<Body, &'static str> {
 
 /// Every item of a package, with the metadata the manifest carries for it. An item the
 /// manifest lists more than once is read and parsed once.
-pub fn parse_package(bytes: &[u8], budget: &mut Budget) -> Result<Vec<Parsed>, &'static str> {
-    let mut archive = Archive::open(bytes)?;
+pub fn parse_package(
+    archive: &mut Archive,
+    budget: &mut Budget,
+) -> Result<Vec<Parsed>, &'static str> {
     let manifest = archive
         .part("imsmanifest.xml", budget)?
         .ok_or("unreadable_file")?;
