@@ -75,12 +75,19 @@ impl Budget {
     }
 }
 
-/// The status a budget code answers with: too many bytes is 413, too complex or too slow 422.
-pub fn budget_error(code: &'static str) -> Option<ApiError> {
+/// Whether a parser's code says the budget is spent (the whole import ends, not one item).
+pub fn is_budget(code: &str) -> bool {
+    matches!(code, TOO_LARGE | TOO_COMPLEX | TIMED_OUT)
+}
+
+/// The answer to a file a parser refused: too many bytes 413, not the kind announced 415,
+/// anything else (too complex, too slow, unreadable, malformed) 422 on the `file` field.
+pub fn refusal(code: &'static str) -> ApiError {
     match code {
-        TOO_LARGE => Some(ApiError::Quota(TOO_LARGE)),
-        TOO_COMPLEX | TIMED_OUT => Some(ApiError::field("file", code)),
-        _ => None,
+        TOO_LARGE => ApiError::Quota(TOO_LARGE),
+        "payload_too_large" => ApiError::PayloadTooLarge,
+        "unsupported_media_type" => ApiError::UnsupportedMediaType,
+        code => ApiError::field("file", code),
     }
 }
 
@@ -117,12 +124,13 @@ impl ImportQueue {
         }
     }
 
-    /// Runs `parse` on a blocking thread within a fresh import budget. The permit is held by the
-    /// thread, so a parse that outlives its caller (a dropped request) still counts as running.
+    /// Runs `parse` on a blocking thread within a fresh import budget; a code it refuses the
+    /// file with is answered by `refusal`. The permit is held by the thread, so a parse that
+    /// outlives its caller (a dropped request) still counts as running.
     pub async fn run<T, F>(&self, parse: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Budget) -> T + Send + 'static,
+        F: FnOnce(&mut Budget) -> Result<T, &'static str> + Send + 'static,
     {
         if self.admitted.fetch_add(1, Ordering::AcqRel) >= self.capacity {
             self.admitted.fetch_sub(1, Ordering::AcqRel);
@@ -145,7 +153,7 @@ impl ImportQueue {
         // The budget's deadline stops the parsers; this bound covers a library that does not
         // look at it (the spreadsheet reader), answering the caller while the thread finishes.
         match tokio::time::timeout(MAX_TIME + Duration::from_secs(5), work).await {
-            Ok(Ok(parsed)) => Ok(parsed),
+            Ok(Ok(parsed)) => parsed.map_err(refusal),
             // A parser's panic on a malformed file (the fuzzer found one in the spreadsheet
             // library) is that file's fault, not the service's: it is refused, and logged.
             Ok(Err(e)) if e.is_panic() => {
@@ -191,7 +199,7 @@ mod tests {
                     .run(move |_| {
                         started.send(()).unwrap();
                         hold.recv().unwrap();
-                        1
+                        Ok(1)
                     })
                     .await
             }
@@ -199,13 +207,13 @@ mod tests {
         running.await.unwrap();
         let second = tokio::spawn({
             let queue = queue.clone();
-            async move { queue.run(|_| 2).await }
+            async move { queue.run(|_| Ok(2)).await }
         });
         // Wait until the second is admitted (it counts as soon as it asks for a worker).
         while queue.admitted.load(Ordering::Acquire) < 2 {
             tokio::task::yield_now().await;
         }
-        let third = queue.run(|_| 3).await;
+        let third = queue.run(|_| Ok(3)).await;
         assert!(
             matches!(
                 third,
@@ -221,7 +229,7 @@ mod tests {
         assert_eq!(second.await.unwrap().unwrap(), 2);
         assert_eq!(queue.admitted.load(Ordering::Acquire), 0);
         assert_eq!(
-            queue.run(|_| 4).await.unwrap(),
+            queue.run(|_| Ok(4)).await.unwrap(),
             4,
             "the places are free again"
         );

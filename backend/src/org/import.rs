@@ -122,15 +122,7 @@ pub async fn read_queued(
     kind: FileKind,
     body: Bytes,
 ) -> Result<Table, ApiError> {
-    queue
-        .run(move |budget| read(kind, &body, budget))
-        .await?
-        .map_err(|code| {
-            crate::imports::budget_error(code).unwrap_or(match code {
-                "payload_too_large" => ApiError::PayloadTooLarge,
-                code => ApiError::field("file", code),
-            })
-        })
+    queue.run(move |budget| read(kind, &body, budget)).await
 }
 
 pub fn read(kind: FileKind, bytes: &[u8], budget: &mut Budget) -> Result<Table, &'static str> {

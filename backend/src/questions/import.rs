@@ -232,12 +232,7 @@ pub async fn import_file(
         parsed,
         images,
         groups,
-    } = read.map_err(|code: &'static str| {
-        crate::imports::budget_error(code).unwrap_or(match code {
-            "unsupported_media_type" => ApiError::UnsupportedMediaType,
-            code => ApiError::field("file", code),
-        })
-    })?;
+    } = read;
     if parsed.is_empty() {
         return Err(ApiError::field("file", "empty_file"));
     }

@@ -277,7 +277,7 @@ pub fn parse_package(
                 };
                 // A spent budget ends the whole import; a bad item only this one.
                 if let Err(code) = parsed
-                    && crate::imports::budget_error(code).is_some()
+                    && crate::imports::is_budget(code)
                 {
                     return Err(code);
                 }
