@@ -256,14 +256,16 @@ pub fn json_error(
     _req: &actix_web::HttpRequest,
 ) -> actix_web::Error {
     use actix_web::error::JsonPayloadError as E;
+    if let E::Payload(ref e) = err
+        && let Some(code) = edge_refusal(e)
+    {
+        return ApiError::BadRequest(code).into();
+    }
     match err {
         E::Overflow { .. } | E::OverflowKnownLength { .. } => ApiError::PayloadTooLarge,
         E::ContentType => ApiError::BadRequest("missing_content_type"),
         E::Deserialize(e) if e.is_data() => ApiError::BadRequest("json_wrong_type"),
         E::Payload(actix_web::error::PayloadError::Overflow) => ApiError::PayloadTooLarge,
-        E::Payload(ref e) if edge_refusal(e).is_some() => {
-            ApiError::BadRequest(edge_refusal(e).unwrap_or(NUL_FOUND))
-        }
         _ => ApiError::BadRequest("malformed_json"),
     }
     .into()

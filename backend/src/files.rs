@@ -92,7 +92,8 @@ impl<'a> Archive<'a> {
     }
 
     /// How many parts were inflated: each at most once.
-    pub fn inflated_parts(&self) -> usize {
+    #[cfg(test)]
+    fn inflated_parts(&self) -> usize {
         self.parts.values().filter(|p| p.is_some()).count()
     }
 }

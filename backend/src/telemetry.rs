@@ -83,7 +83,7 @@ fn in_envelope(response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
         .as_error::<actix_web::error::PayloadError>()
         .and_then(crate::error::edge_refusal);
     let api_error = match response.status().as_u16() {
-        _ if refused.is_some() => ApiError::BadRequest(refused.unwrap_or_default()),
+        _ if let Some(code) = refused => ApiError::BadRequest(code),
         413 => ApiError::PayloadTooLarge,
         404 => ApiError::NotFound("route_not_found"),
         405 => ApiError::MethodNotAllowed,

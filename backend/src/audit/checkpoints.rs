@@ -129,34 +129,29 @@ pub async fn verify(state: &AppState) -> Result<ChainReport, ApiError> {
     let Some(checkpoint) = checkpoint else {
         return Ok(report);
     };
-    let checkpoint = match checkpoint {
-        Ok(c) if c.signature_holds(&state.audit_key) => c,
-        forged => {
-            report.valid = false;
-            report.checkpoint = Some(match forged {
-                Ok(c) => CheckpointReport {
-                    head_id: c.head_id,
-                    events: c.events,
-                    at: c.at,
+    let checkpoint =
+        match checkpoint {
+            Ok(c) if c.signature_holds(&state.audit_key) => c,
+            forged => {
+                // Unreadable, or not written under this key.
+                let (head_id, events, at) = forged
+                    .map(|c| (c.head_id, c.events, c.at))
+                    .unwrap_or((0, 0, DateTime::<Utc>::MIN_UTC));
+                report.valid = false;
+                report.checkpoint = Some(CheckpointReport {
+                    head_id,
+                    events,
+                    at,
                     problem: Some("checkpoint_signature"),
-                },
-                Err(()) => CheckpointReport {
-                    head_id: 0,
-                    events: 0,
-                    at: DateTime::<Utc>::MIN_UTC,
-                    problem: Some("checkpoint_signature"),
-                },
-            });
-            return Ok(report);
-        }
-    };
+                });
+                return Ok(report);
+            }
+        };
     // A chain broken earlier is reported as such; otherwise the checkpoint's head must be in it.
     let problem = match found {
         _ if !report.valid => None,
         None => Some("events_missing"),
-        Some((_, hash, position))
-            if hash != checkpoint.head_hash || position != checkpoint.events =>
-        {
+        Some((hash, position)) if hash != checkpoint.head_hash || position != checkpoint.events => {
             Some("checkpoint_mismatch")
         }
         Some(_) => None,

@@ -10,8 +10,8 @@ pub mod routes;
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Statement,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -174,8 +174,8 @@ pub struct ChainReport {
     pub checkpoint: Option<checkpoints::CheckpointReport>,
 }
 
-/// The head of the chain as it was read: (id, hash, events up to and including it).
-pub type Head = (i64, String, u64);
+/// One event as the walk found it: its hash, and how many events lead to it (itself included).
+pub type Found = (String, u64);
 
 /// Walks the whole chain in pages, recomputing every keyed hash. `at` asks for the hash and
 /// position of one event on the way (a checkpoint's head).
@@ -183,7 +183,7 @@ pub async fn walk_chain(
     db: &impl ConnectionTrait,
     key: &AuditKey,
     at: Option<i64>,
-) -> Result<(ChainReport, Option<Head>), DbErr> {
+) -> Result<(ChainReport, Option<Found>), DbErr> {
     let mut prev = GENESIS.to_owned();
     let mut after = i64::MIN;
     let mut checked = 0;
@@ -209,7 +209,7 @@ pub async fn walk_chain(
                 return Ok((report, found));
             }
             if Some(row.id) == at {
-                found = Some((row.id, row.hash.clone(), checked));
+                found = Some((row.hash.clone(), checked));
             }
             prev = row.hash.clone();
         }
@@ -228,11 +228,17 @@ pub async fn walk_chain(
 /// and is a no-op once every event is keyed.
 pub async fn seal_legacy(db: &sea_orm::DatabaseConnection, key: &AuditKey) -> anyhow::Result<u64> {
     use sea_orm::TransactionTrait;
-    let legacy = audit_event::Entity::find()
-        .filter(audit_event::Column::Hash.not_like(format!("{KEYED}%")))
-        .count(db)
+    // Sealing is all at once and new events are keyed, so unkeyed events are always the oldest:
+    // one row tells, without a scan at every start.
+    let oldest: Option<String> = audit_event::Entity::find()
+        .select_only()
+        .column(audit_event::Column::Hash)
+        .order_by_asc(audit_event::Column::Id)
+        .limit(1)
+        .into_tuple()
+        .one(db)
         .await?;
-    if legacy == 0 {
+    if oldest.is_none_or(|hash| hash.starts_with(KEYED)) {
         return Ok(0);
     }
     let txn = db.begin().await?;

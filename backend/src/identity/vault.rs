@@ -64,11 +64,6 @@ impl Vault {
         self.open_with(bound, Aad::from(row.as_bytes()))
     }
 
-    /// Whether a value was sealed before values were bound to their rows (`reseal_legacy`).
-    pub fn is_legacy(sealed: &str) -> bool {
-        !sealed.starts_with(BOUND)
-    }
-
     /// Opens a value sealed before values were bound, to seal it again for its row.
     pub fn open_legacy(&self, sealed: &str) -> anyhow::Result<Vec<u8>> {
         self.open_with(sealed, Aad::from(&[][..]))
