@@ -58,6 +58,25 @@ impl CurrentUser {
         self.roles.contains(&role)
     }
 
+    /// Passes when the caller may take over the running of another person's account (reset its
+    /// password, off-board it): never their own, and another admin's only as the province.
+    pub fn require_account_manager_of(
+        &self,
+        target: &crate::entities::user::Model,
+        own_code: &'static str,
+    ) -> Result<(), ApiError> {
+        if target.id == self.id {
+            return Err(ApiError::Forbidden(own_code));
+        }
+        let admin = roles::from_db(&target.roles)
+            .iter()
+            .any(|r| matches!(r, Role::SchoolAdmin | Role::ProvinceAdmin));
+        if admin && !self.has(Role::ProvinceAdmin) {
+            return Err(ApiError::Forbidden("reset_needs_province_admin"));
+        }
+        Ok(())
+    }
+
     /// Passes when the caller holds one of `roles` and may act in `scope`. A province admin may
     /// do anything; province-level holders of a role act in every school.
     pub fn require(&self, roles: &[Role], scope: Scope) -> Result<(), ApiError> {

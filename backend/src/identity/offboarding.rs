@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::{
     audit::{self, Event},
-    auth::{self, CurrentUser, roles::Role},
+    auth::{self, CurrentUser},
     entities::{consent, identity_number, passkey, user},
     error::{ApiError, Problem},
     request::RequestMeta,
@@ -56,15 +56,7 @@ pub async fn offboard(
     path: web::Path<Uuid>,
 ) -> Result<web::Json<OffboardReport>, ApiError> {
     let target = super::user_in_reach(&state, &caller, path.into_inner()).await?;
-    if target.id == caller.id {
-        return Err(ApiError::Forbidden("offboard_not_yourself"));
-    }
-    let is_admin = auth::roles::from_db(&target.roles)
-        .iter()
-        .any(|r| matches!(r, Role::SchoolAdmin | Role::ProvinceAdmin));
-    if is_admin && !caller.has(Role::ProvinceAdmin) {
-        return Err(ApiError::Forbidden("reset_needs_province_admin"));
-    }
+    caller.require_account_manager_of(&target, "offboard_not_yourself")?;
     // An unusable password still costs a full hash to check, so a sign-in cannot tell.
     let mut random = [0u8; 32];
     rand::fill(&mut random);

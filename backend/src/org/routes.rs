@@ -557,19 +557,8 @@ async fn reset_password(
 ) -> Result<web::Json<ResetPasswordResponse>, ApiError> {
     let target = user_in_reach(&state, &user, path.into_inner()).await?;
     // One's own password changes at `/me/password`, which asks for the current one: a stolen
-    // session must not be able to set a new password and keep the account.
-    if target.id == user.id {
-        return Err(ApiError::Forbidden("reset_not_for_yourself"));
-    }
-    // A school admin resets their school's people, not another admin: that takes the province.
-    let admin_roles = auth::roles::from_db(&target.roles);
-    if !user.has(Role::ProvinceAdmin)
-        && admin_roles
-            .iter()
-            .any(|r| matches!(r, Role::SchoolAdmin | Role::ProvinceAdmin))
-    {
-        return Err(ApiError::Forbidden("reset_needs_province_admin"));
-    }
+    // session must not set a new password and keep the account. Another admin's takes the province.
+    user.require_account_manager_of(&target, "reset_not_for_yourself")?;
     if let Some(p) = &body.new_password {
         password::check_strength(p).map_err(|c| ApiError::field("new_password", c))?;
     }
