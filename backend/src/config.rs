@@ -257,7 +257,7 @@ impl Settings {
                 .unwrap_or_else(cpus),
             password_hash_nice: match get("HOCTHI_PASSWORD_HASH_NICE") {
                 // 0: at twice the capacity a lower priority starves the sign-ins into the exam
-                // (docs/PERFORMANCE.md, "Re-measured 2026-12-03").
+                // (docs/performance-notebook, "Re-measured 2026-12-03").
                 None => 0,
                 Some(v) => v
                     .parse()

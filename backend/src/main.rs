@@ -2,7 +2,7 @@ use clap::{Parser, Subcommand};
 use hocthi::{auth::tokens::KeySet, config::Settings, startup::Application, stores::db, telemetry};
 
 // glibc's per-thread arenas kept ~1 GB resident after the Argon2 hashes (19 MiB each); mimalloc
-// stays near 150 MB and spends less CPU in malloc/free (docs/PERFORMANCE.md, 2026-12-01).
+// stays near 150 MB and spends less CPU in malloc/free (docs/performance-notebook, 2026-12-01).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

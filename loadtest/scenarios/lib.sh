@@ -1,6 +1,6 @@
 # Shared by the scenario scripts: start HọcThi instances (release build) on a fresh database,
 # wait for them, and run the province load test against them. Source it; docs/PERFORMANCE.md
-# ("A whole-province sitting") says what each scenario shows.
+# ("How to reproduce") says what each scenario shows.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BIN=${BIN:-$ROOT/target/release} # another build's binaries, to compare two versions

@@ -28,7 +28,7 @@ const MAX_CHANGES: usize = 500;
 const QUEUE_LENGTH: usize = 10_000;
 /// Batches being applied at once. At a start spike one batch at a time was the queue itself:
 /// 2,000 starts that came in 1.2 s took 28-69 batches and 1.5-2.5 s, each waiting for the one
-/// before to come back from PostgreSQL (docs/PERFORMANCE.md, 2026-12-07). Two batches hold one
+/// before to come back from PostgreSQL (docs/performance-notebook, 2026-12-07). Two batches hold one
 /// attempt only when its client sent a start or submit again before the first was answered;
 /// both lock their rows in id order, so neither deadlocks, and the one that commits second
 /// finds the version moved and applies its change alone (`Verdict::Alone`).
