@@ -26,7 +26,7 @@ use actix_web::{
 };
 use futures_util::StreamExt;
 
-use crate::{error::ApiError, state::AppState};
+use crate::error::ApiError;
 
 pub struct Admission {
     limit: usize,
@@ -116,8 +116,8 @@ pub async fn admit(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let admission = req
-        .app_data::<web::Data<AppState>>()
-        .map(|s| s.admission.clone());
+        .app_data::<web::Data<Admission>>()
+        .map(|a| a.clone().into_inner());
     let ticket = match admission {
         Some(a) if !exempt(req.path()) => match a.try_enter() {
             Some(ticket) => Some(ticket),

@@ -40,7 +40,7 @@ pub async fn ensure_first_admin(state: &AppState) -> anyhow::Result<Option<First
     let user = db::insert_user(&txn, &new, hash).await?;
     audit::record(
         &txn,
-        &RequestMeta::system(state),
+        &RequestMeta::system(&state.audit_key),
         Event {
             actor: None,
             action: "user.bootstrapped",

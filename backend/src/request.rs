@@ -3,7 +3,7 @@ use std::{future::Ready, net::IpAddr};
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 
-use crate::{audit_key::AuditKey, error::ApiError, i18n, state::AppState};
+use crate::{audit_key::AuditKey, error::ApiError, i18n};
 
 /// The client's address: the peer, unless the peer is a trusted proxy, in which case the
 /// rightmost address in `X-Forwarded-For` that is not itself a trusted proxy.
@@ -36,13 +36,21 @@ pub struct RequestMeta {
 
 impl RequestMeta {
     /// For what the service does on its own (first start, samples, background jobs).
-    pub fn system(state: &AppState) -> Self {
+    pub fn system(chain: &AuditKey) -> Self {
         Self {
             ip: None,
             request_id: None,
-            chain: state.audit_key.clone(),
+            chain: chain.clone(),
         }
     }
+}
+
+/// What `RequestMeta` needs from the configuration, registered as app data of its own so that
+/// the HTTP edge reads no more of the application than it uses.
+#[derive(Clone)]
+pub struct RequestSettings {
+    pub trusted_proxies: Vec<IpAddr>,
+    pub chain: AuditKey,
 }
 
 impl FromRequest for RequestMeta {
@@ -50,15 +58,15 @@ impl FromRequest for RequestMeta {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let Some(state) = req.app_data::<web::Data<AppState>>() else {
+        let Some(settings) = req.app_data::<web::Data<RequestSettings>>() else {
             return std::future::ready(Err(ApiError::Unexpected(anyhow::anyhow!(
-                "no application state"
+                "no request settings"
             ))));
         };
         std::future::ready(Ok(RequestMeta {
-            ip: client_ip(req, &state.settings.trusted_proxies),
+            ip: client_ip(req, &settings.trusted_proxies),
             request_id: i18n::current_request_id(),
-            chain: state.audit_key.clone(),
+            chain: settings.chain.clone(),
         }))
     }
 }

@@ -141,7 +141,7 @@ async fn seed_questions(state: &AppState, dir: &Path) -> anyhow::Result<usize> {
         let bytes = std::fs::read(&file)?;
         let (report, rejected) = import::import_file(
             state,
-            &RequestMeta::system(state),
+            &RequestMeta::system(&state.audit_key),
             author.id,
             author.school_id,
             &query,
@@ -346,7 +346,7 @@ async fn seed_organisation(state: &AppState, dir: &Path) -> anyhow::Result<SeedR
     }
     audit::record(
         &txn,
-        &RequestMeta::system(state),
+        &RequestMeta::system(&state.audit_key),
         Event {
             actor: None,
             action: "samples.seeded",

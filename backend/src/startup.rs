@@ -14,7 +14,7 @@ use utoipa_actix_web::{AppExt, scope};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::{
-    audit, auth,
+    auth,
     auth::{password::Passwords, tokens::KeySet},
     bootstrap,
     config::Settings,
@@ -37,6 +37,7 @@ pub struct Application {
     port: u16,
     server: Server,
     state: AppState,
+    jobs: crate::jobs::Jobs,
     /// The first admin's generated password, to be printed once.
     pub bootstrap: Option<bootstrap::FirstAdmin>,
     /// What the first start loaded from `content-samples/`, to be printed once.
@@ -156,17 +157,14 @@ impl Application {
             None
         };
         telemetry::metrics_handle();
-        state.revocations.clone().start_sync();
-        crate::exams::start_sweeper(state.clone());
-        crate::exams::grading::start_grading(state.clone());
-        crate::content::start_janitor(state.clone());
-        crate::audit::checkpoints::start(state.clone());
+        let jobs = crate::jobs::Jobs::start(crate::jobs::of(&state));
 
         let server = serve(listener, state.clone())?;
         Ok(Self {
             port,
             server,
             state,
+            jobs,
             bootstrap,
             seeded,
         })
@@ -180,10 +178,15 @@ impl Application {
         &self.state
     }
 
+    /// Serves until the server stops (a signal), then stops the background jobs.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.jobs.stop().await;
+        served
     }
 
+    /// The server alone, for a harness that runs it; the background jobs go on for the life
+    /// of the runtime.
     pub fn into_server(self) -> Server {
         self.server
     }
@@ -220,12 +223,19 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
         .public_url
         .as_deref()
         .is_some_and(|u| u.starts_with("https://"));
+    let request_settings = web::Data::new(crate::request::RequestSettings {
+        trusted_proxies: state.settings.trusted_proxies.clone(),
+        chain: state.audit_key.clone(),
+    });
+    let admission = web::Data::from(state.admission.clone());
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
         let (app, api) = App::new()
             .into_utoipa_app()
             .openapi(crate::api_doc::ApiDoc::openapi())
             .app_data(data.clone())
+            .app_data(request_settings.clone())
+            .app_data(admission.clone())
             .app_data(
                 web::JsonConfig::default()
                     .limit(JSON_LIMIT)
@@ -241,7 +251,7 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                     .configure(crate::exams::configure)
                     .configure(auth::configure)
                     .configure(org::configure)
-                    .configure(audit::configure)
+                    .configure(crate::audit_log::configure)
                     .configure(crate::questions::configure)
                     .configure(crate::content::configure)
                     .configure(crate::identity::configure)

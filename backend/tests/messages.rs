@@ -99,7 +99,7 @@ fn every_raised_code_has_a_message_in_both_languages() {
         .collect();
     assert!(
         missing.is_empty(),
-        "codes without a message in i18n.rs: {missing:?}"
+        "codes without a line in i18n/messages.tsv: {missing:?}"
     );
     for code in &codes {
         let (vi, en) = hocthi::i18n::text(code);

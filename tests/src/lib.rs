@@ -98,7 +98,7 @@ pub async fn spawn_app_with(
         ("HOCTHI_SEED_ON_FIRST_START", "0".to_owned()),
         ("HOCTHI_TRUSTED_PROXIES", "127.0.0.1".to_owned()),
         ("HOCTHI_LOG_FORMAT", "pretty".to_owned()),
-        // Tests drive the sweeper themselves (`hocthi::exams::sweep_once`).
+        // Tests drive the sweeper themselves (`hocthi::exams::sweeper::sweep_once`).
         ("HOCTHI_SWEEP_INTERVAL_MS", "0".to_owned()),
     ]
     .into_iter()

@@ -165,18 +165,3 @@ pub async fn verify(state: &AppState) -> Result<ChainReport, ApiError> {
     });
     Ok(report)
 }
-
-/// Writes a checkpoint every `HOCTHI_AUDIT_CHECKPOINT_SECS` when the head has moved.
-pub fn start(state: AppState) {
-    tokio::spawn(async move {
-        let period = state.settings.audit_checkpoint_every;
-        let mut every = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            every.tick().await;
-            if let Err(error) = write(&state).await {
-                tracing::warn!(%error, "audit checkpoint not written");
-            }
-        }
-    });
-}

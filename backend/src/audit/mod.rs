@@ -5,7 +5,6 @@
 //! database can delete or edit events but cannot recompute the chain. Signed checkpoints in
 //! the blob store (`checkpoints`) tell when the tail was cut off.
 pub mod checkpoints;
-pub mod routes;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{
@@ -16,8 +15,6 @@ use sea_orm::{
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
-
-pub use routes::configure;
 
 pub use crate::audit_key::AuditKey;
 use crate::{entities::audit_event, request::RequestMeta};

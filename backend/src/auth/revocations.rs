@@ -107,17 +107,16 @@ impl Revocations {
         let _ = self.live.subscribe().wait_for(|live| *live).await;
     }
 
-    /// Keeps the set in step with the hot store for the life of the process.
-    pub fn start_sync(self: std::sync::Arc<Self>) {
-        tokio::spawn(async move {
-            loop {
-                if let Err(e) = self.follow().await {
-                    tracing::debug!(error = %e, "revocation sync interrupted; tokens are checked against the hot store meanwhile");
-                }
-                self.live.send_replace(false);
-                tokio::time::sleep(Duration::from_secs(1)).await;
+    /// Keeps the set in step with the hot store for the life of the process (a job of
+    /// `jobs.rs`).
+    pub async fn sync(self: std::sync::Arc<Self>) {
+        loop {
+            if let Err(e) = self.follow().await {
+                tracing::debug!(error = %e, "revocation sync interrupted; tokens are checked against the hot store meanwhile");
             }
-        });
+            self.live.send_replace(false);
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
     }
 
     /// Subscribes, loads what is revoked, then follows announcements until the stream ends.

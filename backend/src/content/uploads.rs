@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::sniff::{self, ArchiveError, Package};
+use crate::sniff::{self, ArchiveError, Package};
 use crate::{
     auth::{CurrentUser, roles::Role},
     entities::{content_file, content_upload},

@@ -29,7 +29,7 @@ const TTL: Duration = Duration::from_secs(600);
 const COMPLETE: u32 = 0;
 
 pub fn key(attempt: Uuid) -> String {
-    format!("answered:{attempt}")
+    super::hot_keys::answered(attempt)
 }
 
 fn bit(slot: i32) -> u32 {

@@ -74,12 +74,15 @@ impl Batcher {
 
 /// Applies `rule`'s change to the attempt as `change_now` does (its clock copy in the hot store
 /// written), in a batch with whatever other starts and submits are waiting on PostgreSQL; on
-/// SQLite, whose one writer gains nothing from it, on its own.
+/// SQLite, whose one writer gains nothing from it, on its own. `queued` is called once the
+/// change waits in the batch queue, whose length bounds those waits: the handler gives its
+/// admission place back there (`admission::leave`).
 pub async fn change(
     state: &AppState,
     attempt_id: Uuid,
     now: DateTime<Utc>,
     rule: Rule,
+    queued: impl FnOnce(),
 ) -> Result<Applied, ApiError> {
     if state.db.get_database_backend() == DbBackend::Postgres {
         let (reply, verdict) = oneshot::channel();
@@ -90,10 +93,9 @@ pub async fn change(
             reply,
         };
         if state.exams.batcher.queue.try_send(job).is_ok() {
-            // Queued: the queue's length bounds it, not an admission place. A change handed
-            // back to be applied alone (rare: a race, or one that needs the history) goes on
-            // without a place too.
-            crate::admission::leave();
+            // A change handed back to be applied alone (rare: a race, or one that needs the
+            // history) goes on after `queued` too.
+            queued();
             match verdict.await {
                 Ok(Verdict::Applied(applied)) => {
                     let mut applied = *applied;

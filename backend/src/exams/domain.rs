@@ -525,6 +525,15 @@ fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
+/// Client-reported incidents the proctor sees.
+pub const INCIDENTS: &[&str] = &[
+    "focus_lost",
+    "tab_hidden",
+    "fullscreen_exited",
+    "copy_paste",
+    "network_lost",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

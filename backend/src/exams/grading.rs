@@ -17,9 +17,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{
-    domain::{self, AttemptState, EssayOutcome},
+    domain::{self, AttemptState, EssayOutcome, INCIDENTS},
     lifecycle::Context,
-    taking::INCIDENTS,
 };
 use crate::exam_format::{
     Choice, PaperKey, Points, Responses, ShortAnswer, TrueFalseKey, score_paper,
@@ -441,7 +440,10 @@ async fn incident_summaries(
         _ => None,
     };
     let mut summaries = vec![serde_json::Map::new(); ids.len()];
-    let total_keys: Vec<String> = ids.iter().map(|id| format!("incidents:{id}")).collect();
+    let total_keys: Vec<String> = ids
+        .iter()
+        .map(|id| super::hot_keys::incidents(*id))
+        .collect();
     let totals = state
         .hot
         .batch(&total_keys.iter().map(|k| Op::Get(k)).collect::<Vec<_>>())
@@ -458,7 +460,7 @@ async fn incident_summaries(
         .flat_map(|i| {
             INCIDENTS
                 .iter()
-                .map(move |kind| format!("incidents:{}:{kind}", ids[*i]))
+                .map(move |kind| super::hot_keys::incidents_of_kind(ids[*i], kind))
         })
         .collect();
     let kinds = state
@@ -515,20 +517,18 @@ impl Default for Queue {
     }
 }
 
-/// Starts this instance's grading worker (once; later calls do nothing). It takes whatever
-/// is waiting, up to a batch: one submit alone at a quiet time, hundreds at the deadline.
-pub fn start_grading(state: AppState) {
-    let Some(mut receiver) = state
+/// This instance's grading worker (a job of `jobs.rs`; the first call takes the queue, later
+/// calls get none). It takes whatever is waiting, up to a batch: one submit alone at a quiet
+/// time, hundreds at the deadline.
+pub fn worker(state: AppState) -> Option<impl std::future::Future<Output = ()> + Send + 'static> {
+    let mut receiver = state
         .exams
         .grading
         .receiver
         .lock()
         .expect("not poisoned")
-        .take()
-    else {
-        return;
-    };
-    tokio::spawn(async move {
+        .take()?;
+    Some(async move {
         let mut batch = Vec::with_capacity(BATCH);
         while receiver.recv_many(&mut batch, BATCH).await > 0 {
             if let Err(e) = settle_all(&state, &batch).await {
@@ -536,7 +536,7 @@ pub fn start_grading(state: AppState) {
             }
             batch.clear();
         }
-    });
+    })
 }
 
 pub fn stored_score(attempt: &attempt::Model) -> Option<Score> {

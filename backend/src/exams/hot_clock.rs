@@ -42,7 +42,7 @@ impl From<&attempt::Model> for HotClock {
 }
 
 pub fn key(id: Uuid) -> String {
-    format!("clock:{id}")
+    super::hot_keys::clock(id)
 }
 
 /// Writes the copy of a row just committed (or just read).

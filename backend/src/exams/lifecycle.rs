@@ -2,6 +2,8 @@
 //! the attempt row on with a version check, in one transaction, so a change and its event
 //! exist together or not at all and two racing changes cannot both win. The deadline stored on
 //! the row is re-derived from the events every time (`domain::clock`).
+//! Over 700 lines: every state change of an attempt, alone, in a batch or by the sweeper, with
+//! the SQL that makes each atomic, read together so that the one-transaction rule stays visible.
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,

@@ -1,17 +1,32 @@
 //! Timed online assessments: exams, sittings, rooms and candidates; attempts on the server's
 //! clock with a group-commit writer for autosaves; proctors; grading, results and statistics.
+pub mod access;
 pub mod answered;
+pub mod answers;
+pub mod appeals;
 pub mod batched;
 pub mod chart;
+pub mod check_in;
 pub mod domain;
+pub mod graded;
 pub mod grading;
 pub mod hot_clock;
+pub mod hot_keys;
+pub mod key_corrections;
 pub mod lifecycle;
-pub mod organisation;
+pub mod lock;
+pub mod marking;
+pub mod my_attempts;
+pub mod photos;
 pub mod proctor;
+pub mod registration;
 pub mod results;
+pub mod room_feed;
+pub mod setup;
 pub mod staff;
+pub mod statistics;
 pub mod streams;
+pub mod sweeper;
 pub mod taking;
 pub mod writer;
 
@@ -33,15 +48,25 @@ use crate::{
     entities::{attempt, paper, paper_code, sitting},
     error::ApiError,
     questions::papers::Slot,
-    state::AppState,
     stores::hot::SharedHotStore,
 };
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    answers::configure(cfg);
     taking::configure(cfg);
-    organisation::configure(cfg);
+    my_attempts::configure(cfg);
+    check_in::configure(cfg);
+    photos::configure(cfg);
+    setup::configure(cfg);
+    registration::configure(cfg);
+    lock::configure(cfg);
+    room_feed::configure(cfg);
     proctor::configure(cfg);
     results::configure(cfg);
+    marking::configure(cfg);
+    key_corrections::configure(cfg);
+    statistics::configure(cfg);
+    appeals::configure(cfg);
     staff::configure(cfg);
 }
 
@@ -84,6 +109,9 @@ pub struct Engine {
     /// One cell per code: at the start spike thousands of candidates ask for the same few codes
     /// at once, and only the first of them renders each.
     papers: RwLock<HashMap<PaperCode, PaperCell>>,
+    /// Where papers are rendered from and shared between instances.
+    db: DatabaseConnection,
+    hot: SharedHotStore,
 }
 
 /// Entries kept before the fact cache starts again (a few hundred bytes each).
@@ -110,8 +138,8 @@ impl Engine {
         Engine {
             batcher: batched::Batcher::start(db.clone()),
             writer: writer::Writer::start(
-                db,
-                hot,
+                db.clone(),
+                hot.clone(),
                 clock,
                 chrono::Duration::from_std(settings.save_grace).unwrap_or_default(),
                 settings.save_queue,
@@ -122,6 +150,8 @@ impl Engine {
             code_parts: RwLock::default(),
             forward_only: RwLock::default(),
             papers: RwLock::default(),
+            db,
+            hot,
         }
     }
 
@@ -200,12 +230,7 @@ impl Engine {
 
     /// The candidate's view of a code: memory, then the hot store, then rendered from the
     /// database (and put in both).
-    pub async fn paper(
-        &self,
-        state: &AppState,
-        paper_id: Uuid,
-        code: &str,
-    ) -> Result<Arc<CachedPaper>, ApiError> {
+    pub async fn paper(&self, paper_id: Uuid, code: &str) -> Result<Arc<CachedPaper>, ApiError> {
         let key = (paper_id, code.to_owned());
         let cell = self.papers.read().expect("not poisoned").get(&key).cloned();
         let cell = match cell {
@@ -220,27 +245,23 @@ impl Engine {
         };
         // A failed render leaves the cell empty; the next request tries again.
         let cached = cell
-            .get_or_try_init(|| Self::load_paper(state, paper_id, code))
+            .get_or_try_init(|| self.load_paper(paper_id, code))
             .await?;
         Ok(cached.clone())
     }
 
     /// A code's body from the hot store, or rendered from the database and put there.
-    async fn load_paper(
-        state: &AppState,
-        paper_id: Uuid,
-        code: &str,
-    ) -> Result<Arc<CachedPaper>, ApiError> {
-        let hot_key = format!("paper:{paper_id}:{code}");
-        let body = match state.hot.get(&hot_key).await {
+    async fn load_paper(&self, paper_id: Uuid, code: &str) -> Result<Arc<CachedPaper>, ApiError> {
+        let hot_key = hot_keys::paper(paper_id, code);
+        let body = match self.hot.get(&hot_key).await {
             Ok(Some(bytes)) => Bytes::from(bytes),
             _ => {
                 let paper = paper::Entity::find_by_id(paper_id)
-                    .one(&state.db)
+                    .one(&self.db)
                     .await?
                     .ok_or(ApiError::NotFound("paper_not_found"))?;
                 let printed =
-                    crate::questions::paper_routes::render_code(&state.db, &paper, code.to_owned())
+                    crate::questions::paper_code::render_code(&self.db, &paper, code.to_owned())
                         .await?;
                 let body = serde_json::to_vec(&serde_json::json!({
                     "code": printed.code,
@@ -250,7 +271,7 @@ impl Engine {
                     "groups": printed.groups,
                 }))
                 .map_err(|e| ApiError::Unexpected(e.into()))?;
-                if let Err(e) = state.hot.set(&hot_key, &body, PAPER_TTL).await {
+                if let Err(e) = self.hot.set(&hot_key, &body, PAPER_TTL).await {
                     tracing::warn!(error = %e, "could not cache a paper in the hot store");
                 }
                 Bytes::from(body)
@@ -267,42 +288,4 @@ impl Engine {
             .expect("not poisoned")
             .retain(|(p, _), _| *p != paper_id);
     }
-}
-
-/// The background duties of every instance: give back outage time, submit expired attempts,
-/// grade what is submitted and not yet graded. Safe to run on every instance at once.
-pub fn start_sweeper(state: AppState) {
-    let every = state.settings.sweep_interval;
-    if every.is_zero() {
-        return;
-    }
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(every);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            if let Err(e) = sweep_once(&state).await {
-                tracing::warn!(error = ?e, "sweep failed; trying again next tick");
-            }
-        }
-    });
-}
-
-/// One pass of the sweeper; tests call it directly.
-pub async fn sweep_once(state: &AppState) -> Result<Vec<Uuid>, ApiError> {
-    let now = state.clock.now();
-    let threshold = chrono::Duration::from_std(state.settings.outage_threshold).unwrap_or_default();
-    for credited in lifecycle::credit_outage(&state.db, now, threshold).await? {
-        hot_clock::remember(state.hot.as_ref(), &credited).await;
-    }
-    let grace = chrono::Duration::from_std(state.settings.save_grace).unwrap_or_default();
-    let submitted = lifecycle::sweep(&state.db, now, grace).await?;
-    for ctx in &submitted {
-        hot_clock::remember(state.hot.as_ref(), &ctx.attempt).await;
-    }
-    for swept in submitted.chunks(grading::BATCH) {
-        taking::after_sweep(state, swept).await;
-    }
-    grading::grade_pending(state).await?;
-    Ok(submitted.iter().map(|ctx| ctx.attempt.id).collect())
 }

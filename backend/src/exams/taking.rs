@@ -3,12 +3,9 @@
 //! `deadline` (the paper, whose body is cached, carries them as headers).
 use std::sync::Arc;
 
-use actix_web::{HttpRequest, HttpResponse, get, post, put, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, FromQueryResult, JoinType, QueryFilter, QueryOrder,
-    QuerySelect, RelationTrait,
-};
+use sea_orm::EntityTrait;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -20,61 +17,25 @@ use super::{
     grading::{self, Score},
     hot_clock,
     lifecycle::{self, Change, Context},
-    writer::{Answer, SaveJob},
+    room_feed::announce,
 };
 use crate::{
     auth::{CurrentUser, roles::Role},
-    entities::{attempt, exam, paper_code, sitting},
-    error::{ApiError, FieldError, Problem},
+    error::{ApiError, Problem},
+    identity::passkeys::{AssertionRequest, AttemptProof, check_device},
     request::RequestMeta,
     state::AppState,
-    stores::hot::{Op, Reply},
 };
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     // The commonest requests of a sitting first (see startup.rs).
-    cfg.service(heartbeat)
-        .service(save)
-        .service(paper)
+    cfg.service(paper)
         .service(start)
         .service(submit)
-        .service(my_attempts)
-        .service(new_practice_attempt)
         .service(resume)
         .service(get_attempt)
         .service(next_section)
         .service(result);
-}
-
-/// Client-reported incidents the proctor sees.
-pub const INCIDENTS: &[&str] = &[
-    "focus_lost",
-    "tab_hidden",
-    "fullscreen_exited",
-    "copy_paste",
-    "network_lost",
-];
-/// Answers one save may carry.
-const MAX_ANSWERS_PER_SAVE: usize = 60;
-/// Presence is gone when no heartbeat came for this long.
-const PRESENCE_TTL: std::time::Duration = std::time::Duration::from_secs(120);
-/// Incident counts outlive any sitting; the submit copies them onto the attempt.
-const INCIDENT_TTL: std::time::Duration = std::time::Duration::from_secs(86_400);
-
-pub fn room_channel(room: Uuid) -> String {
-    format!("room:{room}")
-}
-
-/// Tells the room's proctors, on every instance, that something happened.
-pub async fn announce(state: &AppState, room: Option<Uuid>, message: serde_json::Value) {
-    if let Some(room) = room
-        && let Err(e) = state
-            .hot
-            .publish(&room_channel(room), message.to_string().as_bytes())
-            .await
-    {
-        tracing::debug!(error = %e, "room announcement lost (the dashboard's next snapshot repairs it)");
-    }
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -90,7 +51,7 @@ pub struct StartRequest {
     /// The passkey's answer to `/attempts/{id}/passkey-challenge`, when the exam's identity
     /// policy asks for one.
     #[serde(default)]
-    pub passkey: Option<crate::identity::passkeys::AssertionRequest>,
+    pub passkey: Option<AssertionRequest>,
 }
 
 impl StartRequest {
@@ -105,25 +66,41 @@ impl StartRequest {
         let Some(proof) = self.passkey else {
             return Ok(false);
         };
-        crate::identity::passkeys::verify_for_attempt(
-            state,
-            meta,
-            user,
-            attempt,
-            &self.device_id,
-            proof,
-        )
-        .await?;
+        let proof = AttemptProof::open(state, user, attempt, &self.device_id, proof).await?;
+        if let Some(supervisor) = proof.enrolled_by() {
+            refuse_if_only_proctor(state, attempt, supervisor).await?;
+        }
+        proof.finish(state, meta).await?;
         Ok(true)
     }
 }
 
-pub fn check_device(device: &str) -> Result<(), ApiError> {
-    if (8..=100).contains(&device.len()) && device.chars().all(|c| c.is_ascii_graphic()) {
-        Ok(())
-    } else {
-        Err(ApiError::field("device_id", "invalid"))
+/// A passkey enrolled under X's supervision proves nothing to X: it does not open an attempt
+/// whose room X proctors alone (a second proctor, or another passkey, is needed).
+async fn refuse_if_only_proctor(
+    state: &AppState,
+    attempt: Uuid,
+    supervisor: Uuid,
+) -> Result<(), ApiError> {
+    let room = match crate::entities::attempt::Entity::find_by_id(attempt)
+        .one(&state.db)
+        .await?
+        .and_then(|a| a.room_id)
+    {
+        Some(room) => {
+            crate::entities::exam_room::Entity::find_by_id(room)
+                .one(&state.db)
+                .await?
+        }
+        None => None,
+    };
+    let proctors = room
+        .map(|r| super::staff::proctors_of(&r))
+        .unwrap_or_default();
+    if proctors == [supervisor] {
+        return Err(ApiError::Forbidden("passkey_supervised_by_sole_proctor"));
     }
+    Ok(())
 }
 
 #[derive(Serialize, ToSchema)]
@@ -212,7 +189,7 @@ async fn view_with(
 
 /// Seconds left: a running attempt's deadline minus now, with no read; a paused or unstarted
 /// one's folded from its events (and its context, loaded unless given).
-async fn time_left(
+pub(super) async fn time_left(
     state: &AppState,
     id: Uuid,
     (current, deadline): (AttemptState, Option<DateTime<Utc>>),
@@ -246,145 +223,6 @@ fn owned(ctx: &Context, user: &CurrentUser) -> Result<(), ApiError> {
         return Err(ApiError::NotFound("attempt_not_found"));
     }
     Ok(())
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct MyAttempt {
-    pub id: Uuid,
-    pub exam_name: String,
-    pub sitting_name: String,
-    pub starts_at: DateTime<Utc>,
-    pub minutes: i32,
-    pub code: String,
-    pub state: AttemptState,
-    pub deadline: Option<DateTime<Utc>>,
-    pub server_now: DateTime<Utc>,
-}
-
-/// The caller's attempts: what to start, resume or look back on.
-#[utoipa::path(tag = "attempts", security(("bearer" = [])), responses(
-    (status = 200, body = Vec<MyAttempt>), (status = 401, body = Problem)))]
-#[get("/me/attempts")]
-async fn my_attempts(
-    state: web::Data<AppState>,
-    user: CurrentUser,
-) -> Result<web::Json<Vec<MyAttempt>>, ApiError> {
-    // One joined read: every candidate asks for this at the start spike, and three round
-    // trips each (attempts, then their sittings, then their exams) were two too many.
-    let rows: Vec<MyAttemptRow> = attempt::Entity::find()
-        .select_only()
-        .columns([
-            attempt::Column::Id,
-            attempt::Column::Code,
-            attempt::Column::State,
-            attempt::Column::Deadline,
-        ])
-        .column_as(exam::Column::Name, "exam_name")
-        .column_as(sitting::Column::Name, "sitting_name")
-        .columns([sitting::Column::StartsAt, sitting::Column::Minutes])
-        .join(JoinType::InnerJoin, attempt::Relation::Sitting.def())
-        .join(JoinType::InnerJoin, sitting::Relation::Exam.def())
-        .filter(attempt::Column::UserId.eq(user.id))
-        .order_by_desc(attempt::Column::Id)
-        .into_model()
-        .all(&state.db)
-        .await?;
-    let now = state.clock.now();
-    Ok(web::Json(
-        rows.into_iter()
-            .map(|r| MyAttempt {
-                id: r.id,
-                exam_name: r.exam_name,
-                sitting_name: r.sitting_name,
-                starts_at: r.starts_at,
-                minutes: r.minutes,
-                code: r.code,
-                state: AttemptState::parse(&r.state),
-                deadline: r.deadline,
-                server_now: now,
-            })
-            .collect(),
-    ))
-}
-
-#[derive(FromQueryResult)]
-struct MyAttemptRow {
-    id: Uuid,
-    code: String,
-    state: String,
-    deadline: Option<DateTime<Utc>>,
-    exam_name: String,
-    sitting_name: String,
-    starts_at: DateTime<Utc>,
-    minutes: i32,
-}
-
-/// Practice and homework: a new attempt in the open window, up to the sitting's limit.
-#[utoipa::path(tag = "attempts", security(("bearer" = [])), params(("sitting_id" = Uuid, Path)), responses(
-    (status = 201, body = AttemptView), (status = 401, body = Problem), (status = 403, body = Problem),
-    (status = 404, body = Problem), (status = 409, body = Problem)))]
-#[post("/sittings/{sitting_id}/attempts")]
-async fn new_practice_attempt(
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    path: web::Path<Uuid>,
-) -> Result<HttpResponse, ApiError> {
-    user.require(&[Role::Student], user.home())?;
-    let sitting = sitting::Entity::find_by_id(path.into_inner())
-        .one(&state.db)
-        .await?
-        .ok_or(ApiError::NotFound("sitting_not_found"))?;
-    let exam = exam::Entity::find_by_id(sitting.exam_id)
-        .one(&state.db)
-        .await?
-        .ok_or(ApiError::NotFound("sitting_not_found"))?;
-    let me = user.account(&state.db).await?;
-    let eligible = match (exam.class_id, exam.school_id) {
-        (Some(class), _) => me.class_id == Some(class),
-        (None, Some(school)) => me.school_id == Some(school),
-        (None, None) => true,
-    };
-    if !eligible {
-        return Err(ApiError::NotFound("sitting_not_found"));
-    }
-    if exam.kind != "practice" {
-        return Err(ApiError::Conflict("not_a_practice_test"));
-    }
-    let now = state.clock.now();
-    if now < sitting.starts_at || sitting.closes_at.is_some_and(|c| now > c) {
-        return Err(ApiError::Conflict("sitting_not_open"));
-    }
-    let mine = attempt::Entity::find()
-        .filter(attempt::Column::SittingId.eq(sitting.id))
-        .filter(attempt::Column::UserId.eq(user.id))
-        .all(&state.db)
-        .await?;
-    if mine
-        .iter()
-        .any(|a| !AttemptState::parse(&a.state).is_closed())
-    {
-        return Err(ApiError::Conflict("attempt_open"));
-    }
-    if mine.len() as i32 >= sitting.max_attempts {
-        return Err(ApiError::Conflict("no_attempts_left"));
-    }
-    let codes = paper_code::Entity::find()
-        .filter(paper_code::Column::PaperId.eq(sitting.paper_id))
-        .order_by_asc(paper_code::Column::Code)
-        .all(&state.db)
-        .await?;
-    if codes.is_empty() {
-        return Err(ApiError::Conflict("paper_has_no_codes"));
-    }
-    // Spread students over the codes, and give each new attempt the next code.
-    let first = (user.id.as_u128() % codes.len() as u128) as usize;
-    let code = codes[(first + mine.len()) % codes.len()].code.clone();
-    let model = lifecycle::new_attempt(&sitting, None, user.id, code, mine.len() as i32 + 1);
-    attempt::Entity::insert(attempt::ActiveModel::from(model.clone()).reset_all())
-        .exec_without_returning(&state.db)
-        .await?;
-    let ctx = Context::around(&state.db, model).await?;
-    Ok(HttpResponse::Created().json(view(&state, &ctx, false).await?))
 }
 
 /// Starts the attempt on this device. Exams need a check-in, the sitting's start time, and no
@@ -446,7 +284,9 @@ async fn start(
         .to(AttemptState::InProgress)
         .edit(|a, d| a.device_id = d["device"].as_str().map(str::to_owned)))
     });
-    let ctx = batched::change(&state, id, now, rule).await?.ctx;
+    let ctx = batched::change(&state, id, now, rule, crate::admission::leave)
+        .await?
+        .ctx;
     announce(
         &state,
         ctx.attempt.room_id,
@@ -538,7 +378,7 @@ async fn get_attempt(
 ) -> Result<web::Json<AttemptView>, ApiError> {
     let ctx = Context::load(&state.db, path.into_inner()).await?;
     if ctx.attempt.user_id != user.id {
-        super::proctor::require_room_staff(&state.db, &user, &ctx).await?;
+        super::access::require_room_staff(&state.db, &user, &ctx).await?;
     }
     Ok(web::Json(view(&state, &ctx, true).await?))
 }
@@ -566,10 +406,7 @@ async fn paper(
     if clock.state == AttemptState::NotStarted {
         return Err(ApiError::Conflict("attempt_not_started"));
     }
-    let cached = state
-        .exams
-        .paper(&state, facts.paper_id, &facts.code)
-        .await?;
+    let cached = state.exams.paper(facts.paper_id, &facts.code).await?;
     let unchanged = req
         .headers()
         .get("if-none-match")
@@ -593,201 +430,6 @@ async fn paper(
     Ok(response
         .content_type("application/json")
         .body(cached.body.clone()))
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct AnswerInput {
-    /// The question's position in the paper, from 0.
-    pub slot: i32,
-    /// "B"; four marks like ["Đ", "S", null, "Đ"] or "ĐS_Đ"; "-1,5"; essay text; null clears.
-    #[schema(value_type = Object)]
-    pub value: serde_json::Value,
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct SaveRequest {
-    pub device_id: String,
-    /// The client's sequence number for this save, increasing over the attempt. Resending the
-    /// same save is harmless; an older sequence never replaces a newer answer.
-    pub seq: i64,
-    pub answers: Vec<AnswerInput>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct SaveAck {
-    /// Answers durable in the database (this save's, or a newer one's).
-    pub saved: usize,
-    pub seq: i64,
-    pub server_now: DateTime<Utc>,
-    pub deadline: Option<DateTime<Utc>>,
-}
-
-/// Saves one answer or several. Answered 200 only once committed; 503 with Retry-After when
-/// the writer is full or the database is failing (resend the same save).
-#[utoipa::path(tag = "attempts", security(("bearer" = [])), params(("attempt_id" = Uuid, Path)), request_body = SaveRequest, responses(
-    (status = 200, body = SaveAck), (status = 401, body = Problem), (status = 403, body = Problem),
-    (status = 404, body = Problem), (status = 409, description = "deadline_passed, attempt_paused, device_not_current, …", body = Problem),
-    (status = 422, body = Problem), (status = 503, body = Problem)))]
-#[put("/attempts/{attempt_id}/answers")]
-async fn save(
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    path: web::Path<Uuid>,
-    body: web::Json<SaveRequest>,
-) -> Result<web::Json<SaveAck>, ApiError> {
-    user.require(&[Role::Student], user.home())?;
-    let id = path.into_inner();
-    let body = body.into_inner();
-    check_device(&body.device_id)?;
-    if body.seq < 1 {
-        return Err(ApiError::field("seq", "out_of_range"));
-    }
-    if body.answers.is_empty() || body.answers.len() > MAX_ANSWERS_PER_SAVE {
-        return Err(ApiError::field("answers", "out_of_range"));
-    }
-    let facts = state.exams.facts(&state.db, id).await?;
-    if facts.user_id != user.id {
-        return Err(ApiError::NotFound("attempt_not_found"));
-    }
-    let mut answers = Vec::with_capacity(body.answers.len());
-    let mut problems = Vec::new();
-    for (i, a) in body.answers.iter().enumerate() {
-        let Some(part) = usize::try_from(a.slot)
-            .ok()
-            .and_then(|s| facts.parts.get(s))
-            .copied()
-        else {
-            problems.push(FieldError::new(
-                format!("answers[{i}].slot"),
-                "no_such_slot",
-            ));
-            continue;
-        };
-        match domain::check_answer(part, &a.value) {
-            Ok(value) => answers.push(Answer {
-                slot: a.slot,
-                part,
-                value,
-            }),
-            Err(code) => problems.push(FieldError::new(format!("answers[{i}].value"), code)),
-        }
-    }
-    if !problems.is_empty() {
-        return Err(ApiError::fields(problems));
-    }
-    let saved = answers.len();
-    let ack = state
-        .exams
-        .writer
-        .save(SaveJob {
-            attempt_id: id,
-            user_id: user.id,
-            device_id: body.device_id,
-            seq: body.seq,
-            forward_only: facts.forward_only,
-            answers,
-        })
-        .await?;
-    Ok(web::Json(SaveAck {
-        saved,
-        seq: body.seq,
-        server_now: ack.server_now,
-        deadline: ack.deadline,
-    }))
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct HeartbeatRequest {
-    pub device_id: String,
-    /// Since the last heartbeat: "focus_lost", "tab_hidden", "fullscreen_exited", "copy_paste",
-    /// "network_lost".
-    #[serde(default)]
-    pub incidents: Vec<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct HeartbeatAck {
-    pub state: AttemptState,
-    pub server_now: DateTime<Utc>,
-    pub deadline: Option<DateTime<Utc>>,
-    pub remaining_seconds: i64,
-}
-
-/// Presence and incidents go to the hot store (and the room's dashboard), not the database.
-#[utoipa::path(tag = "attempts", security(("bearer" = [])), params(("attempt_id" = Uuid, Path)), request_body = HeartbeatRequest, responses(
-    (status = 200, body = HeartbeatAck), (status = 401, body = Problem), (status = 403, body = Problem),
-    (status = 404, body = Problem), (status = 422, body = Problem)))]
-#[post("/attempts/{attempt_id}/heartbeat")]
-async fn heartbeat(
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    path: web::Path<Uuid>,
-    body: web::Json<HeartbeatRequest>,
-) -> Result<web::Json<HeartbeatAck>, ApiError> {
-    user.require(&[Role::Student], user.home())?;
-    let id = path.into_inner();
-    check_device(&body.device_id)?;
-    if body.incidents.len() > 20
-        || body
-            .incidents
-            .iter()
-            .any(|i| !INCIDENTS.contains(&i.as_str()))
-    {
-        return Err(ApiError::field("incidents", "unknown_incident"));
-    }
-    let facts = state.exams.facts(&state.db, id).await?;
-    if facts.user_id != user.id {
-        return Err(ApiError::NotFound("attempt_not_found"));
-    }
-    let now = state.clock.now();
-    // One round trip to the hot store: the clock copy read, presence and incident counts
-    // written, the room told. Presence and counts are rebuilt by the next heartbeat if the hot
-    // store loses them; a failed batch only means the clock comes from the row.
-    let clock_key = hot_clock::key(id);
-    let presence_key = format!("presence:{id}");
-    let presence = json!({ "at": now, "device": body.device_id }).to_string();
-    let total_key = format!("incidents:{id}");
-    let kind_keys: Vec<String> = body
-        .incidents
-        .iter()
-        .map(|kind| format!("incidents:{id}:{kind}"))
-        .collect();
-    let channel = facts.room_id.map(room_channel);
-    let live =
-        json!({ "type": "heartbeat", "attempt": id, "at": now, "incidents": body.incidents })
-            .to_string();
-    let mut ops = vec![
-        Op::Get(&clock_key),
-        Op::Set(&presence_key, presence.as_bytes(), PRESENCE_TTL),
-    ];
-    if !kind_keys.is_empty() {
-        ops.push(Op::Incr(&total_key, kind_keys.len() as i64, INCIDENT_TTL));
-        ops.extend(kind_keys.iter().map(|k| Op::Incr(k, 1, INCIDENT_TTL)));
-    }
-    if let Some(channel) = &channel {
-        ops.push(Op::Publish(channel, live.as_bytes()));
-    }
-    let copy = match state.hot.batch(&ops).await {
-        Ok(replies) => match replies.first() {
-            Some(Reply::Value(Some(stored))) => hot_clock::parse(stored),
-            _ => None,
-        },
-        Err(e) => {
-            tracing::debug!(error = %e, "heartbeat's hot-store batch failed; the clock comes from the row");
-            None
-        }
-    };
-    let clock = match copy {
-        Some(copy) => copy,
-        None => hot_clock::read_row(&state, id).await?,
-    };
-    let remaining_seconds = time_left(&state, id, (clock.state, clock.deadline), None, now).await?;
-    Ok(web::Json(HeartbeatAck {
-        state: clock.state,
-        server_now: now,
-        deadline: clock.deadline,
-        remaining_seconds,
-    }))
 }
 
 /// Forward-only navigation: closes the open part and opens the next one, for good.
@@ -865,7 +507,7 @@ async fn submit(
     // The answers come read after the close, so they are final (a save batch holding the row
     // commits before the close; one after it finds the attempt closed): the response and the
     // grading share them.
-    let applied = batched::change(&state, id, now, rule).await?;
+    let applied = batched::change(&state, id, now, rule, crate::admission::leave).await?;
     let (ctx, latest) = (applied.ctx, applied.answers.unwrap_or_default());
     announce(
         &state,
@@ -938,7 +580,7 @@ async fn result(
     let staff = if ctx.attempt.user_id == user.id {
         false
     } else {
-        super::proctor::require_room_staff(&state.db, &user, &ctx).await?;
+        super::access::require_room_staff(&state.db, &user, &ctx).await?;
         true
     };
     let policy = ctx.policy()?;

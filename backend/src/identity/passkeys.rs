@@ -5,6 +5,8 @@
 //! (GETDEL) before anything is verified, so a challenge answers once. Verification failures are
 //! 4xx with a stable code; a signature counter that goes backwards marks the passkey as possibly
 //! cloned and refuses it until an admin looks.
+//! Over 700 lines: the three WebAuthn ceremonies share the ceremony store, the counter check and
+//! the clone flag; about 70 lines are its tests.
 use std::time::Duration;
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
@@ -622,7 +624,7 @@ async fn start_attempt_assertion(
     body: web::Json<AttemptAssertionRequest>,
 ) -> Result<web::Json<CeremonyStart>, ApiError> {
     let attempt_id = path.into_inner();
-    crate::exams::taking::check_device(&body.device_id)?;
+    check_device(&body.device_id)?;
     let attempt = crate::entities::attempt::Entity::find_by_id(attempt_id)
         .one(&state.db)
         .await?
@@ -666,63 +668,63 @@ async fn start_attempt_assertion(
     }))
 }
 
-/// Checks a step-up assertion for starting or resuming `attempt` on `device` by `user`: the
-/// ceremony must have been opened for exactly these, and the passkey must be the user's own.
-pub async fn verify_for_attempt(
-    state: &AppState,
-    meta: &RequestMeta,
-    user: &CurrentUser,
-    attempt: Uuid,
-    device: &str,
-    proof: AssertionRequest,
-) -> Result<(), ApiError> {
-    let ceremony: Ceremony<PasskeyAuthentication> =
-        take_ceremony(state, proof.ceremony_id, Purpose::Attempt).await?;
-    if ceremony.user != Some(user.id)
-        || ceremony.attempt != Some(attempt)
-        || ceremony.device.as_deref() != Some(device)
-    {
-        return Err(ApiError::BadRequest("ceremony_mismatch"));
-    }
-    let row = usable_passkey(state, proof.credential.get_credential_id()).await?;
-    if row.user_id != user.id {
-        return Err(ApiError::Unauthorized("passkey_not_yours"));
-    }
-    if let Some(supervisor) = row.enrolled_by {
-        refuse_if_only_proctor(state, attempt, supervisor).await?;
-    }
-    let outcome = state
-        .webauthn
-        .finish_passkey_authentication(&proof.credential, &ceremony.state);
-    record_use(state, meta, row, outcome).await
+/// A step-up assertion for starting or resuming an attempt, checked as far as the passkey
+/// itself: the ceremony was opened for exactly this user, attempt and device, and the passkey
+/// is the user's own. The exam decides whether it may be used (`enrolled_by`), then `finish`es.
+pub struct AttemptProof {
+    row: passkey::Model,
+    credential: PublicKeyCredential,
+    ceremony: PasskeyAuthentication,
 }
 
-/// A passkey enrolled under X's supervision proves nothing to X: it does not open an attempt
-/// whose room X proctors alone (a second proctor, or another passkey, is needed).
-async fn refuse_if_only_proctor(
-    state: &AppState,
-    attempt: Uuid,
-    supervisor: Uuid,
-) -> Result<(), ApiError> {
-    let room = match crate::entities::attempt::Entity::find_by_id(attempt)
-        .one(&state.db)
-        .await?
-        .and_then(|a| a.room_id)
-    {
-        Some(room) => {
-            crate::entities::exam_room::Entity::find_by_id(room)
-                .one(&state.db)
-                .await?
+impl AttemptProof {
+    pub async fn open(
+        state: &AppState,
+        user: &CurrentUser,
+        attempt: Uuid,
+        device: &str,
+        proof: AssertionRequest,
+    ) -> Result<Self, ApiError> {
+        let ceremony: Ceremony<PasskeyAuthentication> =
+            take_ceremony(state, proof.ceremony_id, Purpose::Attempt).await?;
+        if ceremony.user != Some(user.id)
+            || ceremony.attempt != Some(attempt)
+            || ceremony.device.as_deref() != Some(device)
+        {
+            return Err(ApiError::BadRequest("ceremony_mismatch"));
         }
-        None => None,
-    };
-    let proctors = room
-        .map(|r| crate::exams::staff::proctors_of(&r))
-        .unwrap_or_default();
-    if proctors == [supervisor] {
-        return Err(ApiError::Forbidden("passkey_supervised_by_sole_proctor"));
+        let row = usable_passkey(state, proof.credential.get_credential_id()).await?;
+        if row.user_id != user.id {
+            return Err(ApiError::Unauthorized("passkey_not_yours"));
+        }
+        Ok(Self {
+            row,
+            credential: proof.credential,
+            ceremony: ceremony.state,
+        })
     }
-    Ok(())
+
+    /// Who supervised the passkey's enrolment, if anyone did.
+    pub fn enrolled_by(&self) -> Option<Uuid> {
+        self.row.enrolled_by
+    }
+
+    /// Verifies the signature and records the use.
+    pub async fn finish(self, state: &AppState, meta: &RequestMeta) -> Result<(), ApiError> {
+        let outcome = state
+            .webauthn
+            .finish_passkey_authentication(&self.credential, &self.ceremony);
+        record_use(state, meta, self.row, outcome).await
+    }
+}
+
+/// A device id as clients keep it: 8 to 100 printable ASCII characters.
+pub fn check_device(device: &str) -> Result<(), ApiError> {
+    if (8..=100).contains(&device.len()) && device.chars().all(|c| c.is_ascii_graphic()) {
+        Ok(())
+    } else {
+        Err(ApiError::field("device_id", "invalid"))
+    }
 }
 
 /// The signed-in user's passkeys.

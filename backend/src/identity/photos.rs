@@ -1,127 +1,30 @@
-//! Photos at check-in and during an attempt, sensitive personal data: uploaded through a signed
-//! URL to a staging object, then sealed by the service with a fresh data key (AES-256-GCM) that is
-//! stored wrapped by the configured key (envelope encryption). Only the exam's organisers and the
-//! room's proctors see them, every view is audited, and they are deleted after the exam's
-//! retention period.
-use actix_web::{HttpResponse, get, post, web};
+//! Photos at check-in and during an attempt, sensitive personal data, as stored: sealed by the
+//! service with a fresh data key (AES-256-GCM) that is stored wrapped by the configured key
+//! (envelope encryption), and deleted after the exam's retention period or when no consent
+//! covers them. The routes that take and show them are the exam's (`exams/photos.rs`).
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
-use chrono::{Duration, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, TransactionTrait};
-use serde::{Deserialize, Serialize};
-use serde_json::json;
-use utoipa::ToSchema;
+use chrono::Utc;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
 use crate::{
-    audit::{self, Event},
-    auth::CurrentUser,
-    entities::photo,
-    error::{ApiError, Problem},
-    exams::{domain::Policy, lifecycle::Context, proctor::require_room_staff},
-    request::RequestMeta,
+    entities::{attempt, photo, sitting},
+    error::ApiError,
     state::AppState,
-    stores::blob::Validity,
 };
 
-pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(start_photo)
-        .service(complete_photo)
-        .service(view_photo);
-}
+/// The largest photo accepted, before and after upload.
+pub const MAX_PHOTO_BYTES: i64 = 5 << 20;
 
-const MAX_PHOTO_BYTES: i64 = 5 << 20;
-
-fn staging_key(id: Uuid) -> String {
+pub fn staging_key(id: Uuid) -> String {
     format!("photos/staging/{id}")
 }
 
-fn sealed_key(id: Uuid) -> String {
+pub fn sealed_key(id: Uuid) -> String {
     format!("photos/sealed/{id}")
 }
 
-#[derive(Deserialize, ToSchema)]
-pub struct PhotoRequest {
-    /// "check_in" (by a proctor) or "snapshot" (by the candidate's device during the attempt).
-    pub kind: String,
-    /// image/jpeg or image/png.
-    pub content_type: String,
-    pub size: i64,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct PhotoTicket {
-    pub photo_id: Uuid,
-    /// PUT the image here with the same Content-Type, then complete.
-    pub url: String,
-    pub delete_after: chrono::DateTime<Utc>,
-}
-
-/// Starts a photo of an attempt's candidate; needs their standing consent to photos.
-#[utoipa::path(tag = "identity", security(("bearer" = [])), params(("attempt_id" = Uuid, Path)), request_body = PhotoRequest, responses(
-    (status = 201, body = PhotoTicket), (status = 401, body = Problem), (status = 404, body = Problem),
-    (status = 409, description = "no_consent_for_photos", body = Problem), (status = 422, body = Problem)))]
-#[post("/attempts/{attempt_id}/photos")]
-async fn start_photo(
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    path: web::Path<Uuid>,
-    body: web::Json<PhotoRequest>,
-) -> Result<HttpResponse, ApiError> {
-    let ctx = Context::load(&state.db, path.into_inner()).await?;
-    match body.kind.as_str() {
-        "snapshot" if ctx.attempt.user_id == user.id => {}
-        "check_in" => require_room_staff(&state.db, &user, &ctx).await?,
-        "snapshot" => return Err(ApiError::NotFound("attempt_not_found")),
-        _ => return Err(ApiError::field("kind", "invalid")),
-    }
-    if !["image/jpeg", "image/png"].contains(&body.content_type.as_str()) {
-        return Err(ApiError::field("content_type", "unsupported_media_type"));
-    }
-    if !(1..=MAX_PHOTO_BYTES).contains(&body.size) {
-        return Err(ApiError::field("size", "out_of_range"));
-    }
-    if !super::consent::has_consent(&state, ctx.attempt.user_id, ctx.exam.id, "photo").await? {
-        return Err(ApiError::Conflict("no_consent_for_photos"));
-    }
-    let policy: Policy =
-        serde_json::from_str(&ctx.exam.policy).map_err(|e| ApiError::Unexpected(e.into()))?;
-    let now = Utc::now();
-    let model = photo::Model {
-        id: Uuid::now_v7(),
-        attempt_id: ctx.attempt.id,
-        user_id: ctx.attempt.user_id,
-        room_id: ctx.attempt.room_id,
-        kind: body.kind.clone(),
-        state: "pending".into(),
-        mime: body.content_type.clone(),
-        size: body.size,
-        wrapped_key: None,
-        taken_by: user.id,
-        taken_at: now,
-        delete_after: now + Duration::days(i64::from(policy.photo_retention_days)),
-    };
-    let url = state
-        .blobs
-        .signed_put_url(
-            &staging_key(model.id),
-            &model.mime,
-            model.size as u64,
-            Validity::for_next(std::time::Duration::from_secs(300)),
-        )
-        .await?;
-    photo::Entity::insert(photo::ActiveModel::from(model.clone()).reset_all())
-        .exec_without_returning(&state.db)
-        .await?;
-    Ok(HttpResponse::Created().json(PhotoTicket {
-        photo_id: model.id,
-        url,
-        delete_after: model.delete_after,
-    }))
-}
-
-use sea_orm::ActiveModelTrait;
-
-fn seal_with(key: &[u8], plain: &[u8]) -> Vec<u8> {
+pub fn seal_with(key: &[u8], plain: &[u8]) -> Vec<u8> {
     let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).expect("a 32-byte key"));
     let mut nonce = [0u8; NONCE_LEN];
     rand::fill(&mut nonce);
@@ -133,7 +36,7 @@ fn seal_with(key: &[u8], plain: &[u8]) -> Vec<u8> {
     out
 }
 
-fn open_with(key: &[u8], sealed: &[u8]) -> anyhow::Result<Vec<u8>> {
+pub fn open_with(key: &[u8], sealed: &[u8]) -> anyhow::Result<Vec<u8>> {
     let key = LessSafeKey::new(
         UnboundKey::new(&AES_256_GCM, key).map_err(|_| anyhow::anyhow!("bad data key"))?,
     );
@@ -150,112 +53,9 @@ fn open_with(key: &[u8], sealed: &[u8]) -> anyhow::Result<Vec<u8>> {
         .to_vec())
 }
 
-/// Seals the uploaded photo: the staging object is read, checked to be an image, encrypted with
-/// a fresh data key, stored, and deleted.
-#[utoipa::path(tag = "identity", security(("bearer" = [])), params(("photo_id" = Uuid, Path)), responses(
-    (status = 204), (status = 401, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
-#[post("/photos/{photo_id}/complete")]
-async fn complete_photo(
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    path: web::Path<Uuid>,
-) -> Result<HttpResponse, ApiError> {
-    let found = photo::Entity::find_by_id(path.into_inner())
-        .one(&state.db)
-        .await?
-        .filter(|p| p.taken_by == user.id)
-        .ok_or(ApiError::NotFound("photo_not_found"))?;
-    if found.state != "pending" {
-        return Err(ApiError::Conflict("photo_not_pending"));
-    }
-    let bytes = state
-        .blobs
-        .get(&staging_key(found.id))
-        .await?
-        .ok_or(ApiError::Conflict("upload_missing"))?;
-    let image = crate::content::sniff::magic(&bytes);
-    if bytes.len() as i64 > MAX_PHOTO_BYTES || image != Some(found.mime.as_str()) {
-        state.blobs.delete(&staging_key(found.id)).await?;
-        photo::Entity::delete_by_id(found.id)
-            .exec(&state.db)
-            .await?;
-        return Err(ApiError::field("file", "content_type_mismatch"));
-    }
-    let mut data_key = [0u8; 32];
-    rand::fill(&mut data_key);
-    state
-        .blobs
-        .put(
-            &sealed_key(found.id),
-            seal_with(&data_key, &bytes).into(),
-            "application/octet-stream",
-        )
-        .await?;
-    state.blobs.delete(&staging_key(found.id)).await?;
-    let mut active: photo::ActiveModel = found.clone().into();
-    active.state = sea_orm::Set("stored".into());
-    active.size = sea_orm::Set(bytes.len() as i64);
-    active.wrapped_key = sea_orm::Set(Some(state.vault.seal(&data_key, &photo_row(found.id))));
-    active.update(&state.db).await?;
-    Ok(HttpResponse::NoContent().finish())
-}
-
 /// What a photo's sealed key is bound to: its row (`vault`).
 pub fn photo_row(photo: Uuid) -> String {
     format!("photos:{photo}")
-}
-
-/// The photo itself, for the exam's organisers and the room's proctors; every view is audited.
-#[utoipa::path(tag = "identity", security(("bearer" = [])), params(("photo_id" = Uuid, Path)), responses(
-    (status = 200, description = "the image", content_type = "image/jpeg"), (status = 401, body = Problem), (status = 404, body = Problem)))]
-#[get("/photos/{photo_id}")]
-async fn view_photo(
-    state: web::Data<AppState>,
-    meta: RequestMeta,
-    user: CurrentUser,
-    path: web::Path<Uuid>,
-) -> Result<HttpResponse, ApiError> {
-    let found = photo::Entity::find_by_id(path.into_inner())
-        .one(&state.db)
-        .await?
-        .filter(|p| p.state == "stored")
-        .ok_or(ApiError::NotFound("photo_not_found"))?;
-    let ctx = Context::load(&state.db, found.attempt_id).await?;
-    require_room_staff(&state.db, &user, &ctx)
-        .await
-        .map_err(|_| ApiError::NotFound("photo_not_found"))?;
-    let wrapped = found
-        .wrapped_key
-        .as_deref()
-        .ok_or(ApiError::NotFound("photo_not_found"))?;
-    let data_key = state
-        .vault
-        .open(wrapped, &photo_row(found.id))
-        .map_err(super::unreadable)?;
-    let sealed = state
-        .blobs
-        .get(&sealed_key(found.id))
-        .await?
-        .ok_or(ApiError::NotFound("photo_not_found"))?;
-    let image = open_with(&data_key, &sealed).map_err(ApiError::Unexpected)?;
-    let txn = state.db.begin().await?;
-    audit::record(
-        &txn,
-        &meta,
-        Event::by(
-            user.id,
-            "photo.viewed",
-            "photo",
-            found.id,
-            json!({ "attempt": found.attempt_id }),
-        ),
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(HttpResponse::Ok()
-        .content_type(found.mime)
-        .insert_header(("Cache-Control", "no-store"))
-        .body(image))
 }
 
 /// Deletes photos past their exam's retention (objects and rows). Returns how many.
@@ -296,8 +96,7 @@ pub async fn delete_uncovered(
         .await?;
     let mut deleted = 0;
     for p in photos {
-        let ctx = Context::load(&state.db, p.attempt_id).await?;
-        if covered.contains(&Some(ctx.exam.id)) {
+        if covered.contains(&exam_of(state, p.attempt_id).await?) {
             continue;
         }
         state.blobs.delete(&sealed_key(p.id)).await?;
@@ -306,4 +105,15 @@ pub async fn delete_uncovered(
         deleted += 1;
     }
     Ok(deleted)
+}
+
+/// The exam a photo's attempt belongs to.
+async fn exam_of(state: &AppState, attempt: Uuid) -> Result<Option<Uuid>, ApiError> {
+    let Some(attempt) = attempt::Entity::find_by_id(attempt).one(&state.db).await? else {
+        return Ok(None);
+    };
+    Ok(sitting::Entity::find_by_id(attempt.sitting_id)
+        .one(&state.db)
+        .await?
+        .map(|s| s.exam_id))
 }

@@ -10,7 +10,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-pub use routes::configure;
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    routes::configure(cfg);
+    cfg.service(roster::import_users);
+}
 
 use crate::{
     auth::roles::{self, Role},

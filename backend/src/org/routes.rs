@@ -26,8 +26,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(list_users)
         .service(get_user)
         .service(get_me)
-        .service(reset_password)
-        .service(super::roster::import_users);
+        .service(reset_password);
 }
 
 /// Staff who may see a school's organisation.

@@ -10,6 +10,7 @@ pub mod groups;
 pub mod import;
 pub mod key_file;
 pub mod moodle;
+pub mod paper_code;
 pub mod paper_routes;
 pub mod papers;
 pub mod print;
@@ -18,7 +19,9 @@ pub mod routes;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(import::import_items)
-        .service(export::export_items);
+        .service(export::export_items)
+        .service(groups::create_group)
+        .service(groups::get_group);
     routes::configure(cfg);
     paper_routes::configure(cfg);
 }

@@ -13,8 +13,8 @@ use uuid::Uuid;
 
 use super::{
     db::{self, ItemFilter, StoredBody},
-    domain::Body,
-    papers::{self, Candidate, CellReport, CodeKey, Guidance, Matrix, PaperOptions, Slot},
+    paper_code::{PaperCodeResponse, render_code},
+    papers::{self, Candidate, CellReport, Guidance, Matrix, PaperOptions},
     print,
     routes::{AUTHORS, viewer},
 };
@@ -22,7 +22,7 @@ use crate::exam_format::{Subject, format_of};
 use crate::{
     audit::{self, Event},
     auth::CurrentUser,
-    entities::{item, item_version, paper, paper_code},
+    entities::{item, paper, paper_code},
     error::{ApiError, Problem},
     request::RequestMeta,
     state::AppState,
@@ -351,40 +351,6 @@ async fn get_paper(
     }))
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct PrintedQuestion {
-    /// 1, 2 or 3.
-    pub part: u8,
-    /// The group whose stimulus comes before this question (see `groups`).
-    pub group_id: Option<Uuid>,
-    /// Numbered from 1 within each part, as printed ("Câu 1").
-    pub number: usize,
-    pub item_id: Uuid,
-    pub version: i32,
-    /// Stem and options or statements in this code's order, without any key.
-    pub content: serde_json::Value,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct PaperCodeResponse {
-    pub paper_id: Uuid,
-    pub code: String,
-    pub subject: Subject,
-    pub minutes: u16,
-    pub questions: Vec<PrintedQuestion>,
-    /// Stimuli shared by groups of questions (passages, figures), printed before their block.
-    pub groups: Vec<PrintedGroup>,
-    /// This code's answer key, in the `hocthi grade` key-file format.
-    pub key: CodeKey,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct PrintedGroup {
-    pub id: Uuid,
-    pub title: String,
-    pub stimulus: String,
-}
-
 /// One code as printed, with its answer key (the paper's author, its school's admins and the
 /// organisers of an exam that uses it).
 #[utoipa::path(tag = "papers", security(("bearer" = [])), params(("paper_id" = Uuid, Path), ("code" = String, Path)), responses(
@@ -408,69 +374,6 @@ async fn load_code(
     let paper = paper_in_reach(state, user, paper_id).await?;
     let response = render_code(&state.db, &paper, code).await?;
     Ok((paper, response))
-}
-
-/// One code's questions in its order, its groups and its key, read from the frozen versions.
-pub async fn render_code(
-    db: &sea_orm::DatabaseConnection,
-    paper: &paper::Model,
-    code: String,
-) -> Result<PaperCodeResponse, ApiError> {
-    let row = paper_code::Entity::find_by_id((paper.id, code.clone()))
-        .one(db)
-        .await?
-        .ok_or(ApiError::NotFound("paper_not_found"))?;
-    let slots: Vec<Slot> =
-        serde_json::from_str(&row.layout).map_err(|e| ApiError::Unexpected(e.into()))?;
-    let key: CodeKey =
-        serde_json::from_str(&row.answer_key).map_err(|e| ApiError::Unexpected(e.into()))?;
-    let versions = item_version::Entity::find()
-        .filter(item_version::Column::ItemId.is_in(slots.iter().map(|s| s.item_id)))
-        .all(db)
-        .await?;
-    let mut numbers = [0usize; 5];
-    let mut questions = Vec::new();
-    for slot in &slots {
-        let version = versions
-            .iter()
-            .find(|v| v.item_id == slot.item_id && v.version == slot.version)
-            .ok_or_else(|| {
-                ApiError::Unexpected(anyhow::anyhow!("a frozen item version is missing"))
-            })?;
-        let stored: StoredBody =
-            serde_json::from_str(&version.body).map_err(|e| ApiError::Unexpected(e.into()))?;
-        numbers[slot.part as usize] += 1;
-        questions.push(PrintedQuestion {
-            part: slot.part,
-            group_id: slot.group,
-            number: numbers[slot.part as usize],
-            item_id: slot.item_id,
-            version: slot.version,
-            content: printed(&stored.body, &slot.order),
-        });
-    }
-    let mut group_ids: Vec<Uuid> = slots.iter().filter_map(|s| s.group).collect();
-    group_ids.dedup();
-    let groups = super::db::groups_by_ids(db, group_ids)
-        .await?
-        .into_iter()
-        .map(|g| PrintedGroup {
-            id: g.id,
-            title: g.title,
-            stimulus: g.stimulus,
-        })
-        .collect();
-    let subject = key.subject;
-    let response = PaperCodeResponse {
-        groups,
-        paper_id: paper.id,
-        code,
-        subject,
-        minutes: format_of(subject).minutes,
-        questions,
-        key,
-    };
-    Ok(response)
 }
 
 /// The same code as a printable Word file, answer key on the last page.
@@ -517,18 +420,4 @@ async fn print_paper_code(
             format!("attachment; filename=\"de-{}.docx\"", response.code),
         ))
         .body(file))
-}
-
-/// The content in this code's order, with no key.
-pub fn printed(body: &Body, order: &[u8]) -> serde_json::Value {
-    let mut content = body.without_key();
-    for field in ["options", "statements"] {
-        if let Some(list) = content.get(field).and_then(|l| l.as_array()).cloned()
-            && order.len() == list.len()
-        {
-            content[field] =
-                serde_json::Value::Array(order.iter().map(|o| list[*o as usize].clone()).collect());
-        }
-    }
-    content
 }

@@ -2,6 +2,7 @@
 //! shuffling each code by the rules in docs (questions within their part, Part I options with
 //! the key remapped, Part II statements only when asked, Part III in place). Pure functions:
 //! the same inputs and seed always give the same paper.
+//! Over 700 lines: about 270 of them are its tests (the draw's and the shuffle's properties).
 use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};

@@ -3,7 +3,7 @@
 //! embedded from the blob store.
 use std::io::Write;
 
-use super::paper_routes::PaperCodeResponse;
+use super::paper_code::PaperCodeResponse;
 
 fn run(text: &str, bold: bool) -> String {
     let props = if bold { "<w:rPr><w:b/></w:rPr>" } else { "" };

@@ -20,9 +20,7 @@ use crate::{
 };
 
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(super::groups::create_group)
-        .service(super::groups::get_group)
-        .service(create_item)
+    cfg.service(create_item)
         .service(list_items)
         .service(review_queue)
         .service(get_item)

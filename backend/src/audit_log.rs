@@ -1,3 +1,6 @@
+//! The audit log read over HTTP: the events page, the chain's verification, a checkpoint on
+//! demand. Apart from `audit/` (the chain every capability records into, sign-in included)
+//! because these routes need the caller (`auth`), and auth records into the chain.
 use actix_web::{get, post, web};
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -6,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
-use super::{ChainReport, checkpoints::Checkpoint};
+use crate::audit::{ChainReport, checkpoints::Checkpoint};
 use crate::{
     auth::{CurrentUser, Scope, roles::Role},
     entities::audit_event,
@@ -116,7 +119,7 @@ async fn verify_audit_chain(
     user: CurrentUser,
 ) -> Result<web::Json<ChainReport>, ApiError> {
     user.require(&[Role::ProvinceAdmin], Scope::Province)?;
-    Ok(web::Json(super::checkpoints::verify(&state).await?))
+    Ok(web::Json(crate::audit::checkpoints::verify(&state).await?))
 }
 
 /// Writes a signed checkpoint of the chain's head now, as the background job does every few
@@ -129,11 +132,13 @@ async fn write_checkpoint(
     user: CurrentUser,
 ) -> Result<web::Json<Option<Checkpoint>>, ApiError> {
     user.require(&[Role::ProvinceAdmin], Scope::Province)?;
-    let written = super::checkpoints::write(&state).await.map_err(|e| {
-        tracing::warn!(error = %e, "audit checkpoint not written");
-        ApiError::Unavailable {
-            retry_after_secs: 5,
-        }
-    })?;
+    let written = crate::audit::checkpoints::write(&state)
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "audit checkpoint not written");
+            ApiError::Unavailable {
+                retry_after_secs: 5,
+            }
+        })?;
     Ok(web::Json(written))
 }
