@@ -87,7 +87,7 @@ async fn appeal_export(
     user.require(&[Role::SchoolAdmin, Role::Teacher], user.home())?;
     let mut ctx = Context::load(&state.db, path.into_inner()).await?;
     require_organiser(&user, &ctx.exam).map_err(|_| ApiError::NotFound("attempt_not_found"))?;
-    if ctx.state().is_closed() && ctx.attempt.graded_at.is_none() {
+    if ctx.state()?.is_closed() && ctx.attempt.graded_at.is_none() {
         // Its grading is still queued: the export carries the score and incidents.
         grading::settle(&state, &ctx).await?;
         ctx = Context::load(&state.db, ctx.attempt.id).await?;
@@ -124,7 +124,7 @@ async fn appeal_export(
         exam: ctx.exam.name.clone(),
         sitting: ctx.sitting.name.clone(),
         code: a.code.clone(),
-        state: ctx.state(),
+        state: ctx.state()?,
         started_at: a.started_at,
         deadline: a.deadline,
         submitted_at: a.submitted_at,

@@ -100,7 +100,7 @@ pub async fn change(
                 Ok(Verdict::Applied(applied)) => {
                     let mut applied = *applied;
                     hot_clock::remember(state.hot.as_ref(), &applied.ctx.attempt).await;
-                    if applied.answers.is_none() && applied.ctx.state().is_closed() {
+                    if applied.answers.is_none() && applied.ctx.state()?.is_closed() {
                         applied.answers =
                             Some(grading::latest_answers(&state.db, attempt_id).await?);
                     }
@@ -112,7 +112,7 @@ pub async fn change(
         }
     }
     let ctx = lifecycle::change_now(state, attempt_id, now, |ctx| rule(ctx)).await?;
-    let answers = if ctx.state().is_closed() {
+    let answers = if ctx.state()?.is_closed() {
         Some(grading::latest_answers(&state.db, attempt_id).await?)
     } else {
         None
@@ -196,7 +196,8 @@ async fn apply(db: &DatabaseConnection, batch: &mut Vec<Job>) -> Result<(), ApiE
             return Err(e);
         }
     };
-    let closes = |a: &attempt::Model| AttemptState::parse(&a.state).is_closed();
+    let closes =
+        |a: &attempt::Model| matches!(AttemptState::parse(&a.state), Ok(s) if s.is_closed());
     let closed: Vec<Uuid> = applied
         .iter()
         .flatten()

@@ -1,10 +1,14 @@
 //! The exam engine's rules as pure functions: the attempt's clock folded from its events, answer
 //! values checked per item type, paper codes spread over a room, essay marks reconciled.
+//! Over 700 lines: about 150 of them are its tests (the clock's and the marks' properties).
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::exam_format::{Choice, Points, ShortAnswer};
+use crate::{
+    error::ApiError,
+    exam_format::{Choice, Points, ShortAnswer},
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -146,15 +150,22 @@ impl AttemptState {
         }
     }
 
-    pub fn parse(text: &str) -> AttemptState {
-        match text {
+    /// A stored state. Text that is none of them (a row written by something else) is an
+    /// error, never taken for "not started".
+    pub fn parse(text: &str) -> Result<AttemptState, ApiError> {
+        Ok(match text {
+            "not_started" => AttemptState::NotStarted,
             "in_progress" => AttemptState::InProgress,
             "paused" => AttemptState::Paused,
             "submitted" => AttemptState::Submitted,
             "auto_submitted" => AttemptState::AutoSubmitted,
             "voided" => AttemptState::Voided,
-            _ => AttemptState::NotStarted,
-        }
+            other => {
+                return Err(ApiError::Unexpected(anyhow::anyhow!(
+                    "an attempt in an unknown state: {other:?}"
+                )));
+            }
+        })
     }
 
     pub fn is_closed(self) -> bool {
@@ -537,6 +548,26 @@ pub const INCIDENTS: &[&str] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_attempt_state_reads_back_and_unknown_text_is_an_error() {
+        for state in [
+            AttemptState::NotStarted,
+            AttemptState::InProgress,
+            AttemptState::Paused,
+            AttemptState::Submitted,
+            AttemptState::AutoSubmitted,
+            AttemptState::Voided,
+        ] {
+            assert_eq!(AttemptState::parse(state.as_str()).ok(), Some(state));
+        }
+        for text in ["", "started", "Submitted", "not started"] {
+            assert!(
+                AttemptState::parse(text).is_err(),
+                "{text:?} is not taken for a state"
+            );
+        }
+    }
 
     fn at(minute: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_750_000_000, 0).unwrap() + Duration::minutes(minute)

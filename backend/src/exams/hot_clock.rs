@@ -32,12 +32,14 @@ pub struct HotClock {
     pub deadline: Option<DateTime<Utc>>,
 }
 
-impl From<&attempt::Model> for HotClock {
-    fn from(row: &attempt::Model) -> Self {
-        HotClock {
-            state: AttemptState::parse(&row.state),
+impl TryFrom<&attempt::Model> for HotClock {
+    type Error = ApiError;
+
+    fn try_from(row: &attempt::Model) -> Result<Self, ApiError> {
+        Ok(HotClock {
+            state: AttemptState::parse(&row.state)?,
             deadline: row.deadline,
-        }
+        })
     }
 }
 
@@ -47,7 +49,10 @@ pub fn key(id: Uuid) -> String {
 
 /// Writes the copy of a row just committed (or just read).
 pub async fn remember(hot: &dyn HotStore, row: &attempt::Model) {
-    let body = serde_json::to_vec(&HotClock::from(row)).expect("plain data");
+    let Ok(clock) = HotClock::try_from(row) else {
+        return; // heartbeats read the row instead, and fail on it there
+    };
+    let body = serde_json::to_vec(&clock).expect("plain data");
     if let Err(e) = hot
         .set_if_newer(&key(row.id), i64::from(row.version), &body, TTL)
         .await
@@ -80,5 +85,5 @@ pub async fn read_row(state: &AppState, id: Uuid) -> Result<HotClock, ApiError> 
         .await?
         .ok_or(ApiError::NotFound("attempt_not_found"))?;
     remember(state.hot.as_ref(), &row).await;
-    Ok(HotClock::from(&row))
+    HotClock::try_from(&row)
 }

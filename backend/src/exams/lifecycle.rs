@@ -119,7 +119,7 @@ impl Context {
         ))
     }
 
-    pub fn state(&self) -> AttemptState {
+    pub fn state(&self) -> Result<AttemptState, ApiError> {
         AttemptState::parse(&self.attempt.state)
     }
 }
@@ -246,7 +246,7 @@ pub async fn apply(
     } else {
         Vec::new()
     };
-    let (after, event) = prepare(ctx, change, history, now);
+    let (after, event) = prepare(ctx, change, history, now)?;
     let written = match conn.get_database_backend() {
         DbBackend::Postgres => {
             conn.execute(&moved_with_event(before, &after, event))
@@ -271,7 +271,12 @@ pub async fn apply(
 /// Whether the change's clock must be derived from the attempt's earlier events: not when it
 /// closes the attempt (the deadline stands) nor when there are none (a first start).
 pub fn needs_history(ctx: &Context, change: &Change) -> bool {
-    let closes = change.state.unwrap_or_else(|| ctx.state()).is_closed();
+    // A state that does not read is not taken as closed: the change then goes the long way,
+    // which refuses it.
+    let closes = match change.state {
+        Some(state) => state.is_closed(),
+        None => ctx.state().is_ok_and(AttemptState::is_closed),
+    };
     !closes && ctx.attempt.event_count > 0
 }
 
@@ -281,14 +286,14 @@ fn prepare(
     change: Change,
     mut history: Vec<attempt_event::Model>,
     now: DateTime<Utc>,
-) -> (attempt::Model, attempt_event::Model) {
+) -> Result<(attempt::Model, attempt_event::Model), ApiError> {
     let before = &ctx.attempt;
     let mut after = before.clone();
     if let Some(state) = change.state {
         after.state = state.as_str().to_owned();
     }
     (change.edit)(&mut after, &change.details);
-    let closed = AttemptState::parse(&after.state).is_closed();
+    let closed = AttemptState::parse(&after.state)?.is_closed();
     let event = {
         let mut e = attempt_event::Model {
             attempt_id: before.id,
@@ -321,7 +326,7 @@ fn prepare(
     after.version = before.version + 1;
     after.event_count = event.seq;
     after.last_hash = event.hash.clone();
-    (after, event)
+    Ok((after, event))
 }
 
 /// `apply` for many attempts at once, on PostgreSQL, for changes that need no history
@@ -350,10 +355,10 @@ pub async fn apply_many(
         .into_iter()
         .map(|(ctx, change, now)| {
             debug_assert!(!needs_history(ctx, &change));
-            let (after, event) = prepare(ctx, change, Vec::new(), now);
-            (&ctx.attempt, after, event)
+            let (after, event) = prepare(ctx, change, Vec::new(), now)?;
+            Ok((&ctx.attempt, after, event))
         })
-        .collect();
+        .collect::<Result<_, ApiError>>()?;
     let mut ids: Vec<Uuid> = prepared.iter().map(|(before, ..)| before.id).collect();
     ids.sort_unstable();
     let txn = db.begin().await?;
@@ -698,7 +703,7 @@ pub async fn sweep(
             continue;
         };
         let ctx = Context::around(&txn, attempt).await?;
-        if ctx.state() != AttemptState::InProgress
+        if ctx.state()? != AttemptState::InProgress
             || ctx.attempt.deadline.is_none_or(|d| d >= now - grace)
         {
             continue;

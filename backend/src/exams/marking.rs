@@ -140,7 +140,7 @@ async fn mark_essay(
     let ctx = Context::load(&txn, path.into_inner()).await?;
     require_marker(&user, &ctx.exam).map_err(|_| ApiError::NotFound("attempt_not_found"))?;
     if !matches!(
-        ctx.state(),
+        ctx.state()?,
         AttemptState::Submitted | AttemptState::AutoSubmitted
     ) {
         return Err(ApiError::Conflict("attempt_not_submitted"));

@@ -69,21 +69,23 @@ async fn my_attempts(
         .all(&state.db)
         .await?;
     let now = state.clock.now();
-    Ok(web::Json(
-        rows.into_iter()
-            .map(|r| MyAttempt {
+    let attempts = rows
+        .into_iter()
+        .map(|r| {
+            Ok(MyAttempt {
                 id: r.id,
                 exam_name: r.exam_name,
                 sitting_name: r.sitting_name,
                 starts_at: r.starts_at,
                 minutes: r.minutes,
                 code: r.code,
-                state: AttemptState::parse(&r.state),
+                state: AttemptState::parse(&r.state)?,
                 deadline: r.deadline,
                 server_now: now,
             })
-            .collect(),
-    ))
+        })
+        .collect::<Result<_, ApiError>>()?;
+    Ok(web::Json(attempts))
 }
 
 #[derive(FromQueryResult)]
@@ -138,11 +140,10 @@ async fn new_practice_attempt(
         .filter(attempt::Column::UserId.eq(user.id))
         .all(&state.db)
         .await?;
-    if mine
-        .iter()
-        .any(|a| !AttemptState::parse(&a.state).is_closed())
-    {
-        return Err(ApiError::Conflict("attempt_open"));
+    for a in &mine {
+        if !AttemptState::parse(&a.state)?.is_closed() {
+            return Err(ApiError::Conflict("attempt_open"));
+        }
     }
     if mine.len() as i32 >= sitting.max_attempts {
         return Err(ApiError::Conflict("no_attempts_left"));

@@ -99,13 +99,13 @@ pub struct ActionResult {
     pub server_now: DateTime<Utc>,
 }
 
-fn acted(state: &AppState, a: attempt::Model) -> web::Json<ActionResult> {
-    web::Json(ActionResult {
+fn acted(state: &AppState, a: attempt::Model) -> Result<web::Json<ActionResult>, ApiError> {
+    Ok(web::Json(ActionResult {
         attempt_id: a.id,
-        state: AttemptState::parse(&a.state),
+        state: AttemptState::parse(&a.state)?,
         deadline: a.deadline,
         server_now: state.clock.now(),
-    })
+    }))
 }
 
 /// Checks a candidate in by hand (a proctor who has seen their papers), with a reason.
@@ -185,7 +185,7 @@ async fn admit_late(
         "attempt.admitted_late",
         json!({ "reason": why }),
         |ctx| {
-            if ctx.state() != AttemptState::NotStarted {
+            if ctx.state()? != AttemptState::NotStarted {
                 return Err(ApiError::Conflict("attempt_already_started"));
             }
             Ok(Change::new(
@@ -203,7 +203,7 @@ async fn admit_late(
             .exec(&state.db)
             .await?;
     }
-    Ok(acted(&state, after))
+    acted(&state, after)
 }
 
 /// Pauses one candidate: their time stops until they carry on.
@@ -229,11 +229,11 @@ async fn pause(
         |ctx| pause_change(ctx, user.id, &why),
     )
     .await?;
-    Ok(acted(&state, after))
+    acted(&state, after)
 }
 
 fn pause_change(ctx: &Context, actor: Uuid, why: &str) -> Result<Change, ApiError> {
-    if ctx.state() != AttemptState::InProgress {
+    if ctx.state()? != AttemptState::InProgress {
         return Err(ApiError::Conflict("attempt_not_in_progress"));
     }
     Ok(
@@ -243,7 +243,7 @@ fn pause_change(ctx: &Context, actor: Uuid, why: &str) -> Result<Change, ApiErro
 }
 
 fn continue_change(ctx: &Context, actor: Uuid) -> Result<Change, ApiError> {
-    if ctx.state() != AttemptState::Paused {
+    if ctx.state()? != AttemptState::Paused {
         return Err(ApiError::Conflict("attempt_not_paused"));
     }
     Ok(Change::new(EventKind::Continued, Some(actor), json!({})).to(AttemptState::InProgress))
@@ -270,7 +270,7 @@ async fn carry_on(
         |ctx| continue_change(ctx, user.id),
     )
     .await?;
-    Ok(acted(&state, after))
+    acted(&state, after)
 }
 
 #[derive(Serialize, ToSchema)]
@@ -415,7 +415,7 @@ async fn add_time(
         "attempt.time_added",
         json!({ "minutes": minutes, "reason": why }),
         |ctx| {
-            if ctx.state().is_closed() {
+            if ctx.state()?.is_closed() {
                 return Err(ApiError::Conflict("attempt_closed"));
             }
             Ok(Change::new(
@@ -427,7 +427,7 @@ async fn add_time(
         },
     )
     .await?;
-    Ok(acted(&state, after))
+    acted(&state, after)
 }
 
 /// Lets the candidate continue on the device that asked to take over.
@@ -452,7 +452,7 @@ async fn approve_device(
             let Some(device) = ctx.attempt.pending_device.clone() else {
                 return Err(ApiError::Conflict("no_device_switch_pending"));
             };
-            if ctx.state().is_closed() {
+            if ctx.state()?.is_closed() {
                 return Err(ApiError::Conflict("attempt_closed"));
             }
             Ok(Change::new(
@@ -467,7 +467,7 @@ async fn approve_device(
         },
     )
     .await?;
-    Ok(acted(&state, after))
+    acted(&state, after)
 }
 
 /// Voids an attempt (cheating, identity fraud), with a reason. It is not graded.
@@ -491,7 +491,7 @@ async fn void(
         "attempt.voided",
         json!({ "reason": why }),
         |ctx| {
-            if ctx.state() == AttemptState::Voided {
+            if ctx.state()? == AttemptState::Voided {
                 return Err(ApiError::Conflict("attempt_closed"));
             }
             Ok(
@@ -501,7 +501,7 @@ async fn void(
         },
     )
     .await?;
-    Ok(acted(&state, after))
+    acted(&state, after)
 }
 
 #[derive(Deserialize, ToSchema)]

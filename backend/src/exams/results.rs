@@ -58,18 +58,20 @@ async fn results(
 ) -> Result<web::Json<Vec<ResultRow>>, ApiError> {
     let (_, sitting) = organised_sitting(&state, &user, path.into_inner()).await?;
     let rows = graded_rows(&state, &user, &sitting, &filter).await?;
-    Ok(web::Json(
-        rows.into_iter()
-            .map(|r| ResultRow {
+    let table = rows
+        .into_iter()
+        .map(|r| {
+            Ok(ResultRow {
                 attempt_id: r.attempt.id,
                 number: r.number,
                 full_name: r.full_name,
                 code: r.attempt.code.clone(),
-                state: AttemptState::parse(&r.attempt.state),
+                state: AttemptState::parse(&r.attempt.state)?,
                 score: r.score,
             })
-            .collect(),
-    ))
+        })
+        .collect::<Result<_, ApiError>>()?;
+    Ok(web::Json(table))
 }
 
 fn xlsx_error(e: rust_xlsxwriter::XlsxError) -> ApiError {
@@ -186,7 +188,7 @@ async fn results_xlsx(
             }
         }
         let note = match (
-            AttemptState::parse(&r.attempt.state),
+            AttemptState::parse(&r.attempt.state)?,
             r.score.essays_pending,
         ) {
             (_, n) if n > 0 => "Chưa chấm xong tự luận",

@@ -172,7 +172,11 @@ async fn snapshot(state: &AppState, room: &exam_room::Model) -> Result<RoomStatu
     let mut seats = Vec::with_capacity(rows.len());
     for r in rows {
         let c = r.candidate;
-        let state = r.attempt_state.as_deref().map(AttemptState::parse);
+        let state = r
+            .attempt_state
+            .as_deref()
+            .map(AttemptState::parse)
+            .transpose()?;
         let (last_heartbeat, incidents) = r
             .attempt_id
             .and_then(|a| hot.get(&a))

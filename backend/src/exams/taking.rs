@@ -150,7 +150,7 @@ async fn view_with(
     let remaining_seconds = time_left(
         state,
         ctx.attempt.id,
-        (ctx.state(), ctx.attempt.deadline),
+        (ctx.state()?, ctx.attempt.deadline),
         Some(ctx),
         now,
     )
@@ -171,7 +171,7 @@ async fn view_with(
         sitting_id: a.sitting_id,
         code: a.code.clone(),
         number: a.number,
-        state: ctx.state(),
+        state: ctx.state()?,
         server_now: now,
         deadline: a.deadline,
         remaining_seconds,
@@ -253,7 +253,7 @@ async fn start(
     let rule: batched::Rule = Arc::new(move |ctx| {
         let user = &starter;
         owned(ctx, user)?;
-        if ctx.state() != AttemptState::NotStarted {
+        if ctx.state()? != AttemptState::NotStarted {
             return Err(ApiError::Conflict("attempt_already_started"));
         }
         if now < ctx.sitting.starts_at {
@@ -316,7 +316,7 @@ async fn resume(
     let id = path.into_inner();
     check_device(&body.device_id)?;
     let ctx = own(&state, &user, id).await?;
-    match ctx.state() {
+    match ctx.state()? {
         AttemptState::NotStarted => return Err(ApiError::Conflict("attempt_not_started")),
         s if s.is_closed() => return Err(ApiError::Conflict("attempt_closed")),
         _ => {}
@@ -453,7 +453,7 @@ async fn next_section(
         if ctx.sitting.navigation != "forward_only" {
             return Err(ApiError::Conflict("navigation_is_free"));
         }
-        if ctx.state() != AttemptState::InProgress {
+        if ctx.state()? != AttemptState::InProgress {
             return Err(ApiError::Conflict("attempt_not_in_progress"));
         }
         if ctx.attempt.device_id.as_deref() != Some(body.device_id.as_str()) {
@@ -490,7 +490,7 @@ async fn submit(
     let device = body.into_inner().device_id;
     let rule: batched::Rule = Arc::new(move |ctx| {
         owned(ctx, &submitter)?;
-        match ctx.state() {
+        match ctx.state()? {
             AttemptState::InProgress => {}
             AttemptState::Paused => return Err(ApiError::Conflict("attempt_paused")),
             s if s.is_closed() => return Err(ApiError::Conflict("attempt_closed")),
@@ -587,7 +587,7 @@ async fn result(
     if !(staff || ctx.exam.results_released || policy.release == ResultRelease::Immediate) {
         return Err(ApiError::Conflict("results_not_released"));
     }
-    if !ctx.state().is_closed() {
+    if !ctx.state()?.is_closed() {
         return Err(ApiError::Conflict("not_graded"));
     }
     // A submit whose grading is still queued is graded now: a released result is never missing.
@@ -625,7 +625,7 @@ async fn result(
     Ok(web::Json(ResultView {
         attempt_id: ctx.attempt.id,
         code: ctx.attempt.code.clone(),
-        state: ctx.state(),
+        state: ctx.state()?,
         score,
         questions,
         server_now: state.clock.now(),

@@ -239,7 +239,7 @@ fn check(
     let attempt = attempt
         .filter(|a| a.user_id == job.user_id)
         .ok_or(ApiError::NotFound("attempt_not_found"))?;
-    match AttemptState::parse(&attempt.state) {
+    match AttemptState::parse(&attempt.state)? {
         AttemptState::InProgress => {}
         AttemptState::NotStarted => return Err(ApiError::Conflict("attempt_not_started")),
         AttemptState::Paused => return Err(ApiError::Conflict("attempt_paused")),
