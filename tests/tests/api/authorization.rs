@@ -17,7 +17,7 @@ const OPEN_TO_EVERY_USER: &[(&str, &str)] = &[
     ("post", "/api/v1/auth/logout"),
     ("get", "/api/v1/schools"),
     // A candidate's own attempts; an attempt or result is then checked against its owner and
-    // the room's staff (tests/api/exams.rs).
+    // the room's staff (tests/api/exams/).
     ("get", "/api/v1/me/attempts"),
     ("get", "/api/v1/attempts/{attempt_id}"),
     ("get", "/api/v1/attempts/{attempt_id}/result"),
