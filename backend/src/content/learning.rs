@@ -18,7 +18,10 @@ use crate::{
         assignment, assignment_progress, attempt, class, content_item, exam, sitting, user,
     },
     error::{ApiError, Problem},
-    exams::{domain::AttemptState, grading},
+    exams::{
+        domain::{AttemptState, ExamKind},
+        grading,
+    },
     request::RequestMeta,
     state::AppState,
 };
@@ -125,7 +128,7 @@ async fn assign(
                 .one(&state.db)
                 .await?
                 .ok_or_else(|| ApiError::field("sitting_id", "sitting_not_found"))?;
-            let fits = exam.kind == "practice"
+            let fits = ExamKind::parse(&exam.kind)? == ExamKind::Practice
                 && (exam.class_id == Some(class.id)
                     || (exam.class_id.is_none() && exam.school_id == Some(class.school_id)));
             if !fits {

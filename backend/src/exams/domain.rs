@@ -19,6 +19,19 @@ pub enum ExamKind {
     Practice,
 }
 
+impl ExamKind {
+    /// A stored kind. Text that is neither is an error, never taken for one of them.
+    pub fn parse(text: &str) -> Result<ExamKind, ApiError> {
+        match text {
+            "exam" => Ok(ExamKind::Exam),
+            "practice" => Ok(ExamKind::Practice),
+            other => Err(ApiError::Unexpected(anyhow::anyhow!(
+                "an exam of an unknown kind: {other:?}"
+            ))),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ExamScope {
@@ -567,6 +580,12 @@ mod tests {
                 "{text:?} is not taken for a state"
             );
         }
+        for kind in [ExamKind::Exam, ExamKind::Practice] {
+            let stored = serde_json::to_value(kind).expect("a kind serialises");
+            let text = stored.as_str().expect("as text");
+            assert_eq!(ExamKind::parse(text).ok(), Some(kind));
+        }
+        assert!(ExamKind::parse("homework").is_err());
     }
 
     fn at(minute: i64) -> DateTime<Utc> {

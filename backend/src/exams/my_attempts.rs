@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::taking::{AttemptView, view};
 use super::{
-    domain::AttemptState,
+    domain::{AttemptState, ExamKind},
     lifecycle::{self, Context},
 };
 use crate::{
@@ -128,7 +128,7 @@ async fn new_practice_attempt(
     if !eligible {
         return Err(ApiError::NotFound("sitting_not_found"));
     }
-    if exam.kind != "practice" {
+    if ExamKind::parse(&exam.kind)? != ExamKind::Practice {
         return Err(ApiError::Conflict("not_a_practice_test"));
     }
     let now = state.clock.now();

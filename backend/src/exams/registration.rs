@@ -12,7 +12,10 @@ use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::setup::{organised_sitting, rooms_of};
+use super::{
+    domain::ExamKind,
+    setup::{organised_sitting, rooms_of},
+};
 use crate::{
     audit::{self, Event},
     auth::{CurrentUser, roles::Role},
@@ -121,7 +124,13 @@ async fn register_candidates(
         .filter(candidate::Column::ExamId.eq(exam.id))
         .count(&txn)
         .await?;
-    let mut seats = seat_plan(&txn, sitting.id, &existing, exam.kind == "exam").await?;
+    let mut seats = seat_plan(
+        &txn,
+        sitting.id,
+        &existing,
+        ExamKind::parse(&exam.kind)? == ExamKind::Exam,
+    )
+    .await?;
     let mut rows = Vec::new();
     for (i, s) in fresh.iter().enumerate() {
         let (room_id, seat) = seats
@@ -342,7 +351,13 @@ async fn import_candidates(
         .collect();
     let mut numbers: HashSet<String> = existing.iter().map(|c| c.number.clone()).collect();
     let mut members: HashSet<Uuid> = sitting_existing.iter().map(|c| c.user_id).collect();
-    let mut seats = seat_plan(&txn, sitting.id, &sitting_existing, exam.kind == "exam").await?;
+    let mut seats = seat_plan(
+        &txn,
+        sitting.id,
+        &sitting_existing,
+        ExamKind::parse(&exam.kind)? == ExamKind::Exam,
+    )
+    .await?;
     let mut report = Vec::new();
     let mut rows = Vec::new();
     for (row, cells) in &table.rows {

@@ -343,7 +343,7 @@ async fn create_sitting(
     }
     let subject = Subject::parse(&paper.subject)
         .ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("stored subject")))?;
-    let practice = exam.kind == "practice";
+    let practice = ExamKind::parse(&exam.kind)? == ExamKind::Practice;
     let late = body.late_start_minutes.unwrap_or(15);
     let max_attempts = body.max_attempts.unwrap_or(if practice { 3 } else { 1 });
     let mut problems = Vec::new();

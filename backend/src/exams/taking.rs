@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::{
     batched,
-    domain::{self, AttemptState, EventKind, Navigation, ResultRelease},
+    domain::{self, AttemptState, EventKind, ExamKind, Navigation, ResultRelease},
     grading::{self, Score},
     hot_clock,
     lifecycle::{self, Change, Context},
@@ -263,7 +263,7 @@ async fn start(
         if identity.needs_passkey() && !asserted {
             return Err(ApiError::Forbidden("passkey_assertion_required"));
         }
-        if ctx.exam.kind == "exam" {
+        if ExamKind::parse(&ctx.exam.kind)? == ExamKind::Exam {
             let candidate = ctx.candidate.as_ref();
             if identity.needs_check_in() && candidate.is_none_or(|c| c.checked_in_at.is_none()) {
                 return Err(ApiError::Conflict("not_checked_in"));
@@ -332,7 +332,7 @@ async fn resume(
         return Ok(web::Json(view(&state, &ctx, true).await?));
     }
     let now = state.clock.now();
-    if ctx.exam.kind == "practice" {
+    if ExamKind::parse(&ctx.exam.kind)? == ExamKind::Practice {
         let ctx = lifecycle::change_now(&state, id, now, |_| {
             Ok(Change::new(
                 EventKind::DeviceSwitchApproved,
