@@ -41,8 +41,10 @@ const METHODS: [&str; 5] = ["get", "put", "post", "delete", "patch"];
 
 /// Completes the document: errors are `application/problem+json`; every operation documents
 /// the answers the edge gives whatever the handler (400 for a malformed request or a NUL
-/// character, 503 when the instance is full), 401 when it needs a session, 404 when it takes an
-/// id, 413 and 422 when it takes a body; an uploaded file is `format: binary`, not bytes.
+/// character, 503 when the instance is full), 401 and 403 when it needs a session, 404 when it
+/// takes an id, 413 and 422 when it takes a body. These are declared here once: a route lists
+/// only its own answers (a 404 of a route without an id, a 409, a 429). An uploaded file is
+/// `format: binary`, not bytes.
 pub fn finish(api: utoipa::openapi::OpenApi) -> Value {
     let mut doc = serde_json::to_value(&api).expect("the document serialises");
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
@@ -109,6 +111,10 @@ fn complete(path: &str, op: &mut Value) {
     );
     if secured {
         add("401", "no valid session");
+        add(
+            "403",
+            "the caller's role, school or part in the object does not allow it",
+        );
     }
     if path.contains('{') {
         add("404", "no such object, or not one the caller may see");

@@ -59,7 +59,7 @@ pub struct AuditPage {
 
 /// Reads the audit log, oldest first (province admins).
 #[utoipa::path(tag = "audit", params(AuditQuery), security(("bearer" = [])),
-    responses((status = 200, body = AuditPage), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
+    responses((status = 200, body = AuditPage)))]
 #[get("/audit/events")]
 async fn list_audit_events(
     state: web::Data<AppState>,
@@ -112,7 +112,7 @@ async fn list_audit_events(
 /// Recomputes the whole keyed chain, reports the first broken event, and holds the chain
 /// against the latest signed checkpoint in the blob store (province admins).
 #[utoipa::path(tag = "audit", security(("bearer" = [])),
-    responses((status = 200, body = ChainReport), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
+    responses((status = 200, body = ChainReport)))]
 #[get("/audit/verify")]
 async fn verify_audit_chain(
     state: web::Data<AppState>,
@@ -125,7 +125,7 @@ async fn verify_audit_chain(
 /// Writes a signed checkpoint of the chain's head now, as the background job does every few
 /// minutes: before and after an exam day, say (province admins). Absent when the log is empty.
 #[utoipa::path(tag = "audit", security(("bearer" = [])),
-    responses((status = 200, body = Option<Checkpoint>), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
+    responses((status = 200, body = Option<Checkpoint>)))]
 #[post("/audit/checkpoints")]
 async fn write_checkpoint(
     state: web::Data<AppState>,

@@ -191,7 +191,7 @@ async fn refresh(
 
 /// Ends the caller's session: its refresh tokens and its access tokens stop working.
 #[utoipa::path(tag = "auth", security(("bearer" = [])), responses(
-    (status = 204, description = "signed out"), (status = 401, body = Problem)))]
+    (status = 204, description = "signed out")))]
 #[post("/auth/logout")]
 async fn logout(
     state: web::Data<AppState>,
@@ -219,7 +219,7 @@ async fn logout(
 
 /// Changes the caller's own password; other sessions are signed out.
 #[utoipa::path(tag = "auth", security(("bearer" = [])), request_body = ChangePasswordRequest, responses(
-    (status = 204, description = "changed"), (status = 401, body = Problem), (status = 422, body = Problem)))]
+    (status = 204, description = "changed"), (status = 422, body = Problem)))]
 #[post("/me/password")]
 async fn change_password(
     state: web::Data<AppState>,
@@ -291,7 +291,7 @@ pub struct StepUpResponse {
 /// may see what needs a fresh sign-in, such as the plain ID number in `/me/personal-data`.
 /// Throttled like a sign-in.
 #[utoipa::path(tag = "auth", security(("bearer" = [])), request_body = StepUpRequest, responses(
-    (status = 200, body = StepUpResponse), (status = 401, body = Problem),
+    (status = 200, body = StepUpResponse),
     (status = 429, description = "too many failures; see Retry-After", body = Problem)))]
 #[post("/me/step-up")]
 async fn step_up(

@@ -39,7 +39,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 /// Creates an item (version 1). Private, class and school items are published at once; a
 /// province item waits for review (`submit`).
 #[utoipa::path(tag = "content", security(("bearer" = [])), request_body = ContentRequest, responses(
-    (status = 201, body = ContentResponse), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    (status = 201, body = ContentResponse), (status = 422, body = Problem)))]
 #[post("/content/items")]
 async fn create_content_item(
     state: web::Data<AppState>,
@@ -102,7 +102,7 @@ pub struct VersionQuery {
 
 /// An item as its reader sees it: the published version (the author also sees the latest).
 #[utoipa::path(tag = "content", security(("bearer" = [])), params(("item_id" = Uuid, Path), VersionQuery), responses(
-    (status = 200, body = ContentResponse), (status = 401, body = Problem), (status = 404, body = Problem)))]
+    (status = 200, body = ContentResponse)))]
 #[get("/content/items/{item_id}")]
 async fn get_content_item(
     state: web::Data<AppState>,
@@ -139,8 +139,7 @@ async fn get_content_item(
 /// A new version. Outside the province repository it is published at once; inside it waits
 /// for review and the approved version stays what readers see.
 #[utoipa::path(tag = "content", security(("bearer" = [])), params(("item_id" = Uuid, Path)), request_body = ContentRequest, responses(
-    (status = 200, body = ContentResponse), (status = 401, body = Problem), (status = 403, body = Problem),
-    (status = 404, body = Problem), (status = 422, body = Problem)))]
+    (status = 200, body = ContentResponse), (status = 422, body = Problem)))]
 #[put("/content/items/{item_id}")]
 async fn update_content_item(
     state: web::Data<AppState>,
@@ -254,7 +253,7 @@ pub struct VersionSummary {
 
 /// Every version, newest first (the author, reviewers of the subject, admins).
 #[utoipa::path(tag = "content", security(("bearer" = [])), params(("item_id" = Uuid, Path)), responses(
-    (status = 200, body = Vec<VersionSummary>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    (status = 200, body = Vec<VersionSummary>)))]
 #[get("/content/items/{item_id}/versions")]
 async fn history(
     state: web::Data<AppState>,
@@ -291,7 +290,7 @@ async fn history(
 
 /// Makes an older version the newest again (as a new version, so history is never rewritten).
 #[utoipa::path(tag = "content", security(("bearer" = [])), params(("item_id" = Uuid, Path), ("version" = i32, Path)), responses(
-    (status = 200, body = ContentResponse), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    (status = 200, body = ContentResponse)))]
 #[post("/content/items/{item_id}/versions/{version}/restore")]
 async fn restore(
     state: web::Data<AppState>,
@@ -321,7 +320,7 @@ async fn restore(
 
 /// A short-lived signed URL for the item's file (answers byte ranges, so video can seek).
 #[utoipa::path(tag = "content", security(("bearer" = [])), params(("item_id" = Uuid, Path)), responses(
-    (status = 200, body = FileUrl), (status = 401, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    (status = 200, body = FileUrl), (status = 409, body = Problem)))]
 #[get("/content/items/{item_id}/download")]
 async fn download(
     state: web::Data<AppState>,
@@ -370,7 +369,7 @@ pub struct ContentMarkRequest {
 
 /// Bookmarks an item and/or rates it (teachers, one rating each, which they may change).
 #[utoipa::path(tag = "content", security(("bearer" = [])), params(("item_id" = Uuid, Path)), request_body = ContentMarkRequest, responses(
-    (status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    (status = 204), (status = 422, body = Problem)))]
 #[put("/content/items/{item_id}/mark")]
 async fn mark(
     state: web::Data<AppState>,

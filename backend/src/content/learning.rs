@@ -87,8 +87,7 @@ async fn class_of(
 
 /// Assigns a lesson, document or practice set to a class, with an optional due date.
 #[utoipa::path(tag = "content", security(("bearer" = [])), params(("class_id" = Uuid, Path)), request_body = AssignRequest, responses(
-    (status = 201, body = AssignmentResponse), (status = 401, body = Problem), (status = 403, body = Problem),
-    (status = 404, body = Problem), (status = 422, body = Problem)))]
+    (status = 201, body = AssignmentResponse), (status = 422, body = Problem)))]
 #[post("/classes/{class_id}/assignments")]
 async fn assign(
     state: web::Data<AppState>,
@@ -217,7 +216,7 @@ async fn best_scores(state: &AppState, sitting: Uuid) -> Result<HashMap<Uuid, St
 
 /// A class's assignments with every student's progress (its teachers and school admins).
 #[utoipa::path(tag = "content", security(("bearer" = [])), params(("class_id" = Uuid, Path)), responses(
-    (status = 200, body = Vec<AssignmentProgressView>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    (status = 200, body = Vec<AssignmentProgressView>)))]
 #[get("/classes/{class_id}/assignments")]
 async fn class_progress(
     state: web::Data<AppState>,
@@ -285,7 +284,7 @@ pub struct MyAssignment {
 
 /// The caller's assignments (students), soonest due first.
 #[utoipa::path(tag = "content", security(("bearer" = [])), responses(
-    (status = 200, body = Vec<MyAssignment>), (status = 401, body = Problem), (status = 403, body = Problem)))]
+    (status = 200, body = Vec<MyAssignment>)))]
 #[get("/me/assignments")]
 async fn my_assignments(
     state: web::Data<AppState>,
@@ -336,7 +335,7 @@ pub struct ProgressRequest {
 
 /// A student records opening or completing an assignment (the first time counts).
 #[utoipa::path(tag = "content", security(("bearer" = [])), params(("assignment_id" = Uuid, Path)), request_body = ProgressRequest, responses(
-    (status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    (status = 204), (status = 422, body = Problem)))]
 #[post("/assignments/{assignment_id}/progress")]
 async fn record_progress(
     state: web::Data<AppState>,

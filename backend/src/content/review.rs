@@ -29,7 +29,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 
 /// Sends the newest version of a province item to review.
 #[utoipa::path(tag = "content", security(("bearer" = [])), params(("item_id" = Uuid, Path)), responses(
-    (status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    (status = 204), (status = 409, body = Problem)))]
 #[post("/content/items/{item_id}/submit")]
 async fn submit_for_review(
     state: web::Data<AppState>,
@@ -91,7 +91,7 @@ pub struct ContentReviewRequest {
 /// A reviewer of the subject approves the submitted version (it becomes what readers see) or
 /// returns it with comments.
 #[utoipa::path(tag = "content", security(("bearer" = [])), params(("item_id" = Uuid, Path)), request_body = ContentReviewRequest, responses(
-    (status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+    (status = 204),
     (status = 409, body = Problem), (status = 422, body = Problem)))]
 #[post("/content/items/{item_id}/review")]
 async fn review(
@@ -165,7 +165,7 @@ pub struct TakedownRequest {
 
 /// Takes an item out of the repository (province admins), with a reason.
 #[utoipa::path(tag = "content", security(("bearer" = [])), params(("item_id" = Uuid, Path)), request_body = TakedownRequest, responses(
-    (status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    (status = 204), (status = 422, body = Problem)))]
 #[post("/content/items/{item_id}/takedown")]
 async fn take_down(
     state: web::Data<AppState>,

@@ -14,7 +14,7 @@ use super::items::visible_condition;
 use crate::{
     auth::CurrentUser,
     entities::{content_item, content_mark},
-    error::{ApiError, Problem},
+    error::ApiError,
     exam_format::Subject,
     state::AppState,
     text::fold,
@@ -79,7 +79,7 @@ pub struct SearchPage {
 /// Browse and search what the caller may read: by subject, grade, series, topic, every other
 /// metadata field and words; sorted by newest, most used or best rated; cursor pages.
 #[utoipa::path(tag = "content", security(("bearer" = [])), params(SearchQuery), responses(
-    (status = 200, body = SearchPage), (status = 400, body = Problem), (status = 401, body = Problem)))]
+    (status = 200, body = SearchPage)))]
 #[get("/content/items")]
 async fn search(
     state: web::Data<AppState>,

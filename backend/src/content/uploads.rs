@@ -107,7 +107,7 @@ async fn used_bytes(
 /// Starts an upload: a signed PUT, or signed part URLs above the multipart threshold. When the
 /// same content (by SHA-256) is already stored, the answer is that file and no upload.
 #[utoipa::path(tag = "content", security(("bearer" = [])), request_body = UploadRequest, responses(
-    (status = 201, body = UploadTicket), (status = 401, body = Problem), (status = 403, body = Problem),
+    (status = 201, body = UploadTicket),
     (status = 413, description = "quota_exceeded or too large", body = Problem), (status = 422, body = Problem)))]
 #[post("/content/uploads")]
 async fn start_upload(
@@ -345,7 +345,7 @@ async fn check_object(
 
 /// Completes an upload: checks size, type by content and SHA-256; keeps one copy per content.
 #[utoipa::path(tag = "content", security(("bearer" = [])), params(("upload_id" = Uuid, Path)), request_body = CompleteRequest, responses(
-    (status = 200, body = FileResponse), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+    (status = 200, body = FileResponse),
     (status = 409, body = Problem),
     (status = 422, description = "checksum_mismatch, content_type_mismatch, size_mismatch, unsafe_archive_path, …: the upload is discarded", body = Problem)))]
 #[post("/content/uploads/{upload_id}/complete")]
@@ -471,7 +471,7 @@ pub struct FileUrl {
 
 /// A signed download URL for a file the caller uploaded (items give theirs to their readers).
 #[utoipa::path(tag = "content", security(("bearer" = [])), params(("file_id" = Uuid, Path)), responses(
-    (status = 200, body = FileUrl), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    (status = 200, body = FileUrl)))]
 #[get("/content/files/{file_id}/url")]
 async fn file_url(
     state: web::Data<AppState>,

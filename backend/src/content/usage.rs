@@ -254,7 +254,7 @@ async fn compute(state: &AppState, user: &CurrentUser, q: &UsageQuery) -> Result
 /// Usage of the repository over a period (province admins: the province; school admins:
 /// their school).
 #[utoipa::path(tag = "content", security(("bearer" = [])), params(UsageQuery), responses(
-    (status = 200, body = Usage), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    (status = 200, body = Usage), (status = 422, body = Problem)))]
 #[get("/content/usage")]
 async fn usage(
     state: web::Data<AppState>,
@@ -273,8 +273,7 @@ fn xlsx_error(e: rust_xlsxwriter::XlsxError) -> ApiError {
 
 /// The same figures as an Excel workbook: one sheet per view.
 #[utoipa::path(tag = "content", security(("bearer" = [])), params(UsageQuery), responses(
-    (status = 200, description = "the .xlsx", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-    (status = 401, body = Problem), (status = 403, body = Problem)))]
+    (status = 200, description = "the .xlsx", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")))]
 #[get("/content/usage.xlsx")]
 async fn usage_xlsx(
     state: web::Data<AppState>,

@@ -66,9 +66,8 @@ pub struct SaveAck {
 /// Saves one answer or several. Answered 200 only once committed; 503 with Retry-After when
 /// the writer is full or the database is failing (resend the same save).
 #[utoipa::path(tag = "attempts", security(("bearer" = [])), params(("attempt_id" = Uuid, Path)), request_body = SaveRequest, responses(
-    (status = 200, body = SaveAck), (status = 401, body = Problem), (status = 403, body = Problem),
-    (status = 404, body = Problem), (status = 409, description = "deadline_passed, attempt_paused, device_not_current, …", body = Problem),
-    (status = 422, body = Problem), (status = 503, body = Problem)))]
+    (status = 200, body = SaveAck), (status = 409, description = "deadline_passed, attempt_paused, device_not_current, …", body = Problem),
+    (status = 422, body = Problem)))]
 #[put("/attempts/{attempt_id}/answers")]
 async fn save(
     state: web::Data<AppState>,
@@ -156,8 +155,7 @@ pub struct HeartbeatAck {
 
 /// Presence and incidents go to the hot store (and the room's dashboard), not the database.
 #[utoipa::path(tag = "attempts", security(("bearer" = [])), params(("attempt_id" = Uuid, Path)), request_body = HeartbeatRequest, responses(
-    (status = 200, body = HeartbeatAck), (status = 401, body = Problem), (status = 403, body = Problem),
-    (status = 404, body = Problem), (status = 422, body = Problem)))]
+    (status = 200, body = HeartbeatAck), (status = 422, body = Problem)))]
 #[post("/attempts/{attempt_id}/heartbeat")]
 async fn heartbeat(
     state: web::Data<AppState>,

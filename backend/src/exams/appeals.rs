@@ -18,7 +18,7 @@ use crate::exam_format::Points;
 use crate::{
     auth::{CurrentUser, roles::Role},
     entities::{answer_save, audit_event, essay_mark, user},
-    error::{ApiError, Problem},
+    error::ApiError,
     state::AppState,
 };
 
@@ -77,7 +77,7 @@ pub struct AppealExport {
 
 /// Everything about one attempt, for an appeal (phúc khảo).
 #[utoipa::path(tag = "results", security(("bearer" = [])), params(("attempt_id" = Uuid, Path)), responses(
-    (status = 200, body = AppealExport), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    (status = 200, body = AppealExport)))]
 #[get("/attempts/{attempt_id}/appeal")]
 async fn appeal_export(
     state: web::Data<AppState>,

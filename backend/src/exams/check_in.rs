@@ -38,7 +38,7 @@ pub struct CardCheckInRequest {
 /// date of birth must all match the registered candidate. A mismatch names the fields and is
 /// written up as an incident of the room.
 #[utoipa::path(tag = "identity", security(("bearer" = [])), params(("candidate_id" = Uuid, Path)), request_body = CardCheckInRequest, responses(
-    (status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+    (status = 204),
     (status = 409, description = "already_checked_in, id_belongs_to_another_candidate", body = Problem),
     (status = 422, description = "malformed_qr, invalid_id_number, id_card_mismatch (fields named)", body = Problem)))]
 #[post("/candidates/{candidate_id}/check-in/id-card")]

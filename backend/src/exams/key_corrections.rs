@@ -98,7 +98,7 @@ fn corrected(mut key: CodeKey, c: &KeyCorrection) -> Result<CodeKey, ApiError> {
 /// Corrects a wrong key and regrades every attempt on that paper; with `dry_run` it only
 /// shows whose score changes.
 #[utoipa::path(tag = "grading", security(("bearer" = [])), params(("sitting_id" = Uuid, Path)), request_body = KeyCorrectionRequest, responses(
-    (status = 200, body = KeyCorrectionReport), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+    (status = 200, body = KeyCorrectionReport),
     (status = 422, body = Problem)))]
 #[post("/sittings/{sitting_id}/key-corrections")]
 async fn correct_key(

@@ -39,8 +39,7 @@ pub struct LockReport {
 /// Locks the roster: every candidate gets a paper code (spread evenly over each room, no two
 /// neighbouring seats alike) and an attempt, created now so the start does no work.
 #[utoipa::path(tag = "exams", security(("bearer" = [])), params(("sitting_id" = Uuid, Path)), responses(
-    (status = 200, body = LockReport), (status = 401, body = Problem), (status = 403, body = Problem),
-    (status = 404, body = Problem), (status = 409, body = Problem)))]
+    (status = 200, body = LockReport), (status = 409, body = Problem)))]
 #[post("/sittings/{sitting_id}/lock")]
 async fn lock_sitting(
     state: web::Data<AppState>,

@@ -46,7 +46,7 @@ pub struct EssayToMark {
 
 /// Essays waiting for a mark, without names (graders mark blind).
 #[utoipa::path(tag = "grading", security(("bearer" = [])), params(("sitting_id" = Uuid, Path)), responses(
-    (status = 200, body = Vec<EssayToMark>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    (status = 200, body = Vec<EssayToMark>)))]
 #[get("/sittings/{sitting_id}/essays")]
 async fn essays(
     state: web::Data<AppState>,
@@ -125,7 +125,7 @@ pub struct EssayMarkRequest {
 
 /// Records one grader's mark for one essay and regrades the attempt.
 #[utoipa::path(tag = "grading", security(("bearer" = [])), params(("attempt_id" = Uuid, Path)), request_body = EssayMarkRequest, responses(
-    (status = 200, body = Score), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+    (status = 200, body = Score),
     (status = 409, body = Problem), (status = 422, body = Problem)))]
 #[post("/attempts/{attempt_id}/essay-marks")]
 async fn mark_essay(

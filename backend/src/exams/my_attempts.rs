@@ -42,7 +42,7 @@ pub struct MyAttempt {
 
 /// The caller's attempts: what to start, resume or look back on.
 #[utoipa::path(tag = "attempts", security(("bearer" = [])), responses(
-    (status = 200, body = Vec<MyAttempt>), (status = 401, body = Problem)))]
+    (status = 200, body = Vec<MyAttempt>)))]
 #[get("/me/attempts")]
 async fn my_attempts(
     state: web::Data<AppState>,
@@ -102,8 +102,7 @@ struct MyAttemptRow {
 
 /// Practice and homework: a new attempt in the open window, up to the sitting's limit.
 #[utoipa::path(tag = "attempts", security(("bearer" = [])), params(("sitting_id" = Uuid, Path)), responses(
-    (status = 201, body = AttemptView), (status = 401, body = Problem), (status = 403, body = Problem),
-    (status = 404, body = Problem), (status = 409, body = Problem)))]
+    (status = 201, body = AttemptView), (status = 409, body = Problem)))]
 #[post("/sittings/{sitting_id}/attempts")]
 async fn new_practice_attempt(
     state: web::Data<AppState>,

@@ -51,7 +51,7 @@ pub struct PhotoTicket {
 
 /// Starts a photo of an attempt's candidate; needs their standing consent to photos.
 #[utoipa::path(tag = "identity", security(("bearer" = [])), params(("attempt_id" = Uuid, Path)), request_body = PhotoRequest, responses(
-    (status = 201, body = PhotoTicket), (status = 401, body = Problem), (status = 404, body = Problem),
+    (status = 201, body = PhotoTicket),
     (status = 409, description = "no_consent_for_photos", body = Problem), (status = 422, body = Problem)))]
 #[post("/attempts/{attempt_id}/photos")]
 async fn start_photo(
@@ -115,7 +115,7 @@ async fn start_photo(
 /// Seals the uploaded photo: the staging object is read, checked to be an image, encrypted with
 /// a fresh data key, stored, and deleted.
 #[utoipa::path(tag = "identity", security(("bearer" = [])), params(("photo_id" = Uuid, Path)), responses(
-    (status = 204), (status = 401, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    (status = 204), (status = 409, body = Problem), (status = 422, body = Problem)))]
 #[post("/photos/{photo_id}/complete")]
 async fn complete_photo(
     state: web::Data<AppState>,
@@ -164,7 +164,7 @@ async fn complete_photo(
 
 /// The photo itself, for the exam's organisers and the room's proctors; every view is audited.
 #[utoipa::path(tag = "identity", security(("bearer" = [])), params(("photo_id" = Uuid, Path)), responses(
-    (status = 200, description = "the image", content_type = "image/jpeg"), (status = 401, body = Problem), (status = 404, body = Problem)))]
+    (status = 200, description = "the image", content_type = "image/jpeg")))]
 #[get("/photos/{photo_id}")]
 async fn view_photo(
     state: web::Data<AppState>,

@@ -110,7 +110,7 @@ fn acted(state: &AppState, a: attempt::Model) -> Result<web::Json<ActionResult>,
 
 /// Checks a candidate in by hand (a proctor who has seen their papers), with a reason.
 #[utoipa::path(tag = "proctoring", security(("bearer" = [])), params(("candidate_id" = Uuid, Path)), request_body = ReasonRequest, responses(
-    (status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+    (status = 204),
     (status = 409, body = Problem), (status = 422, body = Problem)))]
 #[post("/candidates/{candidate_id}/check-in")]
 async fn check_in(
@@ -165,7 +165,7 @@ async fn check_in(
 
 /// Lets a candidate start after the late-start limit.
 #[utoipa::path(tag = "proctoring", security(("bearer" = [])), params(("attempt_id" = Uuid, Path)), request_body = ReasonRequest, responses(
-    (status = 200, body = ActionResult), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+    (status = 200, body = ActionResult),
     (status = 409, body = Problem), (status = 422, body = Problem)))]
 #[post("/attempts/{attempt_id}/admit-late")]
 async fn admit_late(
@@ -208,7 +208,7 @@ async fn admit_late(
 
 /// Pauses one candidate: their time stops until they carry on.
 #[utoipa::path(tag = "proctoring", security(("bearer" = [])), params(("attempt_id" = Uuid, Path)), request_body = ReasonRequest, responses(
-    (status = 200, body = ActionResult), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+    (status = 200, body = ActionResult),
     (status = 409, body = Problem), (status = 422, body = Problem)))]
 #[post("/attempts/{attempt_id}/pause")]
 async fn pause(
@@ -251,7 +251,7 @@ fn continue_change(ctx: &Context, actor: Uuid) -> Result<Change, ApiError> {
 
 /// Ends a pause: the candidate's time runs again from where it stopped.
 #[utoipa::path(tag = "proctoring", security(("bearer" = [])), params(("attempt_id" = Uuid, Path)), responses(
-    (status = 200, body = ActionResult), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+    (status = 200, body = ActionResult),
     (status = 409, body = Problem)))]
 #[post("/attempts/{attempt_id}/continue")]
 async fn carry_on(
@@ -332,7 +332,7 @@ async fn room_wide(
 
 /// Pauses every running attempt of the room (time frozen for all).
 #[utoipa::path(tag = "proctoring", security(("bearer" = [])), params(("room_id" = Uuid, Path)), request_body = ReasonRequest, responses(
-    (status = 200, body = RoomActionResult), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+    (status = 200, body = RoomActionResult),
     (status = 422, body = Problem)))]
 #[post("/rooms/{room_id}/pause")]
 async fn pause_room(
@@ -359,7 +359,7 @@ async fn pause_room(
 
 /// Ends a room-wide pause.
 #[utoipa::path(tag = "proctoring", security(("bearer" = [])), params(("room_id" = Uuid, Path)), responses(
-    (status = 200, body = RoomActionResult), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    (status = 200, body = RoomActionResult)))]
 #[post("/rooms/{room_id}/continue")]
 async fn carry_on_room(
     state: web::Data<AppState>,
@@ -390,7 +390,7 @@ pub struct AddTimeRequest {
 
 /// Adds time to one candidate's attempt, with a reason.
 #[utoipa::path(tag = "proctoring", security(("bearer" = [])), params(("attempt_id" = Uuid, Path)), request_body = AddTimeRequest, responses(
-    (status = 200, body = ActionResult), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+    (status = 200, body = ActionResult),
     (status = 409, body = Problem), (status = 422, body = Problem)))]
 #[post("/attempts/{attempt_id}/add-time")]
 async fn add_time(
@@ -432,7 +432,7 @@ async fn add_time(
 
 /// Lets the candidate continue on the device that asked to take over.
 #[utoipa::path(tag = "proctoring", security(("bearer" = [])), params(("attempt_id" = Uuid, Path)), responses(
-    (status = 200, body = ActionResult), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+    (status = 200, body = ActionResult),
     (status = 409, body = Problem)))]
 #[post("/attempts/{attempt_id}/approve-device")]
 async fn approve_device(
@@ -472,7 +472,7 @@ async fn approve_device(
 
 /// Voids an attempt (cheating, identity fraud), with a reason. It is not graded.
 #[utoipa::path(tag = "proctoring", security(("bearer" = [])), params(("attempt_id" = Uuid, Path)), request_body = ReasonRequest, responses(
-    (status = 200, body = ActionResult), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+    (status = 200, body = ActionResult),
     (status = 409, body = Problem), (status = 422, body = Problem)))]
 #[post("/attempts/{attempt_id}/void")]
 async fn void(
@@ -524,7 +524,7 @@ pub struct ReportResponse {
 
 /// Writes an incident record (biên bản) for the room.
 #[utoipa::path(tag = "proctoring", security(("bearer" = [])), params(("room_id" = Uuid, Path)), request_body = ReportRequest, responses(
-    (status = 201, body = ReportResponse), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+    (status = 201, body = ReportResponse),
     (status = 422, body = Problem)))]
 #[post("/rooms/{room_id}/incident-reports")]
 async fn write_report(
@@ -594,7 +594,7 @@ fn report_response(r: incident_report::Model) -> ReportResponse {
 }
 
 #[utoipa::path(tag = "proctoring", security(("bearer" = [])), params(("room_id" = Uuid, Path)), responses(
-    (status = 200, body = Vec<ReportResponse>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    (status = 200, body = Vec<ReportResponse>)))]
 #[get("/rooms/{room_id}/incident-reports")]
 async fn list_reports(
     state: web::Data<AppState>,

@@ -56,8 +56,7 @@ pub struct RegisterReport {
 
 /// Registers candidates from the school rosters: numbers in name order, rooms filled in order.
 #[utoipa::path(tag = "exams", security(("bearer" = [])), params(("sitting_id" = Uuid, Path)), request_body = RegisterRequest, responses(
-    (status = 200, body = RegisterReport), (status = 401, body = Problem), (status = 403, body = Problem),
-    (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    (status = 200, body = RegisterReport), (status = 409, body = Problem), (status = 422, body = Problem)))]
 #[post("/sittings/{sitting_id}/candidates")]
 async fn register_candidates(
     state: web::Data<AppState>,
@@ -272,8 +271,7 @@ pub struct CandidateImportReport {
 #[utoipa::path(tag = "exams", security(("bearer" = [])), params(("sitting_id" = Uuid, Path), CandidateImportQuery),
     request_body(content = String, content_type = "text/csv", description = "CSV or .xlsx"),
     responses(
-        (status = 200, body = CandidateImportReport), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 409, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem),
+        (status = 200, body = CandidateImportReport), (status = 409, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem),
         (status = 422, description = "rejected: the body is the report, nothing written", body = CandidateImportReport, content_type = "application/problem+json")))]
 #[post("/sittings/{sitting_id}/candidates/import")]
 async fn import_candidates(
@@ -493,7 +491,7 @@ pub struct CandidateResponse {
 }
 
 #[utoipa::path(tag = "exams", security(("bearer" = [])), params(("sitting_id" = Uuid, Path)), responses(
-    (status = 200, body = Vec<CandidateResponse>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    (status = 200, body = Vec<CandidateResponse>)))]
 #[get("/sittings/{sitting_id}/candidates")]
 async fn list_candidates(
     state: web::Data<AppState>,
@@ -562,7 +560,7 @@ pub struct AccommodationRequest {
 
 /// Sets a candidate's extra time before their attempt starts.
 #[utoipa::path(tag = "exams", security(("bearer" = [])), params(("candidate_id" = Uuid, Path)), request_body = AccommodationRequest, responses(
-    (status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+    (status = 204),
     (status = 409, body = Problem), (status = 422, body = Problem)))]
 #[put("/candidates/{candidate_id}/accommodation")]
 async fn set_accommodation(

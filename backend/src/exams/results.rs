@@ -24,7 +24,7 @@ use crate::{
     audit::{self, Event},
     auth::{CurrentUser, roles::Role},
     entities::{class, exam, item_statistic, school, sitting},
-    error::{ApiError, Problem},
+    error::ApiError,
     request::RequestMeta,
     state::AppState,
 };
@@ -48,7 +48,7 @@ pub struct ResultRow {
 
 /// Every graded candidate of the sitting (school staff see their own school's).
 #[utoipa::path(tag = "results", security(("bearer" = [])), params(("sitting_id" = Uuid, Path), GroupFilter), responses(
-    (status = 200, body = Vec<ResultRow>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    (status = 200, body = Vec<ResultRow>)))]
 #[get("/sittings/{sitting_id}/results")]
 async fn results(
     state: web::Data<AppState>,
@@ -81,8 +81,7 @@ fn xlsx_error(e: rust_xlsxwriter::XlsxError) -> ApiError {
 /// The results sheet in the form schools hand in: STT, SBD, name, date of birth, class,
 /// school, code, the parts, and the total with two decimals.
 #[utoipa::path(tag = "results", security(("bearer" = [])), params(("sitting_id" = Uuid, Path), GroupFilter), responses(
-    (status = 200, description = "the .xlsx", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-    (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    (status = 200, description = "the .xlsx", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")))]
 #[get("/sittings/{sitting_id}/results.xlsx")]
 async fn results_xlsx(
     state: web::Data<AppState>,
@@ -217,7 +216,7 @@ pub struct ReleaseReport {
 /// Releases the exam's results to candidates and writes each item's statistics back to the
 /// question bank.
 #[utoipa::path(tag = "results", security(("bearer" = [])), params(("exam_id" = Uuid, Path)), responses(
-    (status = 200, body = ReleaseReport), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    (status = 200, body = ReleaseReport)))]
 #[post("/exams/{exam_id}/release")]
 async fn release(
     state: web::Data<AppState>,
@@ -318,7 +317,7 @@ pub struct ItemStatisticRow {
 
 /// How an item performed in released exams: facility, discrimination, point-biserial, options.
 #[utoipa::path(tag = "questions", security(("bearer" = [])), params(("item_id" = Uuid, Path)), responses(
-    (status = 200, body = Vec<ItemStatisticRow>), (status = 401, body = Problem), (status = 403, body = Problem)))]
+    (status = 200, body = Vec<ItemStatisticRow>)))]
 #[get("/items/{item_id}/statistics")]
 async fn item_statistics(
     state: web::Data<AppState>,

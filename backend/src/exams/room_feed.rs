@@ -21,7 +21,7 @@ use super::{access::room_in_reach, answered, domain::AttemptState, hot_keys};
 use crate::{
     auth::CurrentUser,
     entities::{attempt, candidate, exam_room},
-    error::{ApiError, Problem},
+    error::ApiError,
     state::AppState,
     stores::hot::{Op, Reply},
 };
@@ -220,7 +220,7 @@ async fn snapshot(state: &AppState, room: &exam_room::Model) -> Result<RoomStatu
 
 /// The room at a glance (the dashboard's snapshot, once).
 #[utoipa::path(tag = "proctoring", security(("bearer" = [])), params(("room_id" = Uuid, Path)), responses(
-    (status = 200, body = RoomStatus), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    (status = 200, body = RoomStatus)))]
 #[get("/rooms/{room_id}/status")]
 async fn room_status(
     state: web::Data<AppState>,
@@ -246,8 +246,7 @@ fn frame(event: &str, data: &[u8]) -> Bytes {
 /// every 10 s, `live` for each check-in, start, heartbeat, incident, submit or proctor action as
 /// it happens on any instance.
 #[utoipa::path(tag = "proctoring", security(("bearer" = [])), params(("room_id" = Uuid, Path)), responses(
-    (status = 200, description = "text/event-stream", content_type = "text/event-stream"),
-    (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 503, body = Problem)))]
+    (status = 200, description = "text/event-stream", content_type = "text/event-stream")))]
 #[get("/rooms/{room_id}/dashboard")]
 async fn dashboard(
     state: web::Data<AppState>,

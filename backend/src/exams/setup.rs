@@ -171,7 +171,7 @@ fn as_text<T: Serialize>(value: &T) -> String {
 
 /// Creates an exam at province, school or class scope.
 #[utoipa::path(tag = "exams", security(("bearer" = [])), request_body = ExamRequest, responses(
-    (status = 201, body = ExamResponse), (status = 401, body = Problem), (status = 403, body = Problem),
+    (status = 201, body = ExamResponse),
     (status = 404, body = Problem), (status = 422, body = Problem)))]
 #[post("/exams")]
 async fn create_exam(
@@ -250,7 +250,7 @@ async fn create_exam(
 
 /// Exams the caller may organise or proctor: the province's, and their own school's.
 #[utoipa::path(tag = "exams", security(("bearer" = [])), responses(
-    (status = 200, body = Vec<ExamResponse>), (status = 401, body = Problem), (status = 403, body = Problem)))]
+    (status = 200, body = Vec<ExamResponse>)))]
 #[get("/exams")]
 async fn list_exams(
     state: web::Data<AppState>,
@@ -273,7 +273,7 @@ async fn list_exams(
 }
 
 #[utoipa::path(tag = "exams", security(("bearer" = [])), params(("exam_id" = Uuid, Path)), responses(
-    (status = 200, body = ExamResponse), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    (status = 200, body = ExamResponse)))]
 #[get("/exams/{exam_id}")]
 async fn get_exam(
     state: web::Data<AppState>,
@@ -312,8 +312,7 @@ pub struct SittingRequest {
 
 /// Adds a sitting (ca thi) with a paper; its time comes from the paper's format unless given.
 #[utoipa::path(tag = "exams", security(("bearer" = [])), params(("exam_id" = Uuid, Path)), request_body = SittingRequest, responses(
-    (status = 201, body = SittingResponse), (status = 401, body = Problem), (status = 403, body = Problem),
-    (status = 404, body = Problem), (status = 422, body = Problem)))]
+    (status = 201, body = SittingResponse), (status = 422, body = Problem)))]
 #[post("/exams/{exam_id}/sittings")]
 async fn create_sitting(
     state: web::Data<AppState>,
@@ -425,8 +424,7 @@ pub struct RoomResponse {
 
 /// Adds a room (phòng thi) with its proctors (giám thị).
 #[utoipa::path(tag = "exams", security(("bearer" = [])), params(("sitting_id" = Uuid, Path)), request_body = RoomRequest, responses(
-    (status = 201, body = RoomResponse), (status = 401, body = Problem), (status = 403, body = Problem),
-    (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    (status = 201, body = RoomResponse), (status = 409, body = Problem), (status = 422, body = Problem)))]
 #[post("/sittings/{sitting_id}/rooms")]
 async fn create_room(
     state: web::Data<AppState>,
@@ -504,7 +502,7 @@ async fn create_room(
 }
 
 #[utoipa::path(tag = "exams", security(("bearer" = [])), params(("sitting_id" = Uuid, Path)), responses(
-    (status = 200, body = Vec<RoomResponse>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    (status = 200, body = Vec<RoomResponse>)))]
 #[get("/sittings/{sitting_id}/rooms")]
 async fn list_rooms(
     state: web::Data<AppState>,

@@ -173,7 +173,7 @@ async fn organised_exam(
 
 /// The exam's organisers and markers (its organisers only).
 #[utoipa::path(tag = "exams", security(("bearer" = [])), params(("exam_id" = Uuid, Path)), responses(
-    (status = 200, body = ExamStaff), (status = 401, body = Problem), (status = 404, body = Problem)))]
+    (status = 200, body = ExamStaff)))]
 #[get("/exams/{exam_id}/staff")]
 async fn get_exam_staff(
     state: web::Data<AppState>,
@@ -187,7 +187,7 @@ async fn get_exam_staff(
 /// Replaces the exam's organisers and markers (its organisers only). Each must be an enabled
 /// staff account of the exam's school (any school, or the province, for a province exam).
 #[utoipa::path(tag = "exams", security(("bearer" = [])), params(("exam_id" = Uuid, Path)), request_body = ExamStaffRequest, responses(
-    (status = 200, body = ExamStaff), (status = 401, body = Problem), (status = 404, body = Problem),
+    (status = 200, body = ExamStaff),
     (status = 422, body = Problem)))]
 #[put("/exams/{exam_id}/staff")]
 async fn set_exam_staff(

@@ -21,7 +21,7 @@ use crate::exam_format::{
 use crate::{
     auth::CurrentUser,
     entities::{answer_save, school, sitting},
-    error::{ApiError, Problem},
+    error::ApiError,
     questions::papers::{CodeKey, Slot},
     state::AppState,
 };
@@ -201,7 +201,7 @@ async fn item_analysis(state: &AppState, rows: &[Row]) -> Result<Vec<ItemAnalysi
 /// Mean, median, standard deviation, the distribution (phổ điểm), schools compared and item
 /// analysis, for the whole sitting or one school or class.
 #[utoipa::path(tag = "results", security(("bearer" = [])), params(("sitting_id" = Uuid, Path), GroupFilter), responses(
-    (status = 200, body = Statistics), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    (status = 200, body = Statistics)))]
 #[get("/sittings/{sitting_id}/statistics")]
 async fn statistics(
     state: web::Data<AppState>,
@@ -233,8 +233,7 @@ async fn distribution_of(
 
 /// The distribution as an SVG bar chart.
 #[utoipa::path(tag = "results", security(("bearer" = [])), params(("sitting_id" = Uuid, Path), GroupFilter), responses(
-    (status = 200, description = "image/svg+xml", content_type = "image/svg+xml"),
-    (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    (status = 200, description = "image/svg+xml", content_type = "image/svg+xml")))]
 #[get("/sittings/{sitting_id}/distribution.svg")]
 async fn distribution_svg(
     state: web::Data<AppState>,
@@ -250,8 +249,7 @@ async fn distribution_svg(
 
 /// The distribution as a PNG bar chart.
 #[utoipa::path(tag = "results", security(("bearer" = [])), params(("sitting_id" = Uuid, Path), GroupFilter), responses(
-    (status = 200, description = "image/png", content_type = "image/png"),
-    (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    (status = 200, description = "image/png", content_type = "image/png")))]
 #[get("/sittings/{sitting_id}/distribution.png")]
 async fn distribution_png(
     state: web::Data<AppState>,

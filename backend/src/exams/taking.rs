@@ -230,8 +230,7 @@ fn owned(ctx: &Context, user: &CurrentUser) -> Result<(), ApiError> {
 /// Under a passkey identity policy the request carries a fresh assertion for this attempt and
 /// device (`passkey_assertion_required` otherwise).
 #[utoipa::path(tag = "attempts", security(("bearer" = [])), params(("attempt_id" = Uuid, Path)), request_body = StartRequest, responses(
-    (status = 200, body = AttemptView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
-    (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    (status = 200, body = AttemptView), (status = 409, body = Problem), (status = 422, body = Problem)))]
 #[post("/attempts/{attempt_id}/start")]
 async fn start(
     state: web::Data<AppState>,
@@ -303,8 +302,7 @@ async fn start(
 /// a proctor approves the switch (practice tests switch without one). Under a passkey identity
 /// policy every resume, on the same device or another, carries a fresh assertion.
 #[utoipa::path(tag = "attempts", security(("bearer" = [])), params(("attempt_id" = Uuid, Path)), request_body = StartRequest, responses(
-    (status = 200, body = AttemptView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
-    (status = 404, body = Problem), (status = 409, description = "device_switch_needs_approval, attempt_closed, …", body = Problem)))]
+    (status = 200, body = AttemptView), (status = 409, description = "device_switch_needs_approval, attempt_closed, …", body = Problem)))]
 #[post("/attempts/{attempt_id}/resume")]
 async fn resume(
     state: web::Data<AppState>,
@@ -369,7 +367,7 @@ async fn resume(
 
 /// The attempt as it stands, with every saved answer (its candidate, or the exam's staff).
 #[utoipa::path(tag = "attempts", security(("bearer" = [])), params(("attempt_id" = Uuid, Path)), responses(
-    (status = 200, body = AttemptView), (status = 401, body = Problem), (status = 404, body = Problem)))]
+    (status = 200, body = AttemptView)))]
 #[get("/attempts/{attempt_id}")]
 async fn get_attempt(
     state: web::Data<AppState>,
@@ -387,8 +385,7 @@ async fn get_attempt(
 /// per code; send `If-None-Match` with the ETag to get 304.
 #[utoipa::path(tag = "attempts", security(("bearer" = [])), params(("attempt_id" = Uuid, Path)), responses(
     (status = 200, description = "the paper (JSON); headers ETag, X-Server-Now, X-Deadline"),
-    (status = 304, description = "unchanged"),
-    (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    (status = 304, description = "unchanged"), (status = 409, body = Problem)))]
 #[get("/attempts/{attempt_id}/paper")]
 async fn paper(
     state: web::Data<AppState>,
@@ -434,8 +431,7 @@ async fn paper(
 
 /// Forward-only navigation: closes the open part and opens the next one, for good.
 #[utoipa::path(tag = "attempts", security(("bearer" = [])), params(("attempt_id" = Uuid, Path)), request_body = DeviceRequest, responses(
-    (status = 200, body = AttemptView), (status = 401, body = Problem), (status = 403, body = Problem),
-    (status = 404, body = Problem), (status = 409, body = Problem)))]
+    (status = 200, body = AttemptView), (status = 409, body = Problem)))]
 #[post("/attempts/{attempt_id}/next-section")]
 async fn next_section(
     state: web::Data<AppState>,
@@ -474,8 +470,7 @@ async fn next_section(
 /// Hands the attempt in. Parts I-III are graded straight after the response; essays wait for
 /// graders.
 #[utoipa::path(tag = "attempts", security(("bearer" = [])), params(("attempt_id" = Uuid, Path)), request_body = DeviceRequest, responses(
-    (status = 200, body = AttemptView), (status = 401, body = Problem), (status = 403, body = Problem),
-    (status = 404, body = Problem), (status = 409, body = Problem)))]
+    (status = 200, body = AttemptView), (status = 409, body = Problem)))]
 #[post("/attempts/{attempt_id}/submit")]
 async fn submit(
     state: web::Data<AppState>,
@@ -568,8 +563,7 @@ pub struct ResultView {
 
 /// The candidate's result with its breakdown by part, once the exam's policy releases it.
 #[utoipa::path(tag = "attempts", security(("bearer" = [])), params(("attempt_id" = Uuid, Path)), responses(
-    (status = 200, body = ResultView), (status = 401, body = Problem), (status = 403, body = Problem),
-    (status = 404, body = Problem), (status = 409, description = "results_not_released, not_graded", body = Problem)))]
+    (status = 200, body = ResultView), (status = 409, description = "results_not_released, not_graded", body = Problem)))]
 #[get("/attempts/{attempt_id}/result")]
 async fn result(
     state: web::Data<AppState>,

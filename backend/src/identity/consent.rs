@@ -51,7 +51,7 @@ pub struct ConsentText {
 }
 
 /// What the exam collects and why, in the version consent is given to.
-#[utoipa::path(tag = "identity", security(("bearer" = [])), responses((status = 200, body = ConsentText), (status = 401, body = Problem)))]
+#[utoipa::path(tag = "identity", security(("bearer" = [])), responses((status = 200, body = ConsentText)))]
 #[get("/consent/text")]
 async fn consent_text(_user: CurrentUser) -> web::Json<ConsentText> {
     web::Json(ConsentText {
@@ -128,7 +128,7 @@ fn response(c: &consent::Model) -> ConsentResponse {
 
 /// Records consent, by the student or, under 16, naming the legal representative who gives it.
 #[utoipa::path(tag = "identity", security(("bearer" = [])), request_body = ConsentRequest, responses(
-    (status = 201, body = ConsentResponse), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    (status = 201, body = ConsentResponse), (status = 422, body = Problem)))]
 #[post("/me/consents")]
 async fn give(
     state: web::Data<AppState>,
@@ -207,7 +207,7 @@ use sea_orm::ActiveModelTrait;
 
 /// The caller's consents, given and withdrawn.
 #[utoipa::path(tag = "identity", security(("bearer" = [])), responses(
-    (status = 200, body = Vec<ConsentResponse>), (status = 401, body = Problem)))]
+    (status = 200, body = Vec<ConsentResponse>)))]
 #[get("/me/consents")]
 async fn mine(
     state: web::Data<AppState>,
@@ -224,7 +224,7 @@ async fn mine(
 /// Withdraws a consent: what it allowed stops (card check-in falls back to a proctor's manual
 /// check-in).
 #[utoipa::path(tag = "identity", security(("bearer" = [])), params(("consent_id" = Uuid, Path)), responses(
-    (status = 200, body = ConsentResponse), (status = 401, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    (status = 200, body = ConsentResponse), (status = 409, body = Problem)))]
 #[post("/me/consents/{consent_id}/withdraw")]
 async fn withdraw(
     state: web::Data<AppState>,
@@ -307,8 +307,7 @@ pub struct GuardianVerification {
 /// read, no photo is taken under it. Who verified, how and when are recorded and audited.
 #[utoipa::path(tag = "identity", security(("bearer" = [])),
     params(("user_id" = Uuid, Path), ("consent_id" = Uuid, Path)), request_body = GuardianVerification, responses(
-    (status = 200, body = ConsentResponse), (status = 401, body = Problem), (status = 403, body = Problem),
-    (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    (status = 200, body = ConsentResponse), (status = 409, body = Problem), (status = 422, body = Problem)))]
 #[post("/users/{user_id}/consents/{consent_id}/verify-guardian")]
 async fn verify_guardian(
     state: web::Data<AppState>,
@@ -377,7 +376,7 @@ pub async fn has_consent(
 /// audit entries about them. The ID number is masked but for its last four digits unless the
 /// session stepped up in the last five minutes (`POST /me/step-up`); reading it plain is audited.
 #[utoipa::path(tag = "identity", security(("bearer" = [])), responses(
-    (status = 200, description = "the caller's personal data (JSON)"), (status = 401, body = Problem)))]
+    (status = 200, description = "the caller's personal data (JSON)")))]
 #[get("/me/personal-data")]
 async fn export(
     state: web::Data<AppState>,

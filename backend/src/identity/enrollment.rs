@@ -127,8 +127,7 @@ async fn issue(
 /// Issues a 10-minute enrollment code for one student (teachers, proctors and school admins of
 /// the student's own school; not province-level staff). The student redeems it signed in.
 #[utoipa::path(tag = "passkeys", security(("bearer" = [])), params(("user_id" = Uuid, Path)), responses(
-    (status = 201, body = EnrollmentCode), (status = 401, body = Problem), (status = 403, body = Problem),
-    (status = 404, body = Problem), (status = 422, description = "not_a_student", body = Problem)))]
+    (status = 201, body = EnrollmentCode), (status = 422, description = "not_a_student", body = Problem)))]
 #[post("/users/{user_id}/passkey-enrollment")]
 async fn issue_student_enrollment_code(
     state: web::Data<AppState>,
@@ -173,8 +172,7 @@ pub struct ClassSessionRequest {
 /// Opens a supervised enrollment session for a class: each of its students, signed in with
 /// their password, registers one passkey with the session's code.
 #[utoipa::path(tag = "passkeys", security(("bearer" = [])), params(("class_id" = Uuid, Path)), request_body = ClassSessionRequest, responses(
-    (status = 201, body = EnrollmentCode), (status = 401, body = Problem), (status = 403, body = Problem),
-    (status = 404, body = Problem), (status = 422, body = Problem)))]
+    (status = 201, body = EnrollmentCode), (status = 422, body = Problem)))]
 #[post("/classes/{class_id}/passkey-enrollment")]
 async fn open_class_enrollment_session(
     state: web::Data<AppState>,

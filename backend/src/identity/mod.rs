@@ -119,7 +119,7 @@ pub struct IdNumberRequest {
 /// and a sealed value; the number never appears in logs or audit details; withdrawing the last
 /// such consent erases it.
 #[utoipa::path(tag = "identity", security(("bearer" = [])), params(("user_id" = Uuid, Path)), request_body = IdNumberRequest, responses(
-    (status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+    (status = 204),
     (status = 409, body = Problem), (status = 422, body = Problem)))]
 #[put("/users/{user_id}/id-number")]
 async fn set_id_number(
@@ -189,7 +189,7 @@ pub struct IdNumberResponse {
 
 /// Shows a student's ID-card number to a school admin; every read is an audit event.
 #[utoipa::path(tag = "identity", security(("bearer" = [])), params(("user_id" = Uuid, Path)), responses(
-    (status = 200, body = IdNumberResponse), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    (status = 200, body = IdNumberResponse)))]
 #[get("/users/{user_id}/id-number")]
 async fn read_id_number(
     state: web::Data<AppState>,

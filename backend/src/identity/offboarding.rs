@@ -18,7 +18,7 @@ use crate::{
     audit::{self, Event},
     auth::{self, CurrentUser},
     entities::{consent, identity_number, passkey, user},
-    error::{ApiError, Problem},
+    error::ApiError,
     request::RequestMeta,
     state::AppState,
 };
@@ -46,8 +46,7 @@ const KEPT: [&str; 4] = [
 /// not require is removed (school admins for their school's people, province admins for all;
 /// another admin needs the province). Repeating it removes nothing more.
 #[utoipa::path(tag = "identity", security(("bearer" = [])), params(("user_id" = Uuid, Path)), responses(
-    (status = 200, body = OffboardReport), (status = 401, body = Problem), (status = 403, body = Problem),
-    (status = 404, body = Problem)))]
+    (status = 200, body = OffboardReport)))]
 #[post("/users/{user_id}/offboard")]
 pub async fn offboard(
     state: web::Data<AppState>,

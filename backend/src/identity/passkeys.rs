@@ -326,7 +326,7 @@ fn clean_passkey_name(name: Option<&str>) -> Result<String, ApiError> {
 /// Finishes registration: verifies the authenticator's answer, spends the enrollment code, and
 /// stores the passkey.
 #[utoipa::path(tag = "passkeys", request_body = RegistrationFinishRequest, responses(
-    (status = 201, body = PasskeyView), (status = 400, body = Problem), (status = 401, body = Problem),
+    (status = 201, body = PasskeyView), (status = 401, body = Problem),
     (status = 409, body = Problem), (status = 422, body = Problem)))]
 #[post("/passkeys/registration/finish")]
 async fn finish_passkey_registration(
@@ -552,7 +552,7 @@ async fn record_use(
 
 /// Finishes a passkey sign-in and issues the same tokens as a password sign-in.
 #[utoipa::path(tag = "auth", request_body = AssertionRequest, responses(
-    (status = 200, body = TokenResponse), (status = 400, body = Problem), (status = 401, body = Problem),
+    (status = 200, body = TokenResponse), (status = 401, body = Problem),
     (status = 403, description = "account disabled", body = Problem)))]
 #[post("/auth/passkey/finish")]
 async fn finish_passkey_sign_in(
@@ -614,8 +614,7 @@ pub struct AttemptAssertionRequest {
 /// A challenge for the candidate's passkey, bound to this attempt and device: the answer goes
 /// with `/start` or `/resume` as `passkey`.
 #[utoipa::path(tag = "attempts", security(("bearer" = [])), params(("attempt_id" = Uuid, Path)), request_body = AttemptAssertionRequest, responses(
-    (status = 200, body = CeremonyStart), (status = 401, body = Problem), (status = 403, body = Problem),
-    (status = 404, body = Problem), (status = 409, description = "no_passkey", body = Problem)))]
+    (status = 200, body = CeremonyStart), (status = 409, description = "no_passkey", body = Problem)))]
 #[post("/attempts/{attempt_id}/passkey-challenge")]
 async fn start_attempt_assertion(
     state: web::Data<AppState>,
@@ -729,7 +728,7 @@ pub fn check_device(device: &str) -> Result<(), ApiError> {
 
 /// The signed-in user's passkeys.
 #[utoipa::path(tag = "passkeys", security(("bearer" = [])), responses(
-    (status = 200, body = [PasskeyView]), (status = 401, body = Problem)))]
+    (status = 200, body = [PasskeyView])))]
 #[get("/me/passkeys")]
 async fn list_my_passkeys(
     state: web::Data<AppState>,
@@ -764,7 +763,7 @@ pub struct RenamePasskeyRequest {
 
 /// Renames one of the signed-in user's passkeys.
 #[utoipa::path(tag = "passkeys", security(("bearer" = [])), params(("passkey_id" = Uuid, Path)), request_body = RenamePasskeyRequest, responses(
-    (status = 200, body = PasskeyView), (status = 401, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    (status = 200, body = PasskeyView), (status = 422, body = Problem)))]
 #[patch("/me/passkeys/{passkey_id}")]
 async fn rename_my_passkey(
     state: web::Data<AppState>,
@@ -805,7 +804,7 @@ async fn revoke(
 
 /// Revokes one of the signed-in user's passkeys.
 #[utoipa::path(tag = "passkeys", security(("bearer" = [])), params(("passkey_id" = Uuid, Path)), responses(
-    (status = 204), (status = 401, body = Problem), (status = 404, body = Problem)))]
+    (status = 204)))]
 #[delete("/me/passkeys/{passkey_id}")]
 async fn revoke_my_passkey(
     state: web::Data<AppState>,
@@ -819,7 +818,7 @@ async fn revoke_my_passkey(
 
 /// A user's passkeys, for their school's admins.
 #[utoipa::path(tag = "passkeys", security(("bearer" = [])), params(("user_id" = Uuid, Path)), responses(
-    (status = 200, body = [PasskeyView]), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    (status = 200, body = [PasskeyView])))]
 #[get("/users/{user_id}/passkeys")]
 async fn list_user_passkeys(
     state: web::Data<AppState>,
@@ -832,7 +831,7 @@ async fn list_user_passkeys(
 
 /// Revokes a user's passkey (a lost phone, a suspected clone), by their school's admins.
 #[utoipa::path(tag = "passkeys", security(("bearer" = [])), params(("user_id" = Uuid, Path), ("passkey_id" = Uuid, Path)), responses(
-    (status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    (status = 204)))]
 #[delete("/users/{user_id}/passkeys/{passkey_id}")]
 async fn revoke_user_passkey(
     state: web::Data<AppState>,

@@ -6,13 +6,7 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
-use crate::{
-    auth::CurrentUser,
-    entities::notice,
-    error::{ApiError, Problem},
-    i18n,
-    state::AppState,
-};
+use crate::{auth::CurrentUser, entities::notice, error::ApiError, i18n, state::AppState};
 
 /// The newest notices a list shows.
 const LIST_LIMIT: u64 = 100;
@@ -52,7 +46,7 @@ impl From<notice::Model> for NoticeView {
 
 /// The caller's notices, newest first (at most 100).
 #[utoipa::path(tag = "notices", security(("bearer" = [])), responses(
-    (status = 200, body = [NoticeView]), (status = 401, body = Problem)))]
+    (status = 200, body = [NoticeView])))]
 #[get("/me/notices")]
 async fn list_my_notices(
     state: web::Data<AppState>,
@@ -69,7 +63,7 @@ async fn list_my_notices(
 
 /// Marks one of the caller's notices read.
 #[utoipa::path(tag = "notices", security(("bearer" = [])), params(("notice_id" = Uuid, Path)), responses(
-    (status = 204), (status = 401, body = Problem), (status = 404, body = Problem)))]
+    (status = 204)))]
 #[post("/me/notices/{notice_id}/read")]
 async fn mark_notice_read(
     state: web::Data<AppState>,

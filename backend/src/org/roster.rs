@@ -64,7 +64,6 @@ fn skipped(row: usize, login: Option<&str>, field: &'static str, code: &'static 
         content_type = "text/csv"),
     responses(
         (status = 200, description = "imported (or checked, for a dry run)", body = RosterImportReport),
-        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 413, body = Problem), (status = 415, body = Problem),
         (status = 422, description = "rejected: invalid rows, nothing written; the body is the report", body = RosterImportReport, content_type = "application/problem+json")))]
 #[post("/schools/{school_id}/users/import")]

@@ -92,7 +92,7 @@ pub struct PageQuery {
 
 /// Adds a school to the province (province admins).
 #[utoipa::path(tag = "organisation", security(("bearer" = [])), request_body = CreateSchoolRequest, responses(
-    (status = 201, body = SchoolResponse), (status = 401, body = Problem), (status = 403, body = Problem),
+    (status = 201, body = SchoolResponse),
     (status = 409, body = Problem), (status = 422, body = Problem)))]
 #[post("/schools")]
 async fn create_school(
@@ -140,7 +140,7 @@ async fn create_school(
 
 /// Lists schools: all of them for province staff, one's own for school staff.
 #[utoipa::path(tag = "organisation", security(("bearer" = [])), params(PageQuery), responses(
-    (status = 200, body = SchoolPage), (status = 401, body = Problem)))]
+    (status = 200, body = SchoolPage)))]
 #[get("/schools")]
 async fn list_schools(
     state: web::Data<AppState>,
@@ -174,7 +174,7 @@ fn page_cursor<T>(rows: &mut Vec<T>, limit: u64, id: impl Fn(&T) -> Uuid) -> Opt
 
 /// One school.
 #[utoipa::path(tag = "organisation", security(("bearer" = [])), params(("school_id" = Uuid, Path)), responses(
-    (status = 200, body = SchoolResponse), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    (status = 200, body = SchoolResponse)))]
 #[get("/schools/{school_id}")]
 async fn get_school(
     state: web::Data<AppState>,
@@ -233,8 +233,7 @@ impl From<class::Model> for ClassResponse {
 
 /// Adds a class to a school (that school's admins).
 #[utoipa::path(tag = "organisation", security(("bearer" = [])), params(("school_id" = Uuid, Path)), request_body = CreateClassRequest, responses(
-    (status = 201, body = ClassResponse), (status = 401, body = Problem), (status = 403, body = Problem),
-    (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    (status = 201, body = ClassResponse), (status = 409, body = Problem), (status = 422, body = Problem)))]
 #[post("/schools/{school_id}/classes")]
 async fn create_class(
     state: web::Data<AppState>,
@@ -286,7 +285,7 @@ async fn create_class(
 
 /// A school's classes, newest school year first (that school's staff).
 #[utoipa::path(tag = "organisation", security(("bearer" = [])), params(("school_id" = Uuid, Path)), responses(
-    (status = 200, body = Vec<ClassResponse>), (status = 401, body = Problem), (status = 403, body = Problem)))]
+    (status = 200, body = Vec<ClassResponse>)))]
 #[get("/schools/{school_id}/classes")]
 async fn list_classes(
     state: web::Data<AppState>,
@@ -368,7 +367,7 @@ async fn check_class(
 
 /// Creates an account (province admins; school admins within their school).
 #[utoipa::path(tag = "organisation", security(("bearer" = [])), request_body = CreateUserRequest, responses(
-    (status = 201, body = CreatedUserResponse), (status = 401, body = Problem), (status = 403, body = Problem),
+    (status = 201, body = CreatedUserResponse),
     (status = 409, body = Problem), (status = 422, body = Problem)))]
 #[post("/users")]
 async fn create_user(
@@ -453,7 +452,7 @@ pub struct UserPage {
 
 /// Lists accounts (province admins; school admins see their school only).
 #[utoipa::path(tag = "organisation", security(("bearer" = [])), params(UserQuery), responses(
-    (status = 200, body = UserPage), (status = 401, body = Problem), (status = 403, body = Problem)))]
+    (status = 200, body = UserPage)))]
 #[get("/users")]
 async fn list_users(
     state: web::Data<AppState>,
@@ -512,7 +511,7 @@ async fn user_in_reach(
 
 /// One account (admins of its school, or province admins).
 #[utoipa::path(tag = "organisation", security(("bearer" = [])), params(("user_id" = Uuid, Path)), responses(
-    (status = 200, body = UserResponse), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    (status = 200, body = UserResponse)))]
 #[get("/users/{user_id}")]
 async fn get_user(
     state: web::Data<AppState>,
@@ -544,8 +543,7 @@ pub struct ResetPasswordResponse {
 
 /// Sets a new password for an account and signs it out everywhere (its school's admins).
 #[utoipa::path(tag = "organisation", security(("bearer" = [])), params(("user_id" = Uuid, Path)), request_body = ResetPasswordRequest, responses(
-    (status = 200, body = ResetPasswordResponse), (status = 401, body = Problem), (status = 403, body = Problem),
-    (status = 404, body = Problem), (status = 422, body = Problem)))]
+    (status = 200, body = ResetPasswordResponse), (status = 422, body = Problem)))]
 #[post("/users/{user_id}/password-reset")]
 async fn reset_password(
     state: web::Data<AppState>,
@@ -596,7 +594,7 @@ async fn reset_password(
 
 /// The signed-in user.
 #[utoipa::path(tag = "auth", security(("bearer" = [])), responses(
-    (status = 200, body = UserResponse), (status = 401, body = Problem)))]
+    (status = 200, body = UserResponse)))]
 #[get("/me")]
 async fn get_me(
     state: web::Data<AppState>,

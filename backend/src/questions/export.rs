@@ -31,8 +31,7 @@ pub struct ExportRequest {
 
 /// Exports items the caller can see (their own newest versions, others' approved ones).
 #[utoipa::path(tag = "questions", security(("bearer" = [])), request_body = ExportRequest, responses(
-    (status = 200, description = "the file", content_type = "application/xml"),
-    (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    (status = 200, description = "the file", content_type = "application/xml"), (status = 422, body = Problem)))]
 #[post("/items/export")]
 pub async fn export_items(
     state: web::Data<AppState>,

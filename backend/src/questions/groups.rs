@@ -40,7 +40,7 @@ pub struct GroupResponse {
 
 /// Starts a group: a stimulus that several items share and papers keep together.
 #[utoipa::path(tag = "questions", security(("bearer" = [])), request_body = GroupRequest, responses(
-    (status = 201, body = GroupResponse), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    (status = 201, body = GroupResponse), (status = 422, body = Problem)))]
 #[post("/item-groups")]
 pub async fn create_group(
     state: web::Data<AppState>,
@@ -96,7 +96,7 @@ pub async fn create_group(
 
 /// A group with its stimulus and the members the caller may see.
 #[utoipa::path(tag = "questions", security(("bearer" = [])), params(("group_id" = Uuid, Path)), responses(
-    (status = 200, body = GroupResponse), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    (status = 200, body = GroupResponse)))]
 #[get("/item-groups/{group_id}")]
 pub async fn get_group(
     state: web::Data<AppState>,

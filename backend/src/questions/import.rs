@@ -191,7 +191,7 @@ pub fn parse_file(body: &[u8], budget: &mut Budget) -> Result<ParsedFile, &'stat
 #[utoipa::path(tag = "questions", security(("bearer" = [])), params(ImportQuery),
     request_body(content = Vec<u8>, description = "The file: a .docx or UTF-8 text", content_type = "application/octet-stream"),
     responses(
-        (status = 200, body = ItemImportReport), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 200, body = ItemImportReport),
         (status = 413, body = Problem), (status = 415, body = Problem),
         (status = 422, description = "rejected items; nothing written; the body is the report", body = ItemImportReport, content_type = "application/problem+json")))]
 #[post("/items/import")]

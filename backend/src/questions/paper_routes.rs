@@ -98,7 +98,7 @@ pub struct MatrixCheck {
 
 /// Checks a matrix against the bank: every cell with the approved items available to the caller.
 #[utoipa::path(tag = "papers", security(("bearer" = [])), request_body = MatrixRequest, responses(
-    (status = 200, body = MatrixCheck), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    (status = 200, body = MatrixCheck), (status = 422, body = Problem)))]
 #[post("/matrices/check")]
 async fn check_matrix(
     state: web::Data<AppState>,
@@ -194,7 +194,7 @@ async fn recently_used(
 /// Draws a paper from a matrix and makes its codes (mã đề). The paper is frozen: exact item
 /// versions, each code's order and permutations, and one answer key per code.
 #[utoipa::path(tag = "papers", security(("bearer" = [])), request_body = CreatePaperRequest, responses(
-    (status = 201, body = PaperResponse), (status = 401, body = Problem), (status = 403, body = Problem),
+    (status = 201, body = PaperResponse),
     (status = 422, description = "a matrix that does not fit, or cells the bank cannot fill", body = UnsatisfiedMatrix, content_type = "application/problem+json")))]
 #[post("/papers")]
 async fn create_paper(
@@ -320,7 +320,7 @@ pub(crate) async fn paper_in_reach(
 
 /// A paper's summary: its seed, codes and frozen item versions.
 #[utoipa::path(tag = "papers", security(("bearer" = [])), params(("paper_id" = Uuid, Path)), responses(
-    (status = 200, body = PaperResponse), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    (status = 200, body = PaperResponse)))]
 #[get("/papers/{paper_id}")]
 async fn get_paper(
     state: web::Data<AppState>,
@@ -354,7 +354,7 @@ async fn get_paper(
 /// One code as printed, with its answer key (the paper's author, its school's admins and the
 /// organisers of an exam that uses it).
 #[utoipa::path(tag = "papers", security(("bearer" = [])), params(("paper_id" = Uuid, Path), ("code" = String, Path)), responses(
-    (status = 200, body = PaperCodeResponse), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    (status = 200, body = PaperCodeResponse)))]
 #[get("/papers/{paper_id}/codes/{code}")]
 async fn get_paper_code(
     state: web::Data<AppState>,
@@ -378,8 +378,7 @@ async fn load_code(
 
 /// The same code as a printable Word file, answer key on the last page.
 #[utoipa::path(tag = "papers", security(("bearer" = [])), params(("paper_id" = Uuid, Path), ("code" = String, Path)), responses(
-    (status = 200, description = "the .docx", content_type = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
-    (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    (status = 200, description = "the .docx", content_type = "application/vnd.openxmlformats-officedocument.wordprocessingml.document")))]
 #[get("/papers/{paper_id}/codes/{code}/docx")]
 async fn print_paper_code(
     state: web::Data<AppState>,

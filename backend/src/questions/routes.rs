@@ -152,7 +152,7 @@ async fn own(state: &AppState, user: &CurrentUser, id: Uuid) -> Result<item::Mod
 
 /// Writes a new item as a draft (teachers, reviewers, school admins).
 #[utoipa::path(tag = "questions", security(("bearer" = [])), request_body = ItemRequest, responses(
-    (status = 201, body = ItemResponse), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    (status = 201, body = ItemResponse), (status = 422, body = Problem)))]
 #[post("/items")]
 async fn create_item(
     state: web::Data<AppState>,
@@ -261,7 +261,7 @@ fn page(rows: Vec<(item_version::Model, item::Model)>, limit: u64) -> Result<Ite
 /// Finds items: one's own (any status) and the approved items shared with one's school or
 /// the province. Filters combine; pages by cursor.
 #[utoipa::path(tag = "questions", security(("bearer" = [])), params(ItemQuery), responses(
-    (status = 200, body = ItemPage), (status = 401, body = Problem), (status = 403, body = Problem)))]
+    (status = 200, body = ItemPage)))]
 #[get("/items")]
 async fn list_items(
     state: web::Data<AppState>,
@@ -294,7 +294,7 @@ async fn list_items(
 
 /// Items waiting for the caller's review: submitted, in the caller's subjects and reach.
 #[utoipa::path(tag = "questions", security(("bearer" = [])), responses(
-    (status = 200, body = ItemPage), (status = 401, body = Problem), (status = 403, body = Problem)))]
+    (status = 200, body = ItemPage)))]
 #[get("/items/review-queue")]
 async fn review_queue(
     state: web::Data<AppState>,
@@ -380,7 +380,7 @@ pub async fn readable(
 
 /// One item, with its reviews for the author and reviewers.
 #[utoipa::path(tag = "questions", security(("bearer" = [])), params(("item_id" = Uuid, Path), VersionQuery), responses(
-    (status = 200, body = ItemResponse), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    (status = 200, body = ItemResponse)))]
 #[get("/items/{item_id}")]
 async fn get_item(
     state: web::Data<AppState>,
@@ -419,8 +419,7 @@ async fn get_item(
 /// Edits an item. A draft or returned version is rewritten; an approved one gets a new version
 /// while the approved one stays in use until the new one is approved.
 #[utoipa::path(tag = "questions", security(("bearer" = [])), params(("item_id" = Uuid, Path)), request_body = ItemRequest, responses(
-    (status = 200, body = ItemResponse), (status = 401, body = Problem), (status = 403, body = Problem),
-    (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    (status = 200, body = ItemResponse), (status = 409, body = Problem), (status = 422, body = Problem)))]
 #[put("/items/{item_id}")]
 async fn update_item(
     state: web::Data<AppState>,
@@ -492,8 +491,7 @@ async fn update_item(
 
 /// Sends the newest version for review.
 #[utoipa::path(tag = "questions", security(("bearer" = [])), params(("item_id" = Uuid, Path)), responses(
-    (status = 204, description = "submitted"), (status = 401, body = Problem), (status = 403, body = Problem),
-    (status = 404, body = Problem), (status = 409, body = Problem)))]
+    (status = 204, description = "submitted"), (status = 409, body = Problem)))]
 #[post("/items/{item_id}/submit")]
 async fn submit_item(
     state: web::Data<AppState>,
@@ -542,8 +540,7 @@ pub struct ItemReviewRequest {
 
 /// Approves a submitted item, or returns it with comments (a reviewer of its subject).
 #[utoipa::path(tag = "questions", security(("bearer" = [])), params(("item_id" = Uuid, Path)), request_body = ItemReviewRequest, responses(
-    (status = 204, description = "reviewed"), (status = 401, body = Problem), (status = 403, body = Problem),
-    (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    (status = 204, description = "reviewed"), (status = 409, body = Problem), (status = 422, body = Problem)))]
 #[post("/items/{item_id}/review")]
 async fn review_item(
     state: web::Data<AppState>,
@@ -617,8 +614,7 @@ pub struct ShareRequest {
 
 /// Shares the approved version with the school or the whole province (or takes it back).
 #[utoipa::path(tag = "questions", security(("bearer" = [])), params(("item_id" = Uuid, Path)), request_body = ShareRequest, responses(
-    (status = 204, description = "shared"), (status = 401, body = Problem), (status = 403, body = Problem),
-    (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    (status = 204, description = "shared"), (status = 409, body = Problem), (status = 422, body = Problem)))]
 #[post("/items/{item_id}/share")]
 async fn share_item(
     state: web::Data<AppState>,
@@ -657,7 +653,7 @@ async fn share_item(
 
 /// Takes an item out of use for new papers; papers that used it keep their frozen copy.
 #[utoipa::path(tag = "questions", security(("bearer" = [])), params(("item_id" = Uuid, Path)), responses(
-    (status = 204, description = "retired"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    (status = 204, description = "retired")))]
 #[post("/items/{item_id}/retire")]
 async fn retire_item(
     state: web::Data<AppState>,
