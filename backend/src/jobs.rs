@@ -64,60 +64,46 @@ pub fn of(state: &AppState) -> Vec<Job> {
         jobs.push(Job::forever("grading", worker));
     }
     if !settings.sweep_interval.is_zero() {
-        let s = state.clone();
-        jobs.push(Job::every(
-            "sweeper",
-            settings.sweep_interval,
-            true,
-            move || {
-                let s = s.clone();
-                async move { Ok(crate::exams::sweeper::sweep_once(&s).await.map(drop)?) }
-            },
-        ));
-        let s = state.clone();
+        let sweep = with(state, |s| async move {
+            crate::exams::sweeper::sweep_once(&s).await?;
+            Ok(())
+        });
+        jobs.push(Job::every("sweeper", settings.sweep_interval, true, sweep));
+        let uploads = with(state, |s| async move {
+            crate::content::uploads::clean_abandoned(&s, chrono::Utc::now()).await?;
+            Ok(())
+        });
         jobs.push(Job::every(
             "abandoned uploads",
             JANITOR_EVERY,
             true,
-            move || {
-                let s = s.clone();
-                async move {
-                    Ok(
-                        crate::content::uploads::clean_abandoned(&s, chrono::Utc::now())
-                            .await
-                            .map(drop)?,
-                    )
-                }
-            },
+            uploads,
         ));
-        let s = state.clone();
-        jobs.push(Job::every(
-            "expired photos",
-            JANITOR_EVERY,
-            true,
-            move || {
-                let s = s.clone();
-                async move {
-                    Ok(
-                        crate::identity::photos::clean_expired(&s, chrono::Utc::now())
-                            .await
-                            .map(drop)?,
-                    )
-                }
-            },
-        ));
+        let photos = with(state, |s| async move {
+            crate::identity::photos::clean_expired(&s, chrono::Utc::now()).await?;
+            Ok(())
+        });
+        jobs.push(Job::every("expired photos", JANITOR_EVERY, true, photos));
     }
-    let s = state.clone();
-    jobs.push(Job::every(
-        "audit checkpoints",
-        settings.audit_checkpoint_every,
-        false,
-        move || {
-            let s = s.clone();
-            async move { crate::audit::checkpoints::write(&s).await.map(drop) }
-        },
-    ));
+    let checkpoint = with(state, |s| async move {
+        crate::audit::checkpoints::write(&s).await?;
+        Ok(())
+    });
+    let every = settings.audit_checkpoint_every;
+    jobs.push(Job::every("audit checkpoints", every, false, checkpoint));
     jobs
+}
+
+/// A round that works on its own copy of the application's handles.
+fn with<Fut>(
+    state: &AppState,
+    round: fn(AppState) -> Fut,
+) -> impl Fn() -> Fut + Send + Sync + 'static
+where
+    Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let state = state.clone();
+    move || round(state.clone())
 }
 
 /// Uploads never completed and photos past their retention are looked for this often.

@@ -17,6 +17,7 @@ use std::{
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
+use super::hot_keys;
 use crate::{
     entities::answer_save,
     error::ApiError,
@@ -27,10 +28,6 @@ use crate::{
 const TTL: Duration = Duration::from_secs(600);
 /// Set only by a rebuild: the bitmap holds every slot with a committed save.
 const COMPLETE: u32 = 0;
-
-pub fn key(attempt: Uuid) -> String {
-    super::hot_keys::answered(attempt)
-}
 
 fn bit(slot: i32) -> u32 {
     // Slots are checked against the paper before a save is queued: small and never negative.
@@ -53,7 +50,7 @@ pub fn count(bitmap: Option<&[u8]>) -> Option<i64> {
 pub async fn record(hot: &dyn HotStore, written: &HashSet<(Uuid, i32)>) {
     let bits: Vec<(String, u32)> = written
         .iter()
-        .map(|(attempt, slot)| (key(*attempt), bit(*slot)))
+        .map(|(attempt, slot)| (hot_keys::answered(*attempt), bit(*slot)))
         .collect();
     let ops: Vec<Op> = bits
         .iter()
@@ -87,7 +84,10 @@ pub async fn rebuild(
     for (attempt, _) in &slots {
         *counts.entry(*attempt).or_default() += 1;
     }
-    let keys: HashMap<Uuid, String> = attempts.iter().map(|a| (*a, key(*a))).collect();
+    let keys: HashMap<Uuid, String> = attempts
+        .iter()
+        .map(|a| (*a, hot_keys::answered(*a)))
+        .collect();
     // The completeness bit last: if the pipeline stops half-way, no bitmap claims more than
     // it holds.
     let ops: Vec<Op> = slots

@@ -13,7 +13,6 @@ use super::{domain::INCIDENTS, taking::time_left};
 use super::{
     domain::{self, AttemptState},
     hot_clock, hot_keys,
-    room_feed::room_channel,
     writer::{Answer, SaveJob},
 };
 use crate::{
@@ -182,7 +181,7 @@ async fn heartbeat(
     // One round trip to the hot store: the clock copy read, presence and incident counts
     // written, the room told. Presence and counts are rebuilt by the next heartbeat if the hot
     // store loses them; a failed batch only means the clock comes from the row.
-    let clock_key = hot_clock::key(id);
+    let clock_key = hot_keys::clock(id);
     let presence_key = hot_keys::presence(id);
     let presence = json!({ "at": now, "device": body.device_id }).to_string();
     let total_key = hot_keys::incidents(id);
@@ -191,7 +190,7 @@ async fn heartbeat(
         .iter()
         .map(|kind| hot_keys::incidents_of_kind(id, kind))
         .collect();
-    let channel = facts.room_id.map(room_channel);
+    let channel = facts.room_id.map(hot_keys::room_channel);
     let live =
         json!({ "type": "heartbeat", "attempt": id, "at": now, "incidents": body.incidents })
             .to_string();

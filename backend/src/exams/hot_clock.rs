@@ -14,7 +14,7 @@ use sea_orm::EntityTrait;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::domain::AttemptState;
+use super::{domain::AttemptState, hot_keys};
 use crate::{
     entities::attempt,
     error::ApiError,
@@ -43,10 +43,6 @@ impl TryFrom<&attempt::Model> for HotClock {
     }
 }
 
-pub fn key(id: Uuid) -> String {
-    super::hot_keys::clock(id)
-}
-
 /// Writes the copy of a row just committed (or just read).
 pub async fn remember(hot: &dyn HotStore, row: &attempt::Model) {
     let Ok(clock) = HotClock::try_from(row) else {
@@ -54,7 +50,7 @@ pub async fn remember(hot: &dyn HotStore, row: &attempt::Model) {
     };
     let body = serde_json::to_vec(&clock).expect("plain data");
     if let Err(e) = hot
-        .set_if_newer(&key(row.id), i64::from(row.version), &body, TTL)
+        .set_if_newer(&hot_keys::clock(row.id), i64::from(row.version), &body, TTL)
         .await
     {
         tracing::debug!(error = ?e, id = %row.id, "could not write an attempt's clock copy");
@@ -64,7 +60,7 @@ pub async fn remember(hot: &dyn HotStore, row: &attempt::Model) {
 /// The attempt's state and deadline: the copy, or the row when there is none (or the hot store
 /// does not answer).
 pub async fn read(state: &AppState, id: Uuid) -> Result<HotClock, ApiError> {
-    match state.hot.get(&key(id)).await {
+    match state.hot.get(&hot_keys::clock(id)).await {
         Ok(Some(stored)) => match parse(&stored) {
             Some(copy) => Ok(copy),
             None => read_row(state, id).await,

@@ -33,14 +33,15 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 
 const SNAPSHOT_EVERY: StdDuration = StdDuration::from_secs(10);
 
-pub use super::hot_keys::room_channel;
-
 /// Tells the room's proctors, on every instance, that something happened.
 pub async fn announce(state: &AppState, room: Option<Uuid>, message: serde_json::Value) {
     if let Some(room) = room
         && let Err(e) = state
             .hot
-            .publish(&room_channel(room), message.to_string().as_bytes())
+            .publish(
+                &hot_keys::room_channel(room),
+                message.to_string().as_bytes(),
+            )
             .await
     {
         tracing::debug!(error = %e, "room announcement lost (the dashboard's next snapshot repairs it)");
@@ -138,7 +139,7 @@ async fn snapshot(state: &AppState, room: &exam_room::Model) -> Result<RoomStatu
             [
                 hot_keys::presence(*id),
                 hot_keys::incidents(*id),
-                answered::key(*id),
+                hot_keys::answered(*id),
             ]
         })
         .collect();
@@ -264,7 +265,7 @@ async fn dashboard(
         })?;
     let live = state
         .hot
-        .subscribe(&room_channel(room.id))
+        .subscribe(&hot_keys::room_channel(room.id))
         .await
         .map_err(|e| {
             tracing::warn!(error = %e, "dashboard cannot subscribe");

@@ -149,7 +149,7 @@ async fn exam_response(state: &AppState, e: exam::Model) -> Result<ExamResponse,
     Ok(ExamResponse {
         id: e.id,
         name: e.name,
-        kind: parse(&e.kind)?,
+        kind: ExamKind::parse(&e.kind)?,
         scope: parse(&e.scope)?,
         school_id: e.school_id,
         class_id: e.class_id,

@@ -109,11 +109,10 @@ pub async fn delete_uncovered(
 
 /// The exam a photo's attempt belongs to.
 async fn exam_of(state: &AppState, attempt: Uuid) -> Result<Option<Uuid>, ApiError> {
-    let Some(attempt) = attempt::Entity::find_by_id(attempt).one(&state.db).await? else {
-        return Ok(None);
-    };
-    Ok(sitting::Entity::find_by_id(attempt.sitting_id)
+    Ok(attempt::Entity::find_by_id(attempt)
+        .find_also_related(sitting::Entity)
         .one(&state.db)
         .await?
+        .and_then(|(_, sitting)| sitting)
         .map(|s| s.exam_id))
 }

@@ -167,12 +167,12 @@ async fn proctors_see_the_room_live_across_instances(app: TestApp) {
 async fn the_dashboard_counts_answers_without_reading_saves_and_survives_a_lost_hot_store(
     app: TestApp,
 ) {
-    use hocthi::exams::answered;
+    use hocthi::exams::{answered, hot_keys};
     let e = exam_ready(&app, 1, "exam").await;
     let attempts = register_lock_check_in(&app, &e).await;
     let (_, token) = &e.students[0];
     let attempt = attempts[0].as_str();
-    let bitmap = answered::key(attempt.parse().unwrap());
+    let bitmap = hot_keys::answered(attempt.parse().unwrap());
     start(&app, token, attempt, DEVICE_A).await;
     // The first snapshot counts from the saves (none) and leaves a complete bitmap behind.
     assert_eq!(answered_in_snapshot(&app, &e, attempt).await, 0);
