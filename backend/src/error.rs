@@ -313,17 +313,6 @@ pub fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> R
     })
 }
 
-pub fn payload_error(
-    err: actix_web::error::PayloadError,
-    _req: &actix_web::HttpRequest,
-) -> actix_web::Error {
-    match err {
-        actix_web::error::PayloadError::Overflow => ApiError::PayloadTooLarge,
-        _ => ApiError::BadRequest("malformed_body"),
-    }
-    .into()
-}
-
 pub fn query_error(
     _err: actix_web::error::QueryPayloadError,
     _req: &actix_web::HttpRequest,

@@ -142,7 +142,8 @@ impl Jobs {
         Self { shutdown, running }
     }
 
-    pub fn names(&self) -> Vec<&'static str> {
+    #[cfg(test)]
+    fn names(&self) -> Vec<&'static str> {
         self.running.iter().map(|(name, _)| *name).collect()
     }
 

@@ -76,7 +76,6 @@ pub struct Package {
 pub enum ArchiveError {
     Unreadable,
     UnsafePath(String),
-    MissingManifest,
 }
 
 fn safe(name: &str) -> bool {

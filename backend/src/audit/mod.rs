@@ -4,7 +4,7 @@
 //! database does not hold, of the event and the hash before it: someone who can write the
 //! database can delete or edit events but cannot recompute the chain. Signed checkpoints in
 //! the blob store (`checkpoints`) tell when the tail was cut off.
-pub mod checkpoints;
+pub(crate) mod checkpoints;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{

@@ -1,13 +1,13 @@
 //! Accounts and sign-in: passwords, tokens, roles, and the extractor every handler uses to
 //! know who is calling and to demand a role within a school or the province.
-pub mod db;
-pub mod domain;
-pub mod limits;
-pub mod password;
-pub mod revocations;
+pub(crate) mod db;
+pub(crate) mod domain;
+pub(crate) mod limits;
+pub(crate) mod password;
+pub(crate) mod revocations;
 pub mod roles;
-pub mod routes;
-pub mod step_up;
+pub(crate) mod routes;
+pub(crate) mod step_up;
 pub mod tokens;
 
 use std::{future::Future, pin::Pin};

@@ -1,13 +1,13 @@
 //! The province's shared digital-content repository (kho học liệu số dùng chung): files
 //! uploaded straight to the blob store and checked on completion, content items with versions,
 //! scopes and review, search and browsing.
-pub mod item_routes;
+pub(crate) mod item_routes;
 pub mod items;
-pub mod learning;
-pub mod review;
-pub mod search;
+pub(crate) mod learning;
+pub(crate) mod review;
+pub(crate) mod search;
 pub mod uploads;
-pub mod usage;
+pub(crate) mod usage;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     uploads::configure(cfg);

@@ -328,9 +328,7 @@ async fn check_object(
         match sniff::inspect_zip(&bytes) {
             Ok(found) => found,
             Err(ArchiveError::UnsafePath(_)) => return Err("unsafe_archive_path"),
-            Err(ArchiveError::MissingManifest) | Err(ArchiveError::Unreadable) => {
-                return Err("unreadable_file");
-            }
+            Err(ArchiveError::Unreadable) => return Err("unreadable_file"),
         }
     } else {
         (found, Package::default())

@@ -1,33 +1,33 @@
 //! Timed online assessments: exams, sittings, rooms and candidates; attempts on the server's
 //! clock with a group-commit writer for autosaves; proctors; grading, results and statistics.
-pub mod access;
+pub(crate) mod access;
 pub mod answered;
-pub mod answers;
-pub mod appeals;
-pub mod batched;
+pub(crate) mod answers;
+pub(crate) mod appeals;
+pub(crate) mod batched;
 pub mod chart;
-pub mod check_in;
+pub(crate) mod check_in;
 pub mod domain;
-pub mod graded;
-pub mod grading;
-pub mod hot_clock;
+pub(crate) mod graded;
+pub(crate) mod grading;
+pub(crate) mod hot_clock;
 pub mod hot_keys;
-pub mod key_corrections;
+pub(crate) mod key_corrections;
 pub mod lifecycle;
-pub mod lock;
-pub mod marking;
-pub mod my_attempts;
-pub mod photos;
-pub mod proctor;
-pub mod registration;
-pub mod results;
-pub mod room_feed;
-pub mod setup;
-pub mod staff;
-pub mod statistics;
-pub mod streams;
+pub(crate) mod lock;
+pub(crate) mod marking;
+pub(crate) mod my_attempts;
+pub(crate) mod photos;
+pub(crate) mod proctor;
+pub(crate) mod registration;
+pub(crate) mod results;
+pub(crate) mod room_feed;
+pub(crate) mod setup;
+pub(crate) mod staff;
+pub(crate) mod statistics;
+pub(crate) mod streams;
 pub mod sweeper;
-pub mod taking;
+pub(crate) mod taking;
 pub mod writer;
 
 use std::{

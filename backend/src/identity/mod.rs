@@ -1,10 +1,10 @@
 //! Identity for exams: ID-card numbers kept as a keyed hash plus a sealed value, and check-in by
 //! the chip ID card's QR code, matched field by field against the registered candidate.
 pub mod cccd;
-pub mod consent;
-pub mod enrollment;
-pub mod offboarding;
-pub mod passkeys;
+pub(crate) mod consent;
+pub(crate) mod enrollment;
+pub(crate) mod offboarding;
+pub(crate) mod passkeys;
 pub mod photos;
 pub mod vault;
 

@@ -1,7 +1,7 @@
 //! Notices: what a person must be told about their own account, kept until they read it. A new
 //! passkey on a student's account tells the student and every admin of their school, so a
 //! credential bound without the student is seen by someone who can revoke it.
-pub mod routes;
+pub(crate) mod routes;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};

@@ -1,9 +1,9 @@
 //! The organisation: the province's schools, their classes, and the people in them.
-pub mod db;
-pub mod domain;
+pub(crate) mod db;
+pub(crate) mod domain;
 pub mod import;
-pub mod roster;
-pub mod routes;
+pub(crate) mod roster;
+pub(crate) mod routes;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;

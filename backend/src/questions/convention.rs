@@ -311,11 +311,6 @@ impl Draft {
     }
 }
 
-/// Reads every item; problems are reported per item, never by failing the whole file.
-pub fn parse(paragraphs: &[Paragraph]) -> Vec<Parsed> {
-    parse_with_groups(paragraphs).0
-}
-
 fn group_start(text: &str) -> Option<String> {
     let (label, rest) = text.split_once(':')?;
     matches!(fold(label).as_str(), "ngu lieu" | "doan van" | "passage")
@@ -329,6 +324,8 @@ fn group_end(text: &str) -> bool {
     )
 }
 
+/// Reads every item and shared passage; problems are reported per item, never by failing the
+/// whole file.
 pub fn parse_with_groups(paragraphs: &[Paragraph]) -> (Vec<Parsed>, Vec<GroupDraft>) {
     let mut groups: Vec<GroupDraft> = Vec::new();
     let mut open_group: Option<usize> = None;
@@ -496,7 +493,7 @@ Câu 4. Không có đáp án
 
     #[test]
     fn the_text_convention_reads_good_items_and_names_bad_ones() {
-        let items = parse(&paragraphs_of_text(BANK));
+        let items = parse_with_groups(&paragraphs_of_text(BANK)).0;
         let summary: Vec<(usize, &str, Result<&str, &str>)> = items
             .iter()
             .map(|p| {
@@ -617,7 +614,7 @@ Câu 4. Không có đáp án
                 runs: vec![run("D.", true, false), run(" bốn", false, false)],
             },
         ];
-        let items = parse(&paragraphs);
+        let items = parse_with_groups(&paragraphs).0;
         let Body::MultipleChoice {
             correct, options, ..
         } = &items[0].result.as_ref().unwrap().body

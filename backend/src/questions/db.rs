@@ -105,17 +105,6 @@ pub async fn find_version(
         .await
 }
 
-pub async fn versions_of(
-    db: &impl ConnectionTrait,
-    id: Uuid,
-) -> Result<Vec<item_version::Model>, DbErr> {
-    item_version::Entity::find()
-        .filter(item_version::Column::ItemId.eq(id))
-        .order_by_asc(item_version::Column::Version)
-        .all(db)
-        .await
-}
-
 pub async fn set_status(
     db: &impl ConnectionTrait,
     id: Uuid,

@@ -1,5 +1,5 @@
 //! The three stores behind the service, each with an embedded and a production form.
 pub mod blob;
-pub mod blob_http;
+pub(crate) mod blob_http;
 pub mod db;
 pub mod hot;
