@@ -1,5 +1,4 @@
 //! The first province admin, created when no user exists yet.
-use sea_orm::TransactionTrait;
 
 use crate::{
     audit::{self, Event},
@@ -36,10 +35,9 @@ pub async fn ensure_first_admin(state: &AppState) -> anyhow::Result<Option<First
         .hash(password.clone())
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     let user = db::insert_user(&txn, &new, hash).await?;
-    audit::record(
-        &txn,
+    txn.commit(
         &RequestMeta::system(&state.audit_key),
         Event {
             actor: None,
@@ -50,7 +48,6 @@ pub async fn ensure_first_admin(state: &AppState) -> anyhow::Result<Option<First
         },
     )
     .await?;
-    txn.commit().await?;
     Ok(Some(FirstAdmin {
         login: new.login,
         generated_password: generated.then_some(password),

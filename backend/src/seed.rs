@@ -244,7 +244,7 @@ fn check_matrices(dir: &Path) -> anyhow::Result<usize> {
 
 async fn seed_organisation(state: &AppState, dir: &Path) -> anyhow::Result<SeedReport> {
     let mut report = SeedReport::default();
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     let mut schools: HashMap<String, Uuid> = HashMap::new();
     for row in rows(&dir.join("schools.csv"))? {
         let code = field(&row, "code", "schools.csv")?.to_uppercase();
@@ -344,18 +344,12 @@ async fn seed_organisation(state: &AppState, dir: &Path) -> anyhow::Result<SeedR
         db::insert_user(&txn, &new, hash).await?;
         report.users.push((new.login, password));
     }
-    audit::record(
-        &txn,
-        &RequestMeta::system(&state.audit_key),
-        Event {
+    txn.commit(&RequestMeta::system(&state.audit_key), Event {
             actor: None,
             action: "samples.seeded",
             target_type: "province",
             target_id: None,
             details: serde_json::json!({ "schools": report.schools, "classes": report.classes, "users": report.users.len() }),
-        },
-    )
-    .await?;
-    txn.commit().await?;
+        }).await?;
     Ok(report)
 }

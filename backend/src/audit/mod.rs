@@ -1,5 +1,5 @@
 //! The audit log: append-only and chained with a key. Every capability records its state
-//! changes through `record`, inside the same transaction as the change itself, so an event
+//! changes through a `Change`, inside the same transaction as the change itself, so an event
 //! exists exactly when its change does. Each event's hash is an HMAC-SHA256, under a key the
 //! database does not hold, of the event and the hash before it: someone who can write the
 //! database can delete or edit events but cannot recompute the chain. Signed checkpoints in
@@ -9,8 +9,9 @@ pub(crate) mod checkpoints;
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Statement,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    EntityTrait, ExecResult, QueryFilter, QueryOrder, QueryResult, QuerySelect, Statement,
+    TransactionTrait,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -112,7 +113,72 @@ async fn lock_chain(txn: &DatabaseTransaction) -> Result<(), DbErr> {
     Ok(())
 }
 
-pub async fn record(
+/// A change to the record and the audit events saying who made it, in one transaction: it
+/// commits only with its event (`commit`), so a change is never written without one, and
+/// dropped without committing it rolls back. Queries run on it as on the transaction itself.
+pub struct Change(DatabaseTransaction);
+
+impl Change {
+    pub async fn begin(db: &DatabaseConnection) -> Result<Self, DbErr> {
+        Ok(Self(db.begin().await?))
+    }
+
+    /// Records an event of this change before the one `commit` records (a change that does
+    /// several things, each its own event).
+    pub async fn record(&self, meta: &RequestMeta, event: Event<'_>) -> Result<(), DbErr> {
+        record(&self.0, meta, event).await
+    }
+
+    /// Drops the change on purpose (a dry run): nothing of it is written.
+    pub async fn rollback(self) -> Result<(), DbErr> {
+        self.0.rollback().await
+    }
+
+    /// Records the change's event and commits both.
+    pub async fn commit(self, meta: &RequestMeta, event: Event<'_>) -> Result<(), DbErr> {
+        record(&self.0, meta, event).await?;
+        self.0.commit().await
+    }
+}
+
+/// A plain transaction that turned out to make an audited change (a token refresh, routine and
+/// unaudited, that finds a replayed token and revokes the session's family).
+impl From<DatabaseTransaction> for Change {
+    fn from(txn: DatabaseTransaction) -> Self {
+        Self(txn)
+    }
+}
+
+impl std::ops::Deref for Change {
+    type Target = DatabaseTransaction;
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.0
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for Change {
+    fn get_database_backend(&self) -> DbBackend {
+        self.0.get_database_backend()
+    }
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        self.0.execute_raw(stmt).await
+    }
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.0.execute_unprepared(sql).await
+    }
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.0.query_one_raw(stmt).await
+    }
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.0.query_all_raw(stmt).await
+    }
+    fn support_returning(&self) -> bool {
+        self.0.support_returning()
+    }
+}
+
+async fn record(
     txn: &DatabaseTransaction,
     meta: &RequestMeta,
     event: Event<'_>,

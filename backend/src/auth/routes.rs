@@ -115,11 +115,10 @@ async fn login(
     if user.disabled {
         return Err(ApiError::Forbidden("account_disabled"));
     }
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     let session = Uuid::now_v7();
     let tokens = issue_tokens(&state, &txn, &user, session).await?;
-    audit::record(
-        &txn,
+    txn.commit(
         &meta,
         Event::by(
             user.id,
@@ -130,7 +129,6 @@ async fn login(
         ),
     )
     .await?;
-    txn.commit().await?;
     Ok(web::Json(tokens))
 }
 
@@ -157,19 +155,18 @@ async fn refresh(
             // Someone replayed a spent token: the thief or the owner, we cannot tell, so the
             // whole family goes.
             db::revoke_family(&txn, token.family_id, now).await?;
-            audit::record(
-                &txn,
-                &meta,
-                Event::by(
-                    token.user_id,
-                    "auth.refresh_reuse_detected",
-                    "user",
-                    token.user_id,
-                    serde_json::json!({ "session": token.family_id }),
-                ),
-            )
-            .await?;
-            txn.commit().await?;
+            audit::Change::from(txn)
+                .commit(
+                    &meta,
+                    Event::by(
+                        token.user_id,
+                        "auth.refresh_reuse_detected",
+                        "user",
+                        token.user_id,
+                        serde_json::json!({ "session": token.family_id }),
+                    ),
+                )
+                .await?;
             state.revocations.revoke(&[token.family_id]).await?;
             return Err(ApiError::Unauthorized("refresh_token_reused"));
         }
@@ -198,10 +195,9 @@ async fn logout(
     meta: RequestMeta,
     user: CurrentUser,
 ) -> Result<HttpResponse, ApiError> {
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     db::revoke_family(&txn, user.session, Utc::now()).await?;
-    audit::record(
-        &txn,
+    txn.commit(
         &meta,
         Event::by(
             user.id,
@@ -212,7 +208,6 @@ async fn logout(
         ),
     )
     .await?;
-    txn.commit().await?;
     state.revocations.revoke(&[user.session]).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -248,11 +243,10 @@ async fn change_password(
     }
     let hash = state.passwords.hash(new_password).await?;
     let now = Utc::now();
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     db::set_password(&txn, user.id, hash, now).await?;
     let sessions = db::revoke_all_for_user(&txn, user.id, now, Some(user.session)).await?;
-    audit::record(
-        &txn,
+    txn.commit(
         &meta,
         Event::by(
             user.id,
@@ -263,7 +257,6 @@ async fn change_password(
         ),
     )
     .await?;
-    txn.commit().await?;
     state.revocations.revoke(&sessions).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -65,7 +65,7 @@ async fn create_content_item(
     if province {
         item.published_version = None;
     }
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     content_item::Entity::insert(content_item::ActiveModel::from(item.clone()).reset_all())
         .exec_without_returning(&txn)
         .await?;
@@ -78,8 +78,7 @@ async fn create_content_item(
     ))
     .exec_without_returning(&txn)
     .await?;
-    audit::record(
-        &txn,
+    txn.commit(
         &meta,
         Event::by(
             user.id,
@@ -90,7 +89,6 @@ async fn create_content_item(
         ),
     )
     .await?;
-    txn.commit().await?;
     Ok(HttpResponse::Created().json(response(&state, &item, 1).await?))
 }
 
@@ -183,7 +181,7 @@ async fn new_version(
     class_id: Option<Uuid>,
     stored: &Stored,
 ) -> Result<content_item::Model, ApiError> {
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     let mut next = item.clone();
     next.latest_version = item.latest_version + 1;
     next.scope = scope.to_owned();
@@ -224,8 +222,7 @@ async fn new_version(
     ))
     .exec_without_returning(&txn)
     .await?;
-    audit::record(
-        &txn,
+    txn.commit(
         meta,
         Event::by(
             user.id,
@@ -236,7 +233,6 @@ async fn new_version(
         ),
     )
     .await?;
-    txn.commit().await?;
     Ok(next)
 }
 

@@ -149,12 +149,11 @@ async fn assign(
         due_at: body.due_at,
         created_at: Utc::now(),
     };
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     assignment::Entity::insert(assignment::ActiveModel::from(model.clone()).reset_all())
         .exec_without_returning(&txn)
         .await?;
-    audit::record(
-        &txn,
+    txn.commit(
         &meta,
         Event::by(
             user.id,
@@ -165,7 +164,6 @@ async fn assign(
         ),
     )
     .await?;
-    txn.commit().await?;
     Ok(HttpResponse::Created().json(response(&model)))
 }
 

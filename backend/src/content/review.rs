@@ -2,9 +2,7 @@
 //! take down a published item.
 
 use actix_web::{HttpResponse, post, web};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait, sea_query::Expr,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use serde::Deserialize;
 use serde_json::json;
 use utoipa::ToSchema;
@@ -48,7 +46,7 @@ async fn submit_for_review(
     if item.review == "taken_down" {
         return Err(ApiError::Conflict("taken_down"));
     }
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     let moved = content_version::Entity::update_many()
         .col_expr(content_version::Column::Status, Expr::value("submitted"))
         .filter(content_version::Column::ItemId.eq(item.id))
@@ -64,8 +62,7 @@ async fn submit_for_review(
         .filter(content_item::Column::Id.eq(item.id))
         .exec(&txn)
         .await?;
-    audit::record(
-        &txn,
+    txn.commit(
         &meta,
         Event::by(
             user.id,
@@ -76,7 +73,6 @@ async fn submit_for_review(
         ),
     )
     .await?;
-    txn.commit().await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -112,7 +108,7 @@ async fn review(
         "return" => return Err(ApiError::field("comment", "required")),
         _ => return Err(ApiError::field("decision", "invalid")),
     };
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     let version = content_version::Entity::find_by_id((item.id, item.latest_version))
         .one(&txn)
         .await?
@@ -138,8 +134,7 @@ async fn review(
         .filter(content_item::Column::Id.eq(item.id))
         .exec(&txn)
         .await?;
-    audit::record(
-        &txn,
+    txn.commit(
         &meta,
         Event::by(
             user.id,
@@ -154,7 +149,6 @@ async fn review(
         ),
     )
     .await?;
-    txn.commit().await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -179,14 +173,13 @@ async fn take_down(
         return Err(ApiError::field("reason", "required"));
     }
     let item = find(&state, path.into_inner()).await?;
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     content_item::Entity::update_many()
         .col_expr(content_item::Column::Review, Expr::value("taken_down"))
         .filter(content_item::Column::Id.eq(item.id))
         .exec(&txn)
         .await?;
-    audit::record(
-        &txn,
+    txn.commit(
         &meta,
         Event::by(
             user.id,
@@ -197,6 +190,5 @@ async fn take_down(
         ),
     )
     .await?;
-    txn.commit().await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -2,7 +2,7 @@
 //! number, the name without diacritics or case and the date of birth must match the registered
 //! candidate; a mismatch names the fields to the room's proctors and is an incident of the room.
 use actix_web::{HttpResponse, post, web};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter};
 use serde::Deserialize;
 use serde_json::json;
 use utoipa::ToSchema;
@@ -163,12 +163,11 @@ async fn check_in_with_card(
         .await?;
         return Err(mismatch(wrong));
     }
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     let mut active: candidate::ActiveModel = candidate.clone().into();
     active.checked_in_at = sea_orm::Set(Some(now));
     active.update(&txn).await?;
-    audit::record(
-        &txn,
+    txn.commit(
         &meta,
         Event::by(
             user.id,
@@ -179,7 +178,6 @@ async fn check_in_with_card(
         ),
     )
     .await?;
-    txn.commit().await?;
     crate::auth::limits::forgive_checked_in(&state.db, state.hot.as_ref(), candidate.user_id).await;
     super::room_feed::announce(
         &state,
@@ -196,12 +194,11 @@ async fn write_incident(
     user: &CurrentUser,
     report: incident_report::Model,
 ) -> Result<(), ApiError> {
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     incident_report::Entity::insert(incident_report::ActiveModel::from(report.clone()).reset_all())
         .exec_without_returning(&txn)
         .await?;
-    audit::record(
-        &txn,
+    txn.commit(
         meta,
         Event::by(
             user.id,
@@ -212,6 +209,5 @@ async fn write_incident(
         ),
     )
     .await?;
-    txn.commit().await?;
     Ok(())
 }

@@ -2,9 +2,7 @@
 use std::collections::HashMap;
 
 use actix_web::{post, web};
-use sea_orm::{
-    ColumnTrait, EntityTrait, QueryFilter, QuerySelect, TransactionTrait, sea_query::Expr,
-};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, sea_query::Expr};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -128,7 +126,7 @@ async fn correct_key(
     if !exams_of_paper.iter().all(|e| is_organiser(&user, e)) {
         return Err(ApiError::Conflict("paper_used_by_other_exams"));
     }
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     let mut keys: HashMap<String, CodeKey> = HashMap::new();
     for c in &body.corrections {
         let key = match keys.remove(&c.code) {
@@ -216,20 +214,14 @@ async fn correct_key(
             }
             grading::grade(&txn, &Context::load(&txn, a.id).await?).await?;
         }
-        audit::record(
-            &txn,
-            &meta,
-            Event::by(
+        txn.commit(&meta, Event::by(
                 user.id,
                 "paper.key_corrected",
                 "sitting",
                 sitting.id,
                 json!({ "corrections": body.corrections.iter().map(|c| json!({"code": c.code, "part": c.part, "number": c.number, "key": c.key})).collect::<Vec<_>>(),
                         "scores_changed": changes.len() }),
-            ),
-        )
-        .await?;
-        txn.commit().await?;
+            )).await?;
         state.exams.forget_paper(sitting.paper_id);
     } else {
         txn.rollback().await?;

@@ -3,9 +3,7 @@
 use std::collections::HashMap;
 
 use actix_web::{post, web};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
@@ -48,7 +46,7 @@ async fn lock_sitting(
     path: web::Path<Uuid>,
 ) -> Result<web::Json<LockReport>, ApiError> {
     let (_, sitting) = organised_sitting(&state, &user, path.into_inner()).await?;
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     // The version check of the lock itself: only one caller moves locked_at from NULL.
     let locked = sitting::Entity::update_many()
         .col_expr(
@@ -115,8 +113,7 @@ async fn lock_sitting(
         .exec_without_returning(&txn)
         .await?;
     }
-    audit::record(
-        &txn,
+    txn.commit(
         &meta,
         Event::by(
             user.id,
@@ -127,7 +124,6 @@ async fn lock_sitting(
         ),
     )
     .await?;
-    txn.commit().await?;
     Ok(web::Json(LockReport {
         attempts_created: attempts.len(),
         codes: counts,

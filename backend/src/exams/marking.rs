@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use actix_web::{get, post, web};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -136,7 +136,7 @@ async fn mark_essay(
     body: web::Json<EssayMarkRequest>,
 ) -> Result<web::Json<Score>, ApiError> {
     user.require(&[Role::SchoolAdmin, Role::Teacher], user.home())?;
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     let ctx = Context::load(&txn, path.into_inner()).await?;
     require_marker(&user, &ctx.exam).map_err(|_| ApiError::NotFound("attempt_not_found"))?;
     if !matches!(
@@ -182,8 +182,8 @@ async fn mark_essay(
     })
     .exec_without_returning(&txn)
     .await?;
-    audit::record(
-        &txn,
+    let score = grading::grade(&txn, &ctx).await?;
+    txn.commit(
         &meta,
         Event::by(
             user.id,
@@ -194,7 +194,5 @@ async fn mark_essay(
         ),
     )
     .await?;
-    let score = grading::grade(&txn, &ctx).await?;
-    txn.commit().await?;
     Ok(web::Json(score))
 }

@@ -4,7 +4,7 @@
 //! view is audited.
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{Duration, Utc};
-use sea_orm::{ActiveModelTrait, EntityTrait, TransactionTrait};
+use sea_orm::{ActiveModelTrait, EntityTrait};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -195,9 +195,8 @@ async fn view_photo(
         .await?
         .ok_or(ApiError::NotFound("photo_not_found"))?;
     let image = open_with(&data_key, &sealed).map_err(ApiError::Unexpected)?;
-    let txn = state.db.begin().await?;
-    audit::record(
-        &txn,
+    let txn = audit::Change::begin(&state.db).await?;
+    txn.commit(
         &meta,
         Event::by(
             user.id,
@@ -208,7 +207,6 @@ async fn view_photo(
         ),
     )
     .await?;
-    txn.commit().await?;
     Ok(HttpResponse::Ok()
         .content_type(found.mime)
         .insert_header(("Cache-Control", "no-store"))

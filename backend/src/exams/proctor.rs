@@ -5,8 +5,7 @@
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
-    sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, sea_query::Expr,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -69,18 +68,13 @@ async fn act(
 ) -> Result<attempt::Model, ApiError> {
     user.require(PROCTORS, user.home())?;
     let now = state.clock.now();
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     let ctx = Context::load(&txn, id).await?;
     require_room_staff(&txn, user, &ctx).await?;
     let change = build(&ctx)?;
     let after = lifecycle::apply(&txn, &ctx, change, now).await?;
-    audit::record(
-        &txn,
-        meta,
-        Event::by(user.id, action, "attempt", id, details),
-    )
-    .await?;
-    txn.commit().await?;
+    txn.commit(meta, Event::by(user.id, action, "attempt", id, details))
+        .await?;
     hot_clock::remember(state.hot.as_ref(), &after).await;
     announce(
         state,
@@ -122,7 +116,7 @@ async fn check_in(
 ) -> Result<HttpResponse, ApiError> {
     user.require(PROCTORS, user.home())?;
     let why = reason(&body)?;
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     let candidate = candidate::Entity::find_by_id(path.into_inner())
         .one(&txn)
         .await?
@@ -140,8 +134,7 @@ async fn check_in(
     let mut active: candidate::ActiveModel = candidate.clone().into();
     active.checked_in_at = sea_orm::Set(Some(now));
     active.update(&txn).await?;
-    audit::record(
-        &txn,
+    txn.commit(
         &meta,
         Event::by(
             user.id,
@@ -152,7 +145,6 @@ async fn check_in(
         ),
     )
     .await?;
-    txn.commit().await?;
     crate::auth::limits::forgive_checked_in(&state.db, state.hot.as_ref(), candidate.user_id).await;
     announce(
         &state,
@@ -289,7 +281,7 @@ async fn room_wide(
     build: impl Fn(&Context) -> Result<Change, ApiError>,
 ) -> Result<RoomActionResult, ApiError> {
     let now = state.clock.now();
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     let (room, _, _) = room_in_reach(&txn, user, room_id).await?;
     let attempts = attempt::Entity::find()
         .filter(attempt::Column::RoomId.eq(room.id))
@@ -302,8 +294,7 @@ async fn room_wide(
             changed.push(lifecycle::apply(&txn, &ctx, change, now).await?);
         }
     }
-    audit::record(
-        &txn,
+    txn.commit(
         meta,
         Event::by(
             user.id,
@@ -314,7 +305,6 @@ async fn room_wide(
         ),
     )
     .await?;
-    txn.commit().await?;
     for after in &changed {
         hot_clock::remember(state.hot.as_ref(), after).await;
     }
@@ -538,7 +528,7 @@ async fn write_report(
     if text.is_empty() || text.chars().count() > 10_000 {
         return Err(ApiError::field("text", "required"));
     }
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     let (room, _, _) = room_in_reach(&txn, &user, path.into_inner()).await?;
     if let Some(a) = body.attempt_id {
         let inside = attempt::Entity::find_by_id(a)
@@ -560,8 +550,7 @@ async fn write_report(
     incident_report::Entity::insert(incident_report::ActiveModel::from(report.clone()).reset_all())
         .exec_without_returning(&txn)
         .await?;
-    audit::record(
-        &txn,
+    txn.commit(
         &meta,
         Event::by(
             user.id,
@@ -572,7 +561,6 @@ async fn write_report(
         ),
     )
     .await?;
-    txn.commit().await?;
     announce(
         &state,
         Some(room.id),

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use actix_web::{HttpRequest, HttpResponse, get, post, put, web};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, TransactionTrait,
+    QueryOrder,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -112,7 +112,7 @@ async fn register_candidates(
             .then(a.full_name_folded.cmp(&b.full_name_folded))
     });
     students.dedup_by_key(|s| s.id);
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     let existing = candidate::Entity::find()
         .filter(candidate::Column::SittingId.eq(sitting.id))
         .all(&txn)
@@ -153,8 +153,7 @@ async fn register_candidates(
         });
     }
     insert_candidates(&txn, rows.clone()).await?;
-    audit::record(
-        &txn,
+    txn.commit(
         &meta,
         Event::by(
             user.id,
@@ -165,7 +164,6 @@ async fn register_candidates(
         ),
     )
     .await?;
-    txn.commit().await?;
     Ok(web::Json(RegisterReport {
         registered: rows.len(),
         already: students.len() - fresh.len(),
@@ -337,7 +335,7 @@ async fn import_candidates(
         .into_iter()
         .map(|u| (u.login.clone(), u))
         .collect();
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     let existing = candidate::Entity::find()
         .filter(candidate::Column::ExamId.eq(exam.id))
         .all(&txn)
@@ -444,8 +442,7 @@ async fn import_candidates(
     let registered = rows.len();
     if commit {
         insert_candidates(&txn, rows).await?;
-        audit::record(
-            &txn,
+        txn.commit(
             &meta,
             Event::by(
                 user.id,
@@ -456,7 +453,6 @@ async fn import_candidates(
             ),
         )
         .await?;
-        txn.commit().await?;
     } else {
         txn.rollback().await?;
     }
@@ -592,12 +588,11 @@ async fn set_accommodation(
     if started > 0 {
         return Err(ApiError::Conflict("attempt_already_started"));
     }
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     let mut active: candidate::ActiveModel = candidate.clone().into();
     active.extra_minutes = sea_orm::Set(body.extra_minutes);
     active.update(&txn).await?;
-    audit::record(
-        &txn,
+    txn.commit(
         &meta,
         Event::by(
             user.id,
@@ -608,6 +603,5 @@ async fn set_accommodation(
         ),
     )
     .await?;
-    txn.commit().await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -3,9 +3,7 @@
 use std::collections::HashMap;
 
 use actix_web::{HttpResponse, get, post, web};
-use sea_orm::{
-    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait, sea_query::Expr,
-};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, sea_query::Expr};
 use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
@@ -254,7 +252,7 @@ async fn release(
         figures.push((s.id, stats.items));
     }
     let now = state.clock.now();
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     let mut items_updated = 0;
     for (sitting_id, items) in figures {
         item_statistic::Entity::delete_many()
@@ -283,8 +281,7 @@ async fn release(
         .filter(exam::Column::Id.eq(exam.id))
         .exec(&txn)
         .await?;
-    audit::record(
-        &txn,
+    txn.commit(
         &meta,
         Event::by(
             user.id,
@@ -295,7 +292,6 @@ async fn release(
         ),
     )
     .await?;
-    txn.commit().await?;
     Ok(web::Json(ReleaseReport {
         sittings: sittings.len(),
         items_updated,

@@ -5,7 +5,6 @@ use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -228,12 +227,11 @@ async fn create_exam(
         markers: padded(&[]),
         created_at: state.clock.now(),
     };
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     exam::Entity::insert(exam::ActiveModel::from(model.clone()).reset_all())
         .exec_without_returning(&txn)
         .await?;
-    audit::record(
-        &txn,
+    txn.commit(
         &meta,
         Event::by(
             user.id,
@@ -244,7 +242,6 @@ async fn create_exam(
         ),
     )
     .await?;
-    txn.commit().await?;
     Ok(HttpResponse::Created().json(exam_response(&state, model).await?))
 }
 
@@ -383,12 +380,11 @@ async fn create_sitting(
         locked_at: None,
         created_at: state.clock.now(),
     };
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     sitting::Entity::insert(sitting::ActiveModel::from(model.clone()).reset_all())
         .exec_without_returning(&txn)
         .await?;
-    audit::record(
-        &txn,
+    txn.commit(
         &meta,
         Event::by(
             user.id,
@@ -399,7 +395,6 @@ async fn create_sitting(
         ),
     )
     .await?;
-    txn.commit().await?;
     Ok(HttpResponse::Created().json(sitting_response(&model)?))
 }
 
@@ -474,12 +469,11 @@ async fn create_room(
         capacity: body.capacity,
         proctors: padded(&body.proctor_ids),
     };
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     exam_room::Entity::insert(exam_room::ActiveModel::from(model.clone()).reset_all())
         .exec_without_returning(&txn)
         .await?;
-    audit::record(
-        &txn,
+    txn.commit(
         &meta,
         Event::by(
             user.id,
@@ -490,7 +484,6 @@ async fn create_room(
         ),
     )
     .await?;
-    txn.commit().await?;
     Ok(HttpResponse::Created().json(RoomResponse {
         id: model.id,
         sitting_id: sitting.id,

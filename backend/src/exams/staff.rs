@@ -4,9 +4,7 @@
 //! exam sees none of its results, keys, photos or candidates (SECURITY.md, finding 5). The lists
 //! are space-padded ids on the exam and room rows, so a check costs no query.
 use actix_web::{get, put, web};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -205,7 +203,7 @@ async fn set_exam_staff(
         let mut seen = std::collections::HashSet::new();
         list.retain(|id| seen.insert(*id));
     }
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     let exam = organised_exam(&txn, &user, path.into_inner()).await?;
     let mut problems = Vec::new();
     for (field, list) in [("organisers", &organisers), ("markers", &markers)] {
@@ -245,8 +243,8 @@ async fn set_exam_staff(
     active.organisers = sea_orm::Set(padded(&organisers));
     active.markers = sea_orm::Set(padded(&markers));
     let exam = active.update(&txn).await?;
-    audit::record(
-        &txn,
+    let staff = staff_of(&txn, &exam).await?;
+    txn.commit(
         &meta,
         Event::by(
             user.id,
@@ -257,8 +255,6 @@ async fn set_exam_staff(
         ),
     )
     .await?;
-    let staff = staff_of(&txn, &exam).await?;
-    txn.commit().await?;
     Ok(web::Json(staff))
 }
 

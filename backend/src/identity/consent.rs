@@ -4,7 +4,7 @@
 //! text version, and can be withdrawn. A student can export what is held about them.
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{Datelike, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -193,13 +193,12 @@ async fn give(
         guardian_verified_at: None,
         guardian_verification: None,
     };
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     consent::Entity::insert(consent::ActiveModel::from(model.clone()).reset_all())
         .exec_without_returning(&txn)
         .await?;
-    audit::record(&txn, &meta, Event::by(user.id, "consent.given", "user", user.id,
+    txn.commit(&meta, Event::by(user.id, "consent.given", "user", user.id,
         json!({ "consent": model.id, "purposes": body.purposes, "by_guardian": guardian.is_some(), "text_version": TEXT_VERSION }))).await?;
-    txn.commit().await?;
     Ok(HttpResponse::Created().json(response(&model)))
 }
 
@@ -240,12 +239,22 @@ async fn withdraw(
     if found.withdrawn_at.is_some() {
         return Err(ApiError::Conflict("consent_withdrawn"));
     }
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     let mut active: consent::ActiveModel = found.clone().into();
     active.withdrawn_at = sea_orm::Set(Some(Utc::now()));
     let updated = active.update(&txn).await?;
-    audit::record(
-        &txn,
+    // The ID number is kept only under a standing consent: the last one withdrawn erases it.
+    if found.purposes.contains(" id_card ") && !stands(&txn, user.id, "id_card").await? {
+        let erased = identity_number::Entity::delete_by_id(user.id)
+            .exec(&txn)
+            .await?;
+        if erased.rows_affected > 0 {
+            let details = json!({ "reason": "consent_withdrawn" });
+            let event = Event::by(user.id, "user.id_number_erased", "user", user.id, details);
+            txn.record(&meta, event).await?;
+        }
+    }
+    txn.commit(
         &meta,
         Event::by(
             user.id,
@@ -256,18 +265,6 @@ async fn withdraw(
         ),
     )
     .await?;
-    // The ID number is kept only under a standing consent: the last one withdrawn erases it.
-    if found.purposes.contains(" id_card ") && !stands(&txn, user.id, "id_card").await? {
-        let erased = identity_number::Entity::delete_by_id(user.id)
-            .exec(&txn)
-            .await?;
-        if erased.rows_affected > 0 {
-            let details = json!({ "reason": "consent_withdrawn" });
-            let event = Event::by(user.id, "user.id_number_erased", "user", user.id, details);
-            audit::record(&txn, &meta, event).await?;
-        }
-    }
-    txn.commit().await?;
     // Photos are not legally required: without a standing photo consent they go now.
     if found.purposes.contains(" photo ") {
         let still = standing(user.id, "photo").all(&state.db).await?;
@@ -333,7 +330,7 @@ async fn verify_guardian(
         return Err(ApiError::Conflict("consent_withdrawn"));
     }
     let now = Utc::now();
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     let mut active: consent::ActiveModel = found.clone().into();
     active.guardian_verified_by = sea_orm::Set(Some(caller.id));
     active.guardian_verified_at = sea_orm::Set(Some(now));
@@ -347,8 +344,7 @@ async fn verify_guardian(
         target.id,
         details,
     );
-    audit::record(&txn, &meta, event).await?;
-    txn.commit().await?;
+    txn.commit(&meta, event).await?;
     Ok(web::Json(response(&updated)))
 }
 
@@ -434,9 +430,8 @@ async fn export(
         "audit": about_me.iter().map(|e| json!({ "at": e.at, "action": e.action, "actor_id": e.actor_id })).collect::<Vec<_>>(),
     });
     if plain && id_number.is_some() {
-        let txn = state.db.begin().await?;
-        audit::record(
-            &txn,
+        let txn = audit::Change::begin(&state.db).await?;
+        txn.commit(
             &meta,
             Event::by(
                 user.id,
@@ -447,7 +442,6 @@ async fn export(
             ),
         )
         .await?;
-        txn.commit().await?;
     }
     Ok(HttpResponse::Ok()
         .insert_header((

@@ -10,7 +10,7 @@ use std::time::Duration;
 use actix_web::{post, web};
 use chrono::{DateTime, Utc};
 use rand::Rng;
-use sea_orm::{EntityTrait, TransactionTrait};
+use sea_orm::EntityTrait;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -102,9 +102,13 @@ async fn issue(
         .to_std()
         .unwrap_or(Duration::from_secs(60));
     let bytes = serde_json::to_vec(&grant).map_err(|e| ApiError::Unexpected(e.into()))?;
-    let txn = state.db.begin().await?;
-    audit::record(
-        &txn,
+    let txn = audit::Change::begin(&state.db).await?;
+    state
+        .hot
+        .set(&code_key(&hash_code(&code)), &bytes, lifetime)
+        .await
+        .map_err(ApiError::from)?;
+    txn.commit(
         meta,
         Event::by(
             grant.issued_by,
@@ -115,12 +119,6 @@ async fn issue(
         ),
     )
     .await?;
-    state
-        .hot
-        .set(&code_key(&hash_code(&code)), &bytes, lifetime)
-        .await
-        .map_err(ApiError::from)?;
-    txn.commit().await?;
     Ok((code, grant.expires_at))
 }
 

@@ -143,7 +143,7 @@ async fn set_id_number(
         return Err(ApiError::field("number", "id_number_birth_year_differs"));
     }
     let hash = state.vault.lookup_hash(&number.digits);
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     let taken = identity_number::Entity::find()
         .filter(identity_number::Column::NumberHash.eq(hash.as_str()))
         .one(&txn)
@@ -172,13 +172,11 @@ async fn set_id_number(
             .exec_without_returning(&txn)
             .await?;
     }
-    audit::record(
-        &txn,
+    txn.commit(
         &meta,
         Event::by(user.id, "user.id_number_set", "user", target.id, json!({})),
     )
     .await?;
-    txn.commit().await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -206,14 +204,12 @@ async fn read_id_number(
         .vault
         .open(&row.number_sealed, &number_row(row.user_id))
         .map_err(unreadable)?;
-    let txn = state.db.begin().await?;
-    audit::record(
-        &txn,
+    let txn = audit::Change::begin(&state.db).await?;
+    txn.commit(
         &meta,
         Event::by(user.id, "user.id_number_read", "user", target.id, json!({})),
     )
     .await?;
-    txn.commit().await?;
     Ok(web::Json(IdNumberResponse {
         number: String::from_utf8(plain).map_err(|e| ApiError::Unexpected(e.into()))?,
     }))

@@ -8,7 +8,7 @@
 //! passkey, the ID number, the photos; standing consents are withdrawn (their record stays).
 use actix_web::{post, web};
 use chrono::Utc;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait, sea_query::Expr};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
@@ -61,7 +61,7 @@ pub async fn offboard(
     rand::fill(&mut random);
     let unusable = state.passwords.hash(hex::encode(random)).await?;
     let now = Utc::now();
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     user::Entity::update_many()
         .col_expr(user::Column::Disabled, Expr::value(true))
         .col_expr(user::Column::Email, Expr::value(Option::<String>::None))
@@ -93,8 +93,7 @@ pub async fn offboard(
         "id_number_removed": id_number_removed, "consents_withdrawn": consents_withdrawn,
     });
     let event = Event::by(caller.id, "user.offboarded", "user", target.id, details);
-    audit::record(&txn, &meta, event).await?;
-    txn.commit().await?;
+    txn.commit(&meta, event).await?;
     state.revocations.revoke(&sessions).await?;
     // Sealed photo blobs go after the commit; no consent covers them any more.
     let photos_removed = super::photos::delete_uncovered(&state, target.id, &[]).await?;

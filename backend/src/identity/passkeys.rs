@@ -12,9 +12,7 @@ use std::time::Duration;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -371,7 +369,7 @@ async fn finish_passkey_registration(
         last_used_at: None,
         clone_suspected_at: None,
     };
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     if passkey::Entity::find()
         .filter(passkey::Column::CredentialId.eq(row.credential_id.as_str()))
         .one(&txn)
@@ -383,18 +381,6 @@ async fn finish_passkey_registration(
     passkey::Entity::insert(passkey::ActiveModel::from(row.clone()))
         .exec_without_returning(&txn)
         .await?;
-    audit::record(
-        &txn,
-        &meta,
-        Event::by(
-            owner,
-            "passkey.registered",
-            "user",
-            owner,
-            json!({ "passkey": row.id, "supervised_by": issued_by }),
-        ),
-    )
-    .await?;
     let account = signed_in.account(&txn).await?;
     crate::notices::tell_owner_and_school_admins(
         &txn,
@@ -405,7 +391,17 @@ async fn finish_passkey_registration(
         now,
     )
     .await?;
-    txn.commit().await?;
+    txn.commit(
+        &meta,
+        Event::by(
+            owner,
+            "passkey.registered",
+            "user",
+            owner,
+            json!({ "passkey": row.id, "supervised_by": issued_by }),
+        ),
+    )
+    .await?;
     Ok(HttpResponse::Created().json(PasskeyView::from(row)))
 }
 
@@ -512,13 +508,12 @@ async fn record_use(
     let result = match outcome {
         Ok(result) => result,
         Err(WebauthnError::CredentialPossibleCompromise) => {
-            let txn = state.db.begin().await?;
+            let txn = audit::Change::begin(&state.db).await?;
             let (user_id, id) = (row.user_id, row.id);
             let mut active: passkey::ActiveModel = row.into();
             active.clone_suspected_at = Set(Some(Utc::now()));
             active.update(&txn).await?;
-            audit::record(
-                &txn,
+            txn.commit(
                 meta,
                 Event::by(
                     user_id,
@@ -529,7 +524,6 @@ async fn record_use(
                 ),
             )
             .await?;
-            txn.commit().await?;
             tracing::warn!(passkey = %id, "passkey counter went backwards: possibly cloned");
             return Err(ApiError::Unauthorized("passkey_clone_suspected"));
         }
@@ -586,11 +580,10 @@ async fn finish_passkey_sign_in(
     if account.disabled {
         return Err(ApiError::Forbidden("account_disabled"));
     }
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     let session = Uuid::now_v7();
     let tokens = crate::auth::routes::issue_tokens(&state, &txn, &account, session).await?;
-    audit::record(
-        &txn,
+    txn.commit(
         &meta,
         Event::by(
             account.id,
@@ -601,7 +594,6 @@ async fn finish_passkey_sign_in(
         ),
     )
     .await?;
-    txn.commit().await?;
     Ok(web::Json(tokens))
 }
 
@@ -784,10 +776,9 @@ async fn revoke(
     actor: Uuid,
     row: passkey::Model,
 ) -> Result<HttpResponse, ApiError> {
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     passkey::Entity::delete_by_id(row.id).exec(&txn).await?;
-    audit::record(
-        &txn,
+    txn.commit(
         meta,
         Event::by(
             actor,
@@ -798,7 +789,6 @@ async fn revoke(
         ),
     )
     .await?;
-    txn.commit().await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -3,7 +3,6 @@
 use std::collections::{HashMap, HashSet};
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
-use sea_orm::TransactionTrait;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
@@ -239,7 +238,7 @@ pub async fn import_users(
         }),
     )
     .await?;
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     let mut created = 0;
     for (p, hash) in planned.iter_mut().filter(|p| p.user.is_some()).zip(hashes) {
         let new = p.user.as_ref().expect("filtered on user");
@@ -251,8 +250,7 @@ pub async fn import_users(
         p.report.status = RowStatus::Created;
         created += 1;
     }
-    audit::record(&txn, &meta, Event::by(user.id, "users.imported", "school", school_id, serde_json::json!({ "created": created, "skipped": skipped_count, "format": format!("{kind:?}") }))).await?;
-    txn.commit().await?;
+    txn.commit(&meta, Event::by(user.id, "users.imported", "school", school_id, serde_json::json!({ "created": created, "skipped": skipped_count, "format": format!("{kind:?}") }))).await?;
     Ok(HttpResponse::Ok().json(RosterImportReport {
         dry_run: false,
         committed: true,

@@ -1,6 +1,6 @@
 use actix_web::{HttpResponse, get, post, web};
 use chrono::Utc;
-use sea_orm::{DbErr, SqlErr, TransactionTrait};
+use sea_orm::{DbErr, SqlErr};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -117,13 +117,12 @@ async fn create_school(
     if !problems.is_empty() {
         return Err(ApiError::fields(problems));
     }
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     let school = match db::insert_school(&txn, &code, &name, level.unwrap_or_default()).await {
         Err(e) if unique_violation(&e) => return Err(ApiError::Conflict("school_code_taken")),
         other => other?,
     };
-    audit::record(
-        &txn,
+    txn.commit(
         &meta,
         Event::by(
             user.id,
@@ -134,7 +133,6 @@ async fn create_school(
         ),
     )
     .await?;
-    txn.commit().await?;
     Ok(HttpResponse::Created().json(SchoolResponse::from(school)))
 }
 
@@ -261,14 +259,13 @@ async fn create_class(
     db::find_school(&state.db, school_id)
         .await?
         .ok_or(ApiError::NotFound("school_not_found"))?;
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     let class = match db::insert_class(&txn, school_id, &name, body.grade, &body.school_year).await
     {
         Err(e) if unique_violation(&e) => return Err(ApiError::Conflict("class_exists")),
         other => other?,
     };
-    audit::record(
-        &txn,
+    txn.commit(
         &meta,
         Event::by(
             user.id,
@@ -279,7 +276,6 @@ async fn create_class(
         ),
     )
     .await?;
-    txn.commit().await?;
     Ok(HttpResponse::Created().json(ClassResponse::from(class)))
 }
 
@@ -407,13 +403,12 @@ async fn create_user(
         .passwords
         .hash(body.password.or(generated.clone()).unwrap_or_default())
         .await?;
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     let created = match db::insert_user(&txn, &new, hash).await {
         Err(e) if unique_violation(&e) => return Err(ApiError::Conflict("login_taken")),
         other => other?,
     };
-    audit::record(
-        &txn,
+    txn.commit(
         &meta,
         Event::by(
             user.id,
@@ -424,7 +419,6 @@ async fn create_user(
         ),
     )
     .await?;
-    txn.commit().await?;
     Ok(HttpResponse::Created().json(CreatedUserResponse {
         user: created.into(),
         initial_password: generated,
@@ -570,11 +564,10 @@ async fn reset_password(
         )
         .await?;
     let now = Utc::now();
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     auth::db::set_password(&txn, target.id, hash, now).await?;
     let sessions = auth::db::revoke_all_for_user(&txn, target.id, now, None).await?;
-    audit::record(
-        &txn,
+    txn.commit(
         &meta,
         Event::by(
             user.id,
@@ -585,7 +578,6 @@ async fn reset_password(
         ),
     )
     .await?;
-    txn.commit().await?;
     state.revocations.revoke(&sessions).await?;
     Ok(web::Json(ResetPasswordResponse {
         initial_password: generated,

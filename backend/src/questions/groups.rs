@@ -1,7 +1,6 @@
 //! Question groups: one stimulus (a passage, a figure, a table) shared by several items that
 //! always travel together. Items join a group at creation (`group_id` on `POST /items`).
 use actix_web::{HttpResponse, get, post, web};
-use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -61,7 +60,7 @@ pub async fn create_group(
     if !problems.is_empty() {
         return Err(ApiError::fields(problems));
     }
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     let group = db::insert_group(
         &txn,
         user.id,
@@ -71,8 +70,7 @@ pub async fn create_group(
         &stimulus,
     )
     .await?;
-    audit::record(
-        &txn,
+    txn.commit(
         &meta,
         Event::by(
             user.id,
@@ -83,7 +81,6 @@ pub async fn create_group(
         ),
     )
     .await?;
-    txn.commit().await?;
     Ok(HttpResponse::Created().json(GroupResponse {
         id: group.id,
         subject: group.subject,

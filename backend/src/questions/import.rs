@@ -3,7 +3,6 @@
 //! items. Images go to the blob store, stored once per content.
 use actix_web::{HttpResponse, post, web};
 use bytes::Bytes;
-use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
@@ -330,7 +329,7 @@ pub async fn import_file(
     }
     report.images = keys.len();
 
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     // Groups are created on their first written item; members are numbered in file order.
     let mut made: std::collections::HashMap<usize, (Uuid, i32)> = std::collections::HashMap::new();
     for (index, (mut body, metadata), group) in ready {
@@ -382,13 +381,11 @@ pub async fn import_file(
     }
     let details =
         serde_json::json!({ "format": format, "created": report.created, "rejected": rejected });
-    audit::record(
-        &txn,
+    txn.commit(
         meta,
         Event::by(author, "items.imported", "user", author, details),
     )
     .await?;
-    txn.commit().await?;
     report.committed = true;
     Ok((report, false))
 }

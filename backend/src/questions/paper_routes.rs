@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, ExprTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait, sea_query::Expr,
+    sea_query::Expr,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -240,7 +240,7 @@ async fn create_paper(
         .collect();
     let id = Uuid::now_v7();
     let now = Utc::now();
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     paper::Entity::insert(paper::ActiveModel {
         id: Set(id),
         name: Set(request.matrix.name.clone()),
@@ -272,8 +272,7 @@ async fn create_paper(
         .filter(item::Column::Id.is_in(frozen.iter().map(|f| f.item_id)))
         .exec(&txn)
         .await?;
-    audit::record(
-        &txn,
+    txn.commit(
         &meta,
         Event::by(
             user.id,
@@ -284,7 +283,6 @@ async fn create_paper(
         ),
     )
     .await?;
-    txn.commit().await?;
     Ok(HttpResponse::Created().json(PaperResponse {
         id,
         name: request.matrix.name,

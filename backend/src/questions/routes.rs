@@ -1,6 +1,5 @@
 use actix_web::{HttpResponse, get, post, put, web};
 use chrono::{DateTime, Utc};
-use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -183,7 +182,7 @@ async fn create_item(
         }
     };
     let id = Uuid::now_v7();
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     db::insert_item(&txn, id, user.id, user.school, &metadata, group).await?;
     db::insert_version(
         &txn,
@@ -196,8 +195,7 @@ async fn create_item(
         },
     )
     .await?;
-    audit::record(
-        &txn,
+    txn.commit(
         &meta,
         Event::by(
             user.id,
@@ -208,7 +206,6 @@ async fn create_item(
         ),
     )
     .await?;
-    txn.commit().await?;
     let item = load(&state, id).await?;
     let version = db::find_version(&state.db, id, 1)
         .await?
@@ -436,7 +433,7 @@ async fn update_item(
     let latest = db::find_version(&state.db, item.id, item.latest_version)
         .await?
         .ok_or(ApiError::NotFound("item_not_found"))?;
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     let version = match latest.status.as_str() {
         "draft" | "returned" => {
             db::rewrite_version(
@@ -469,8 +466,7 @@ async fn update_item(
         }
         _ => return Err(ApiError::Conflict("item_not_editable")),
     };
-    audit::record(
-        &txn,
+    txn.commit(
         &meta,
         Event::by(
             user.id,
@@ -481,7 +477,6 @@ async fn update_item(
         ),
     )
     .await?;
-    txn.commit().await?;
     let item = load(&state, item.id).await?;
     let row = db::find_version(&state.db, item.id, version)
         .await?
@@ -506,10 +501,9 @@ async fn submit_item(
     if !matches!(latest.status.as_str(), "draft" | "returned") {
         return Err(ApiError::Conflict("item_not_submittable"));
     }
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     db::set_status(&txn, item.id, latest.version, "submitted").await?;
-    audit::record(
-        &txn,
+    txn.commit(
         &meta,
         Event::by(
             user.id,
@@ -520,7 +514,6 @@ async fn submit_item(
         ),
     )
     .await?;
-    txn.commit().await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -575,7 +568,7 @@ async fn review_item(
         }
         Decision::Return => "returned",
     };
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     db::insert_review(
         &txn,
         item.id,
@@ -590,8 +583,7 @@ async fn review_item(
     } else {
         db::set_status(&txn, item.id, latest.version, "returned").await?;
     }
-    audit::record(
-        &txn,
+    txn.commit(
         &meta,
         Event::by(
             user.id,
@@ -602,7 +594,6 @@ async fn review_item(
         ),
     )
     .await?;
-    txn.commit().await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -633,10 +624,9 @@ async fn share_item(
     if scope != "private" && item.approved_version.is_none() {
         return Err(ApiError::Conflict("item_not_approved"));
     }
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     db::set_scope(&txn, item.id, scope).await?;
-    audit::record(
-        &txn,
+    txn.commit(
         &meta,
         Event::by(
             user.id,
@@ -647,7 +637,6 @@ async fn share_item(
         ),
     )
     .await?;
-    txn.commit().await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -671,10 +660,9 @@ async fn retire_item(
     if item.author_id != user.id && !admin {
         return Err(ApiError::Forbidden("forbidden"));
     }
-    let txn = state.db.begin().await?;
+    let txn = audit::Change::begin(&state.db).await?;
     db::retire(&txn, item.id).await?;
-    audit::record(
-        &txn,
+    txn.commit(
         &meta,
         Event::by(
             user.id,
@@ -685,6 +673,5 @@ async fn retire_item(
         ),
     )
     .await?;
-    txn.commit().await?;
     Ok(HttpResponse::NoContent().finish())
 }
