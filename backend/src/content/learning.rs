@@ -191,7 +191,7 @@ pub struct AssignmentProgressView {
 
 /// Best graded practice totals per student for a sitting.
 async fn best_scores(state: &AppState, sitting: Uuid) -> Result<HashMap<Uuid, String>, ApiError> {
-    grading::settle_waiting(state, sitting).await?;
+    grading::settle_waiting(&state.exams, sitting).await?;
     let attempts = attempt::Entity::find()
         .filter(attempt::Column::SittingId.eq(sitting))
         .filter(attempt::Column::State.is_in([

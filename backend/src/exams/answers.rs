@@ -84,7 +84,7 @@ async fn save(
     if body.answers.is_empty() || body.answers.len() > MAX_ANSWERS_PER_SAVE {
         return Err(ApiError::field("answers", "out_of_range"));
     }
-    let facts = state.exams.facts(&state.db, id).await?;
+    let facts = state.exams.facts(id).await?;
     if facts.user_id != user.id {
         return Err(ApiError::NotFound("attempt_not_found"));
     }
@@ -173,7 +173,7 @@ async fn heartbeat(
     {
         return Err(ApiError::field("incidents", "unknown_incident"));
     }
-    let facts = state.exams.facts(&state.db, id).await?;
+    let facts = state.exams.facts(id).await?;
     if facts.user_id != user.id {
         return Err(ApiError::NotFound("attempt_not_found"));
     }
@@ -217,7 +217,7 @@ async fn heartbeat(
     };
     let clock = match copy {
         Some(copy) => copy,
-        None => hot_clock::read_row(&state, id).await?,
+        None => hot_clock::read_row(&state.exams, id).await?,
     };
     let remaining_seconds = time_left(&state, id, (clock.state, clock.deadline), None, now).await?;
     Ok(web::Json(HeartbeatAck {

@@ -89,7 +89,7 @@ async fn appeal_export(
     require_organiser(&user, &ctx.exam).map_err(|_| ApiError::NotFound("attempt_not_found"))?;
     if ctx.state()?.is_closed() && ctx.attempt.graded_at.is_none() {
         // Its grading is still queued: the export carries the score and incidents.
-        grading::settle(&state, &ctx).await?;
+        grading::settle(&state.exams, &ctx).await?;
         ctx = Context::load(&state.db, ctx.attempt.id).await?;
     }
     let a = &ctx.attempt;

@@ -14,12 +14,13 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use uuid::Uuid;
 
 use super::{
+    Engine,
     domain::AttemptState,
     grading::{self, Latest},
     hot_clock,
     lifecycle::{self, Change, Context},
 };
-use crate::{entities::attempt, error::ApiError, state::AppState};
+use crate::{entities::attempt, error::ApiError};
 
 /// Changes drained into one transaction at most (13 + 9 parameters each).
 const MAX_CHANGES: usize = 500;
@@ -78,13 +79,13 @@ impl Batcher {
 /// change waits in the batch queue, whose length bounds those waits: the handler gives its
 /// admission place back there (`admission::leave`).
 pub async fn change(
-    state: &AppState,
+    engine: &Engine,
     attempt_id: Uuid,
     now: DateTime<Utc>,
     rule: Rule,
     queued: impl FnOnce(),
 ) -> Result<Applied, ApiError> {
-    if state.db.get_database_backend() == DbBackend::Postgres {
+    if engine.db.get_database_backend() == DbBackend::Postgres {
         let (reply, verdict) = oneshot::channel();
         let job = Job {
             attempt_id,
@@ -92,17 +93,17 @@ pub async fn change(
             rule: rule.clone(),
             reply,
         };
-        if state.exams.batcher.queue.try_send(job).is_ok() {
+        if engine.batcher.queue.try_send(job).is_ok() {
             // A change handed back to be applied alone (rare: a race, or one that needs the
             // history) goes on after `queued` too.
             queued();
             match verdict.await {
                 Ok(Verdict::Applied(applied)) => {
                     let mut applied = *applied;
-                    hot_clock::remember(state.hot.as_ref(), &applied.ctx.attempt).await;
+                    hot_clock::remember(engine.hot.as_ref(), &applied.ctx.attempt).await;
                     if applied.answers.is_none() && applied.ctx.state()?.is_closed() {
                         applied.answers =
-                            Some(grading::latest_answers(&state.db, attempt_id).await?);
+                            Some(grading::latest_answers(&engine.db, attempt_id).await?);
                     }
                     return Ok(applied);
                 }
@@ -111,9 +112,9 @@ pub async fn change(
             }
         }
     }
-    let ctx = lifecycle::change_now(state, attempt_id, now, |ctx| rule(ctx)).await?;
+    let ctx = lifecycle::change_now(engine, attempt_id, now, |ctx| rule(ctx)).await?;
     let answers = if ctx.state()?.is_closed() {
-        Some(grading::latest_answers(&state.db, attempt_id).await?)
+        Some(grading::latest_answers(&engine.db, attempt_id).await?)
     } else {
         None
     };

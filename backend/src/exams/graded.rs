@@ -47,7 +47,7 @@ pub(super) async fn graded_rows(
     sitting: &sitting::Model,
     filter: &GroupFilter,
 ) -> Result<Vec<Row>, ApiError> {
-    grading::settle_waiting(state, sitting.id).await?;
+    grading::settle_waiting(&state.exams, sitting.id).await?;
     let attempts = attempt::Entity::find()
         .filter(attempt::Column::SittingId.eq(sitting.id))
         .filter(attempt::Column::State.is_in([

@@ -17,6 +17,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{
+    Engine,
     domain::{self, AttemptState, EssayOutcome, INCIDENTS},
     lifecycle::Context,
 };
@@ -347,11 +348,11 @@ async fn store_scores<'a>(
 /// Grades closed attempts that have had no score for a minute: after a crash between submit
 /// and grading, or a submit the full grading queue could not take. Fresher ones are the
 /// queue's.
-pub async fn grade_pending(state: &AppState) -> Result<usize, ApiError> {
+pub async fn grade_pending(engine: &Engine) -> Result<usize, ApiError> {
     let settled_by_now =
-        state.clock.now() - chrono::Duration::from_std(QUEUE_PATIENCE).unwrap_or_default();
+        engine.clock.now() - chrono::Duration::from_std(QUEUE_PATIENCE).unwrap_or_default();
     settle_ungraded(
-        state,
+        engine,
         ungraded()
             .filter(attempt::Column::SubmittedAt.lt(settled_by_now))
             .limit(200),
@@ -361,9 +362,9 @@ pub async fn grade_pending(state: &AppState) -> Result<usize, ApiError> {
 
 /// Grades the sitting's closed attempts that have no score yet, so that what reads scores
 /// (results, statistics, progress) never misses a submit whose grading is still queued.
-pub async fn settle_waiting(state: &AppState, sitting_id: Uuid) -> Result<usize, ApiError> {
+pub async fn settle_waiting(engine: &Engine, sitting_id: Uuid) -> Result<usize, ApiError> {
     settle_ungraded(
-        state,
+        engine,
         ungraded().filter(attempt::Column::SittingId.eq(sitting_id)),
     )
     .await
@@ -380,27 +381,27 @@ fn ungraded() -> Select<attempt::Entity> {
 }
 
 async fn settle_ungraded(
-    state: &AppState,
+    engine: &Engine,
     query: Select<attempt::Entity>,
 ) -> Result<usize, ApiError> {
-    let waiting = query.all(&state.db).await?;
+    let waiting = query.all(&engine.db).await?;
     let n = waiting.len();
     for chunk in waiting.chunks(BATCH) {
         let mut contexts = Vec::with_capacity(chunk.len());
         for attempt in chunk {
             contexts.push(Submitted::new(
-                Context::around(&state.db, attempt.clone()).await?,
+                Context::around(&engine.db, attempt.clone()).await?,
             ));
         }
-        settle_all(state, &contexts).await?;
+        settle_all(engine, &contexts).await?;
     }
     Ok(n)
 }
 
 /// Closes a submitted attempt's record: its incident summary from the hot store goes onto the
 /// row, and Parts I-III are graded. Running it twice writes the same again.
-pub async fn settle(state: &AppState, ctx: &Context) -> Result<Score, ApiError> {
-    Ok(settle_all(state, &[Submitted::new(ctx.clone())])
+pub async fn settle(engine: &Engine, ctx: &Context) -> Result<Score, ApiError> {
+    Ok(settle_all(engine, &[Submitted::new(ctx.clone())])
         .await?
         .pop()
         .expect("one score per attempt"))
@@ -408,9 +409,9 @@ pub async fn settle(state: &AppState, ctx: &Context) -> Result<Score, ApiError> 
 
 /// `settle` for several attempts at once: one hot-store round trip for their incident totals
 /// and the statements of `grade_all`.
-pub async fn settle_all(state: &AppState, attempts: &[Submitted]) -> Result<Vec<Score>, ApiError> {
+pub async fn settle_all(engine: &Engine, attempts: &[Submitted]) -> Result<Vec<Score>, ApiError> {
     let ids: Vec<Uuid> = attempts.iter().map(|s| s.ctx.attempt.id).collect();
-    for (id, summary) in ids.iter().zip(incident_summaries(state, &ids).await) {
+    for (id, summary) in ids.iter().zip(incident_summaries(engine, &ids).await) {
         // Attempts are created with an empty summary: most need no write here.
         if !summary.is_empty() {
             attempt::Entity::update_many()
@@ -419,18 +420,18 @@ pub async fn settle_all(state: &AppState, attempts: &[Submitted]) -> Result<Vec<
                     Expr::value(serde_json::Value::Object(summary).to_string()),
                 )
                 .filter(attempt::Column::Id.eq(*id))
-                .exec(&state.db)
+                .exec(&engine.db)
                 .await?;
         }
     }
-    grade_all(&state.db, attempts).await
+    grade_all(&engine.db, attempts).await
 }
 
 /// Incident counts by kind from the hot store, per attempt; the totals are read first (one
 /// round trip for all), so attempts without incidents cost nothing more. A hot store that does
 /// not answer gives empty summaries.
 async fn incident_summaries(
-    state: &AppState,
+    engine: &Engine,
     ids: &[Uuid],
 ) -> Vec<serde_json::Map<String, serde_json::Value>> {
     let count = |reply: Option<&Reply>| match reply {
@@ -444,7 +445,7 @@ async fn incident_summaries(
         .iter()
         .map(|id| super::hot_keys::incidents(*id))
         .collect();
-    let totals = state
+    let totals = engine
         .hot
         .batch(&total_keys.iter().map(|k| Op::Get(k)).collect::<Vec<_>>())
         .await
@@ -463,7 +464,7 @@ async fn incident_summaries(
                 .map(move |kind| super::hot_keys::incidents_of_kind(ids[*i], kind))
         })
         .collect();
-    let kinds = state
+    let kinds = engine
         .hot
         .batch(&kind_keys.iter().map(|k| Op::Get(k)).collect::<Vec<_>>())
         .await
@@ -531,7 +532,7 @@ pub fn worker(state: AppState) -> Option<impl std::future::Future<Output = ()> +
     Some(async move {
         let mut batch = Vec::with_capacity(BATCH);
         while receiver.recv_many(&mut batch, BATCH).await > 0 {
-            if let Err(e) = settle_all(&state, &batch).await {
+            if let Err(e) = settle_all(&state.exams, &batch).await {
                 tracing::warn!(error = ?e, attempts = batch.len(), "grading submits failed; the sweeper retries");
             }
             batch.clear();

@@ -14,11 +14,10 @@ use sea_orm::EntityTrait;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{domain::AttemptState, hot_keys};
+use super::{Engine, domain::AttemptState, hot_keys};
 use crate::{
     entities::attempt,
     error::ApiError,
-    state::AppState,
     stores::hot::{HotStore, split_version},
 };
 
@@ -59,13 +58,13 @@ pub async fn remember(hot: &dyn HotStore, row: &attempt::Model) {
 
 /// The attempt's state and deadline: the copy, or the row when there is none (or the hot store
 /// does not answer).
-pub async fn read(state: &AppState, id: Uuid) -> Result<HotClock, ApiError> {
-    match state.hot.get(&hot_keys::clock(id)).await {
+pub async fn read(engine: &Engine, id: Uuid) -> Result<HotClock, ApiError> {
+    match engine.hot.get(&hot_keys::clock(id)).await {
         Ok(Some(stored)) => match parse(&stored) {
             Some(copy) => Ok(copy),
-            None => read_row(state, id).await,
+            None => read_row(engine, id).await,
         },
-        _ => read_row(state, id).await,
+        _ => read_row(engine, id).await,
     }
 }
 
@@ -75,11 +74,11 @@ pub fn parse(stored: &[u8]) -> Option<HotClock> {
 }
 
 /// The clock from the attempt's row, which then fills the copy: a miss.
-pub async fn read_row(state: &AppState, id: Uuid) -> Result<HotClock, ApiError> {
+pub async fn read_row(engine: &Engine, id: Uuid) -> Result<HotClock, ApiError> {
     let row = attempt::Entity::find_by_id(id)
-        .one(&state.db)
+        .one(&engine.db)
         .await?
         .ok_or(ApiError::NotFound("attempt_not_found"))?;
-    remember(state.hot.as_ref(), &row).await;
+    remember(engine.hot.as_ref(), &row).await;
     HotClock::try_from(&row)
 }

@@ -19,6 +19,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{
+    Engine,
     domain::{self, AttemptState, EventKind, Policy, Tick},
     hot_clock,
 };
@@ -26,7 +27,6 @@ use crate::{
     audit::GENESIS,
     entities::{attempt, attempt_event, candidate, exam, sitting},
     error::ApiError,
-    state::AppState,
 };
 
 /// An attempt with what its rules depend on.
@@ -558,19 +558,19 @@ fn moved_with_event(
 /// The read is outside any transaction: the version check is what makes the change safe (as it
 /// was under PostgreSQL's read committed), and the write is then one statement on PostgreSQL.
 pub async fn change_now(
-    state: &AppState,
+    engine: &Engine,
     attempt_id: Uuid,
     now: DateTime<Utc>,
     mut build: impl FnMut(&Context) -> Result<Change, ApiError>,
 ) -> Result<Context, ApiError> {
     let mut tries = 0;
     loop {
-        let ctx = Context::load(&state.db, attempt_id).await?;
+        let ctx = Context::load(&engine.db, attempt_id).await?;
         let change = build(&ctx)?;
-        let applied = match state.db.get_database_backend() {
-            DbBackend::Postgres => apply(&state.db, &ctx, change, now).await,
+        let applied = match engine.db.get_database_backend() {
+            DbBackend::Postgres => apply(&engine.db, &ctx, change, now).await,
             _ => {
-                let txn = state.db.begin().await?;
+                let txn = engine.db.begin().await?;
                 match apply(&txn, &ctx, change, now).await {
                     Ok(after) => {
                         txn.commit().await?;
@@ -585,7 +585,7 @@ pub async fn change_now(
         };
         match applied {
             Ok(after) => {
-                hot_clock::remember(state.hot.as_ref(), &after).await;
+                hot_clock::remember(engine.hot.as_ref(), &after).await;
                 return Ok(Context {
                     attempt: after,
                     ..ctx

@@ -112,6 +112,7 @@ pub struct Engine {
     /// Where papers are rendered from and shared between instances.
     db: DatabaseConnection,
     hot: SharedHotStore,
+    clock: ServerClock,
 }
 
 /// Entries kept before the fact cache starts again (a few hundred bytes each).
@@ -140,7 +141,7 @@ impl Engine {
             writer: writer::Writer::start(
                 db.clone(),
                 hot.clone(),
-                clock,
+                clock.clone(),
                 chrono::Duration::from_std(settings.save_grace).unwrap_or_default(),
                 settings.save_queue,
             ),
@@ -152,27 +153,24 @@ impl Engine {
             papers: RwLock::default(),
             db,
             hot,
+            clock,
         }
     }
 
-    pub async fn facts(&self, db: &DatabaseConnection, id: Uuid) -> Result<Arc<Facts>, ApiError> {
+    pub async fn facts(&self, id: Uuid) -> Result<Arc<Facts>, ApiError> {
         if let Some(f) = self.facts.read().expect("not poisoned").get(&id) {
             return Ok(f.clone());
         }
         let attempt = attempt::Entity::find_by_id(id)
-            .one(db)
+            .one(&self.db)
             .await?
             .ok_or(ApiError::NotFound("attempt_not_found"))?;
-        self.facts_of(db, &attempt).await
+        self.facts_of(&attempt).await
     }
 
     /// The same from a row the caller already holds: a start remembers them, so the paper
     /// fetch and the heartbeats right after it read nothing.
-    pub async fn facts_of(
-        &self,
-        db: &DatabaseConnection,
-        attempt: &attempt::Model,
-    ) -> Result<Arc<Facts>, ApiError> {
+    pub async fn facts_of(&self, attempt: &attempt::Model) -> Result<Arc<Facts>, ApiError> {
         if let Some(f) = self.facts.read().expect("not poisoned").get(&attempt.id) {
             return Ok(f.clone());
         }
@@ -186,7 +184,7 @@ impl Engine {
             Some(f) => f,
             None => {
                 let sitting = sitting::Entity::find_by_id(attempt.sitting_id)
-                    .one(db)
+                    .one(&self.db)
                     .await?
                     .ok_or(ApiError::NotFound("sitting_not_found"))?;
                 let f = sitting.navigation == "forward_only";
@@ -205,7 +203,7 @@ impl Engine {
             Some(p) => p,
             None => {
                 let layout = paper_code::Entity::find_by_id(code.clone())
-                    .one(db)
+                    .one(&self.db)
                     .await?
                     .ok_or(ApiError::NotFound("paper_not_found"))?;
                 let slots: Vec<Slot> = serde_json::from_str(&layout.layout)

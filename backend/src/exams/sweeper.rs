@@ -22,6 +22,6 @@ pub async fn sweep_once(state: &AppState) -> Result<Vec<Uuid>, ApiError> {
     for swept in submitted.chunks(grading::BATCH) {
         taking::after_sweep(state, swept).await;
     }
-    grading::grade_pending(state).await?;
+    grading::grade_pending(&state.exams).await?;
     Ok(submitted.iter().map(|ctx| ctx.attempt.id).collect())
 }

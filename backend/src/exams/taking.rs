@@ -283,7 +283,7 @@ async fn start(
         .to(AttemptState::InProgress)
         .edit(|a, d| a.device_id = d["device"].as_str().map(str::to_owned)))
     });
-    let ctx = batched::change(&state, id, now, rule, crate::admission::leave)
+    let ctx = batched::change(&state.exams, id, now, rule, crate::admission::leave)
         .await?
         .ctx;
     announce(
@@ -293,7 +293,7 @@ async fn start(
     )
     .await;
     // Warms the facts the paper fetch and heartbeats need; failing here only means they read.
-    let _ = state.exams.facts_of(&state.db, &ctx.attempt).await;
+    let _ = state.exams.facts_of(&ctx.attempt).await;
     // Nothing can have been saved before the start: no answers to read back.
     Ok(web::Json(view(&state, &ctx, false).await?))
 }
@@ -331,7 +331,7 @@ async fn resume(
     }
     let now = state.clock.now();
     if ExamKind::parse(&ctx.exam.kind)? == ExamKind::Practice {
-        let ctx = lifecycle::change_now(&state, id, now, |_| {
+        let ctx = lifecycle::change_now(&state.exams, id, now, |_| {
             Ok(Change::new(
                 EventKind::DeviceSwitchApproved,
                 Some(user.id),
@@ -346,7 +346,7 @@ async fn resume(
         return Ok(web::Json(view(&state, &ctx, true).await?));
     }
     if ctx.attempt.pending_device.as_deref() != Some(device.as_str()) {
-        lifecycle::change_now(&state, id, now, |_| {
+        lifecycle::change_now(&state.exams, id, now, |_| {
             Ok(Change::new(
                 EventKind::DeviceSwitchRequested,
                 Some(user.id),
@@ -395,11 +395,11 @@ async fn paper(
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Student], user.home())?;
     let id = path.into_inner();
-    let facts = state.exams.facts(&state.db, id).await?;
+    let facts = state.exams.facts(id).await?;
     if facts.user_id != user.id {
         return Err(ApiError::NotFound("attempt_not_found"));
     }
-    let clock = hot_clock::read(&state, id).await?;
+    let clock = hot_clock::read(&state.exams, id).await?;
     if clock.state == AttemptState::NotStarted {
         return Err(ApiError::Conflict("attempt_not_started"));
     }
@@ -441,10 +441,10 @@ async fn next_section(
 ) -> Result<web::Json<AttemptView>, ApiError> {
     let id = path.into_inner();
     user.require(&[Role::Student], user.home())?;
-    let facts = state.exams.facts(&state.db, id).await?;
+    let facts = state.exams.facts(id).await?;
     let last = i32::from(facts.parts.iter().copied().max().unwrap_or(1));
     let now = state.clock.now();
-    let ctx = lifecycle::change_now(&state, id, now, |ctx| {
+    let ctx = lifecycle::change_now(&state.exams, id, now, |ctx| {
         owned(ctx, &user)?;
         if ctx.sitting.navigation != "forward_only" {
             return Err(ApiError::Conflict("navigation_is_free"));
@@ -502,7 +502,7 @@ async fn submit(
     // The answers come read after the close, so they are final (a save batch holding the row
     // commits before the close; one after it finds the attempt closed): the response and the
     // grading share them.
-    let applied = batched::change(&state, id, now, rule, crate::admission::leave).await?;
+    let applied = batched::change(&state.exams, id, now, rule, crate::admission::leave).await?;
     let (ctx, latest) = (applied.ctx, applied.answers.unwrap_or_default());
     announce(
         &state,
@@ -526,7 +526,7 @@ async fn submit(
 pub async fn after_sweep(state: &AppState, swept: &[Context]) {
     let batch: Vec<grading::Submitted> =
         swept.iter().cloned().map(grading::Submitted::new).collect();
-    if let Err(e) = grading::settle_all(state, &batch).await {
+    if let Err(e) = grading::settle_all(&state.exams, &batch).await {
         tracing::warn!(error = ?e, attempts = swept.len(), "grading after the sweep failed; the sweeper retries");
         return;
     }
@@ -587,7 +587,7 @@ async fn result(
     // A submit whose grading is still queued is graded now: a released result is never missing.
     let score = match grading::stored_score(&ctx.attempt) {
         Some(score) => score,
-        None => grading::settle(&state, &ctx).await?,
+        None => grading::settle(&state.exams, &ctx).await?,
     };
     let (slots, key) = grading::code_of(&state.db, ctx.attempt.paper_id, &ctx.attempt.code).await?;
     let latest = grading::latest_answers(&state.db, ctx.attempt.id).await?;

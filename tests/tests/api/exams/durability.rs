@@ -285,7 +285,7 @@ async fn starts_and_submits_that_come_at_once_are_each_applied_once(app: TestApp
         let stale = Context::load(&app.state.db, ids[0]).await.unwrap();
         let fresh = Context::load(&app.state.db, ids[1]).await.unwrap();
         let now = app.state.clock.now();
-        lifecycle::change_now(&app.state, ids[0], now, |_| {
+        lifecycle::change_now(&app.state.exams, ids[0], now, |_| {
             Ok(Change::new(EventKind::TimeAdded, None, json!({ "minutes": 5 })).seconds(300))
         })
         .await
