@@ -19,6 +19,7 @@ pub mod i18n;
 pub mod identity;
 pub mod imports;
 pub(crate) mod jobs;
+pub(crate) mod maths;
 pub(crate) mod notices;
 pub(crate) mod nul;
 pub mod org;

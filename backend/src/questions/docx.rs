@@ -9,7 +9,7 @@ use super::convention::{Paragraph, Run};
 use crate::{
     files::Archive,
     imports::Budget,
-    xml::{self, Element, Node},
+    xml::{self, Element},
 };
 
 /// An image embedded in the document; its place in the text is `![hình](embedded:<id>)`.
@@ -111,13 +111,10 @@ fn paragraph_runs(el: &Element, runs: &mut Vec<Run>, images: &mut Vec<String>) {
                 }
                 runs.push(Run { text, ..style });
             }
-            "oMath" => runs.push(Run::plain(format!("${}$", latex(child).trim()))),
+            "oMath" => runs.push(Run::plain(formula(child))),
             "oMathPara" => {
-                let inner: Vec<String> = child
-                    .children_named("oMath")
-                    .map(|m| latex(m).trim().to_owned())
-                    .collect();
-                runs.push(Run::plain(format!("$${}$$", inner.join(" \\\\ "))));
+                let inner: Vec<String> = child.children_named("oMath").map(formula).collect();
+                runs.push(Run::plain(inner.join(" ")));
             }
             "hyperlink" | "ins" | "smartTag" | "sdt" | "sdtContent" | "fldSimple" => {
                 paragraph_runs(child, runs, images)
@@ -142,193 +139,13 @@ fn image_ids(el: &Element) -> Vec<String> {
     ids
 }
 
-// ---------------------------------------------------------------------------------------------
-// OMML → LaTeX
-
-fn symbol(c: char) -> Option<&'static str> {
-    Some(match c {
-        '−' => "-",
-        '×' => "\\times ",
-        '·' | '⋅' => "\\cdot ",
-        '÷' => "\\div ",
-        '≤' => "\\le ",
-        '≥' => "\\ge ",
-        '≠' => "\\ne ",
-        '≈' => "\\approx ",
-        '±' => "\\pm ",
-        '∞' => "\\infty ",
-        '∈' => "\\in ",
-        '∉' => "\\notin ",
-        '⊂' => "\\subset ",
-        '∪' => "\\cup ",
-        '∩' => "\\cap ",
-        '∅' => "\\emptyset ",
-        '→' => "\\to ",
-        '⇒' => "\\Rightarrow ",
-        '⇔' => "\\Leftrightarrow ",
-        '°' => "^\\circ ",
-        'π' => "\\pi ",
-        'α' => "\\alpha ",
-        'β' => "\\beta ",
-        'γ' => "\\gamma ",
-        'δ' => "\\delta ",
-        'Δ' => "\\Delta ",
-        'ε' => "\\varepsilon ",
-        'λ' => "\\lambda ",
-        'μ' => "\\mu ",
-        'ω' => "\\omega ",
-        'Ω' => "\\Omega ",
-        'φ' => "\\varphi ",
-        'θ' => "\\theta ",
-        'ρ' => "\\rho ",
-        'σ' => "\\sigma ",
-        'ℝ' => "\\mathbb{R}",
-        _ => return None,
-    })
-}
-
-fn text_of_run(el: &Element) -> String {
-    el.children_named("t")
-        .map(|t| t.text())
-        .collect::<String>()
-        .chars()
-        .map(|c| {
-            symbol(c)
-                .map(str::to_owned)
-                .unwrap_or_else(|| c.to_string())
-        })
-        .collect()
-}
-
-fn part(el: &Element, name: &str) -> String {
-    el.child(name).map(latex).unwrap_or_default()
-}
-
-fn prop<'a>(el: &'a Element, props: &str, name: &str) -> Option<&'a str> {
-    el.child(props)?.child(name)?.attr("val")
-}
-
-/// Converts one OMML element (and everything below it) to LaTeX.
-pub fn latex(el: &Element) -> String {
-    let mut out = String::new();
-    for node in &el.children {
-        let Node::Element(child) = node else { continue };
-        match child.name.as_str() {
-            "r" => out.push_str(&text_of_run(child)),
-            "f" => out.push_str(&format!(
-                "\\frac{{{}}}{{{}}}",
-                part(child, "num"),
-                part(child, "den")
-            )),
-            "sSup" => out.push_str(&format!(
-                "{{{}}}^{{{}}}",
-                part(child, "e"),
-                part(child, "sup")
-            )),
-            "sSub" => out.push_str(&format!(
-                "{{{}}}_{{{}}}",
-                part(child, "e"),
-                part(child, "sub")
-            )),
-            "sSubSup" => out.push_str(&format!(
-                "{{{}}}_{{{}}}^{{{}}}",
-                part(child, "e"),
-                part(child, "sub"),
-                part(child, "sup")
-            )),
-            "rad" => {
-                let degree = part(child, "deg");
-                if degree.trim().is_empty()
-                    || prop(child, "radPr", "degHide").is_some_and(|v| v == "1" || v == "on")
-                {
-                    out.push_str(&format!("\\sqrt{{{}}}", part(child, "e")));
-                } else {
-                    out.push_str(&format!("\\sqrt[{degree}]{{{}}}", part(child, "e")));
-                }
-            }
-            "d" => {
-                let open = prop(child, "dPr", "begChr").unwrap_or("(");
-                let close = prop(child, "dPr", "endChr").unwrap_or(")");
-                let sep = prop(child, "dPr", "sepChr").unwrap_or("|");
-                let delim = |c: &str| match c {
-                    "{" => "\\{".to_owned(),
-                    "}" => "\\}".to_owned(),
-                    "" => ".".to_owned(),
-                    other => other.to_owned(),
-                };
-                let inner: Vec<String> = child.children_named("e").map(latex).collect();
-                let sep = if sep == "|" { "|" } else { sep };
-                out.push_str(&format!(
-                    "\\left{}{}\\right{}",
-                    delim(open),
-                    inner.join(if inner.len() > 1 && sep == "|" {
-                        ","
-                    } else {
-                        sep
-                    }),
-                    delim(close)
-                ));
-            }
-            "nary" => {
-                let op = match prop(child, "naryPr", "chr").unwrap_or("∫") {
-                    "∑" => "\\sum",
-                    "∏" => "\\prod",
-                    "∮" => "\\oint",
-                    "∬" => "\\iint",
-                    "⋃" => "\\bigcup",
-                    "⋂" => "\\bigcap",
-                    _ => "\\int",
-                };
-                let (sub, sup) = (part(child, "sub"), part(child, "sup"));
-                out.push_str(op);
-                if !sub.is_empty() {
-                    out.push_str(&format!("_{{{sub}}}"));
-                }
-                if !sup.is_empty() {
-                    out.push_str(&format!("^{{{sup}}}"));
-                }
-                out.push_str(&format!(" {}", part(child, "e")));
-            }
-            "func" => {
-                let name = part(child, "fName");
-                let known = [
-                    "sin", "cos", "tan", "cot", "log", "ln", "lim", "exp", "max", "min",
-                ];
-                let name = if known.contains(&name.trim()) {
-                    format!("\\{} ", name.trim())
-                } else {
-                    name
-                };
-                out.push_str(&format!("{name}{}", part(child, "e")));
-            }
-            "limLow" => out.push_str(&format!(
-                "{}_{{{}}}",
-                part(child, "e").replace("lim", "\\lim"),
-                part(child, "lim")
-            )),
-            "limUpp" => out.push_str(&format!("{}^{{{}}}", part(child, "e"), part(child, "lim"))),
-            "acc" => {
-                let command = match prop(child, "accPr", "chr").unwrap_or("̂") {
-                    "⃗" | "→" => "\\vec",
-                    "̄" | "¯" => "\\overline",
-                    "̇" => "\\dot",
-                    _ => "\\hat",
-                };
-                out.push_str(&format!("{command}{{{}}}", part(child, "e")));
-            }
-            "bar" => out.push_str(&format!("\\overline{{{}}}", part(child, "e"))),
-            "eqArr" => {
-                let rows: Vec<String> = child.children_named("e").map(latex).collect();
-                out.push_str(&format!(
-                    "\\begin{{cases}}{}\\end{{cases}}",
-                    rows.join(" \\\\ ")
-                ));
-            }
-            name if name.ends_with("Pr") => {}
-            _ => out.push_str(&latex(child)),
-        }
+/// A Word equation as canonical LaTeX between `$` signs. One the maths model cannot hold is
+/// kept as a formula the item check refuses (`unsupported_math`), never as raw text.
+fn formula(el: &Element) -> String {
+    match crate::maths::omml::read(el) {
+        Ok(node) => format!("${}$", crate::maths::latex::write(&node)),
+        Err(why) => crate::maths::refused(&why),
     }
-    out
 }
 
 #[cfg(test)]
@@ -337,11 +154,11 @@ mod tests {
 
     fn omml(inner: &str) -> String {
         let doc = format!(r#"<m:oMath xmlns:m="m">{inner}</m:oMath>"#);
-        latex(&xml::parse(doc.as_bytes(), &mut Budget::for_import()).unwrap())
+        formula(&xml::parse(doc.as_bytes(), &mut Budget::for_import()).unwrap())
     }
 
     #[test]
-    fn equations_become_latex() {
+    fn equations_become_canonical_latex() {
         let r = |t: &str| format!("<m:r><m:t>{t}</m:t></m:r>");
         assert_eq!(
             omml(&format!(
@@ -349,7 +166,7 @@ mod tests {
                 r("1"),
                 r("2")
             )),
-            "\\frac{1}{2}"
+            "$\\frac{1}{2}$"
         );
         assert_eq!(
             omml(&format!(
@@ -357,23 +174,24 @@ mod tests {
                 r("x"),
                 r("2")
             )),
-            "{x}^{2}"
+            "$x^{2}$"
         );
         assert_eq!(
             omml(&format!(
                 "<m:rad><m:radPr><m:degHide m:val=\"1\"/></m:radPr><m:deg/><m:e>{}</m:e></m:rad>",
                 r("x+1")
             )),
-            "\\sqrt{x+1}"
+            "$\\sqrt{x+1}$"
         );
+        // An integral with limits, as Word writes it: bounds, not empty groups.
         assert_eq!(
             omml(&format!(
-                "<m:nary><m:naryPr><m:chr m:val=\"∫\"/></m:naryPr><m:sub>{}</m:sub><m:sup>{}</m:sup><m:e>{}</m:e></m:nary>",
+                "<m:nary><m:naryPr><m:chr m:val=\"∫\"/><m:limLoc m:val=\"subSup\"/></m:naryPr><m:sub>{}</m:sub><m:sup>{}</m:sup><m:e>{}</m:e></m:nary>",
                 r("0"),
-                r("1"),
-                r("x dx")
+                r("2"),
+                r("4x dx")
             )),
-            "\\int_{0}^{1} x dx"
+            "$\\int_{0}^{2}4xdx$"
         );
         assert_eq!(
             omml(&format!(
@@ -381,8 +199,36 @@ mod tests {
                 r("1"),
                 r("+∞")
             )),
-            "\\left(1,+\\infty \\right)"
+            "$\\left(1,+\\infty\\right)$"
         );
-        assert_eq!(omml(&r("a ≤ b")), "a \\le  b");
+        // The same integral as files made outside the equation editor hold it: `∫` and
+        // scripts on empty bases.
+        assert_eq!(
+            omml(&format!(
+                "{}<m:sSub><m:e>{}</m:e><m:sub>{}</m:sub></m:sSub><m:sSup><m:e>{}</m:e><m:sup>{}</m:sup></m:sSup>{}",
+                r("∫"),
+                r(""),
+                r("0"),
+                r(""),
+                r("3"),
+                r(" 2x dx")
+            )),
+            "$\\int_{0}^{3}2xdx$"
+        );
+        assert_eq!(omml(&r("a ≤ b")), "$a\\le b$");
+        assert_eq!(
+            omml(&format!(
+                "<m:sSub><m:e>{}</m:e><m:sub>{}</m:sub></m:sSub>{}",
+                r("log"),
+                r("2"),
+                r("8")
+            )),
+            "$\\log_{2}8$"
+        );
+        // x³ typed as a character inside an equation is a power.
+        assert_eq!(omml(&r("x³ − 2x²")), "$x^{3}-2x^{2}$");
+        // What the model does not hold is refused by the item check, with its reason.
+        let refused = omml("<m:sPre><m:sub/><m:sup/><m:e/></m:sPre>");
+        assert!(crate::maths::canonical_text(&refused).is_err(), "{refused}");
     }
 }

@@ -178,6 +178,12 @@ impl Body {
                 problems.push(FieldError::new(field, "required"));
             } else if clean.chars().count() > 20_000 {
                 problems.push(FieldError::new(field, "too_long"));
+            } else {
+                // Formulas are kept in canonical LaTeX, and one outside the subset is refused.
+                match crate::maths::canonical_text(&clean) {
+                    Ok(canonical) => return canonical,
+                    Err(_) => problems.push(FieldError::new(field, "unsupported_math")),
+                }
             }
             clean
         };
@@ -317,6 +323,12 @@ impl Metadata {
             .solution
             .map(|s| clean_text(&s))
             .filter(|s| !s.is_empty());
+        if let Some(solution) = &self.solution {
+            match crate::maths::canonical_text(solution) {
+                Ok(canonical) => self.solution = Some(canonical),
+                Err(_) => problems.push(FieldError::new("metadata.solution", "unsupported_math")),
+            }
+        }
         if problems.is_empty() {
             Ok(self)
         } else {
@@ -341,6 +353,34 @@ pub fn search_text(body: &Body, metadata: &Metadata) -> String {
     }
     parts.extend(metadata.tags.iter().cloned());
     fold(&parts.join(" "))
+}
+
+/// An item's texts as a screen shows them: escaped text, formulas as MathML.
+#[derive(Serialize, ToSchema)]
+pub struct RenderedBody {
+    pub stem: String,
+    /// Part I's four options, in order (empty for other kinds).
+    pub options: Vec<String>,
+    /// Part II's four statements, in order (empty for other kinds).
+    pub statements: Vec<String>,
+}
+
+impl RenderedBody {
+    pub fn of(body: &Body) -> Self {
+        let html = |t: &String| crate::maths::text_to_html(t);
+        let (options, statements) = match body {
+            Body::MultipleChoice { options, .. } => (options.iter().map(html).collect(), vec![]),
+            Body::TrueFalse { statements, .. } => {
+                (vec![], statements.iter().map(|s| html(&s.text)).collect())
+            }
+            _ => (vec![], vec![]),
+        };
+        RenderedBody {
+            stem: crate::maths::text_to_html(body.stem()),
+            options,
+            statements,
+        }
+    }
 }
 
 #[cfg(test)]

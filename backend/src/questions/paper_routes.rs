@@ -7,14 +7,14 @@ use sea_orm::{
     sea_query::Expr,
 };
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
 use super::{
     db::{self, ItemFilter, StoredBody},
     paper_code::{PaperCodeResponse, render_code},
-    papers::{self, Candidate, CellReport, Guidance, Matrix, PaperOptions},
+    papers::{self, Candidate, CellReport, CodeKey, Guidance, Matrix, PaperOptions},
     print,
     routes::{AUTHORS, viewer},
 };
@@ -33,7 +33,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(create_paper)
         .service(get_paper)
         .service(get_paper_code)
-        .service(print_paper_code);
+        .service(print_paper_code)
+        .service(print_paper_keys);
 }
 
 /// Approved items visible to the caller, per cell of the matrix, in matrix order.
@@ -374,17 +375,45 @@ async fn load_code(
     Ok((paper, response))
 }
 
-/// The same code as a printable Word file, answer key on the last page.
-#[utoipa::path(tag = "papers", security(("bearer" = [])), params(("paper_id" = Uuid, Path), ("code" = String, Path)), responses(
-    (status = 200, description = "the .docx", content_type = "application/vnd.openxmlformats-officedocument.wordprocessingml.document")))]
-#[get("/papers/{paper_id}/codes/{code}/docx")]
-async fn print_paper_code(
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    path: web::Path<(Uuid, String)>,
-) -> Result<HttpResponse, ApiError> {
-    let (paper_id, code) = path.into_inner();
-    let (paper, response) = load_code(&state, &user, paper_id, code).await?;
+#[derive(Deserialize, IntoParams)]
+pub struct PrintQuery {
+    /// The title printed in the header (an exam's name); the paper's name when absent.
+    pub title: Option<String>,
+}
+
+const WORD: &str = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+
+/// The header of a printed paper: the caller's school (or the Sở for province staff) and the
+/// title asked for, else the paper's name.
+async fn print_header(
+    state: &AppState,
+    user: &CurrentUser,
+    paper: &paper::Model,
+    query: &PrintQuery,
+) -> Result<(String, String), ApiError> {
+    let organisation = match user.school {
+        Some(id) => crate::entities::school::Entity::find_by_id(id)
+            .one(&state.db)
+            .await?
+            .map(|s| s.name)
+            .unwrap_or_default(),
+        None => "Sở Giáo dục và Đào tạo".to_owned(),
+    };
+    let title = match query.title.as_deref().map(crate::text::clean_name) {
+        Some(t) if t.chars().count() > 200 => {
+            return Err(ApiError::field("title", "too_long"));
+        }
+        Some(t) if !t.is_empty() => t,
+        _ => paper.name.clone(),
+    };
+    Ok((organisation, title))
+}
+
+/// The images a code's questions and stimuli show, read from the blob store once each.
+async fn pictures_of(
+    state: &AppState,
+    response: &PaperCodeResponse,
+) -> Result<Vec<print::Picture>, ApiError> {
     let text = serde_json::to_string(&(&response.questions, &response.groups))
         .map_err(|e| ApiError::Unexpected(e.into()))?;
     let mut pictures = Vec::new();
@@ -409,12 +438,69 @@ async fn print_paper_code(
             });
         }
     }
-    let file = print::docx(&paper.name, &response, &pictures)?;
+    Ok(pictures)
+}
+
+/// The same code as a printable Word file for the candidates: no answer key in it (the keys
+/// are `GET /papers/{paper_id}/keys/docx`).
+#[utoipa::path(tag = "papers", security(("bearer" = [])), params(("paper_id" = Uuid, Path), ("code" = String, Path), PrintQuery), responses(
+    (status = 200, description = "the .docx", content_type = "application/vnd.openxmlformats-officedocument.wordprocessingml.document")))]
+#[get("/papers/{paper_id}/codes/{code}/docx")]
+async fn print_paper_code(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(Uuid, String)>,
+    query: web::Query<PrintQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (paper_id, code) = path.into_inner();
+    let (paper, response) = load_code(&state, &user, paper_id, code).await?;
+    let (organisation, title) = print_header(&state, &user, &paper, &query).await?;
+    let pictures = pictures_of(&state, &response).await?;
+    let header = print::Header {
+        organisation: &organisation,
+        title: &title,
+    };
+    let file = print::docx(&header, &response, &pictures)?;
     Ok(HttpResponse::Ok()
-        .content_type("application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+        .content_type(WORD)
         .insert_header((
             "Content-Disposition",
             format!("attachment; filename=\"de-{}.docx\"", response.code),
+        ))
+        .body(file))
+}
+
+/// Every code's answer key in one Word file, as schools hand it to the markers.
+#[utoipa::path(tag = "papers", security(("bearer" = [])), params(("paper_id" = Uuid, Path), PrintQuery), responses(
+    (status = 200, description = "the .docx", content_type = "application/vnd.openxmlformats-officedocument.wordprocessingml.document")))]
+#[get("/papers/{paper_id}/keys/docx")]
+async fn print_paper_keys(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<Uuid>,
+    query: web::Query<PrintQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let paper = paper_in_reach(&state, &user, path.into_inner()).await?;
+    let (organisation, title) = print_header(&state, &user, &paper, &query).await?;
+    let keys = paper_code::Entity::find()
+        .filter(paper_code::Column::PaperId.eq(paper.id))
+        .order_by_asc(paper_code::Column::Code)
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|row| serde_json::from_str::<CodeKey>(&row.answer_key))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ApiError::Unexpected(e.into()))?;
+    let header = print::Header {
+        organisation: &organisation,
+        title: &title,
+    };
+    let file = print::keys_docx(&header, &keys)?;
+    Ok(HttpResponse::Ok()
+        .content_type(WORD)
+        .insert_header((
+            "Content-Disposition",
+            "attachment; filename=\"dap-an.docx\"".to_owned(),
         ))
         .body(file))
 }

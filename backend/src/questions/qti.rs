@@ -13,6 +13,7 @@ use super::{
 use crate::exam_format::{Choice, Points, ShortAnswer};
 use crate::files::Archive;
 use crate::imports::Budget;
+use crate::maths::{self, Segment};
 use crate::text::{clean_text, escape_markup};
 use crate::xml::{self, Element};
 
@@ -21,8 +22,46 @@ const NS: &str = "http://www.imsglobal.org/xsd/imsqtiasi_v3p0";
 /// Our text as XHTML paragraphs (line breaks become paragraphs).
 fn para(text: &str) -> String {
     text.lines()
-        .map(|l| format!("<p>{}</p>", escape_markup(l)))
+        .map(|l| format!("<p>{}</p>", inline(l)))
         .collect()
+}
+
+/// Text escaped, with its formulas as MathML (QTI 3.0 carries MathML in item bodies). A formula
+/// stored before the subset was checked, and outside it, goes as its source text.
+fn inline(text: &str) -> String {
+    let mut out = String::new();
+    for segment in maths::segments(text) {
+        match segment {
+            Segment::Text(t) => out.push_str(&escape_markup(t)),
+            Segment::Formula { source, display } => match maths::latex::parse(source) {
+                Ok(node) => out.push_str(&maths::mathml::write(&node, display)),
+                Err(_) => out.push_str(&escape_markup(&format!("${source}$"))),
+            },
+        }
+    }
+    out
+}
+
+/// The text below an element, with each MathML formula read back to `$…$` LaTeX.
+fn text_with_maths(el: &Element, out: &mut String) {
+    for node in &el.children {
+        match node {
+            xml::Node::Text(t) => out.push_str(t),
+            xml::Node::Element(e) if e.name == "math" => match maths::mathml::read(e) {
+                Ok(formula) => {
+                    let mark = if e.attr("display") == Some("block") {
+                        "$$"
+                    } else {
+                        "$"
+                    };
+                    out.push_str(&format!("{mark}{}{mark}", maths::latex::write(&formula)));
+                }
+                // Kept as a formula the item check refuses with its reason, never dropped.
+                Err(why) => out.push_str(&maths::refused(&why)),
+            },
+            xml::Node::Element(e) => text_with_maths(e, out),
+        }
+    }
 }
 
 pub fn item_xml(id: &str, body: &Body) -> String {
@@ -41,7 +80,7 @@ pub fn item_xml(id: &str, body: &Body) -> String {
                 let label = Choice::from_index(i).map(|c| c.letter()).unwrap_or('X');
                 interactions.push_str(&format!(
                     r#"<qti-simple-choice identifier="{label}">{}</qti-simple-choice>"#,
-                    escape_markup(o)
+                    inline(o)
                 ));
             }
             interactions.push_str("</qti-choice-interaction>");
@@ -55,7 +94,7 @@ pub fn item_xml(id: &str, body: &Body) -> String {
                 ));
                 interactions.push_str(&format!(
                     r#"<qti-choice-interaction response-identifier="RESPONSE_{label}" shuffle="false" max-choices="1"><qti-prompt>{}</qti-prompt><qti-simple-choice identifier="DUNG">Đúng</qti-simple-choice><qti-simple-choice identifier="SAI">Sai</qti-simple-choice></qti-choice-interaction>"#,
-                    escape_markup(&s.text)
+                    inline(&s.text)
                 ));
             }
         }
@@ -114,9 +153,14 @@ pub fn package(items: &[(String, Body, Metadata)]) -> anyhow::Result<Vec<u8>> {
 
 /// Text of an element: paragraphs joined by line breaks, then cleaned like any content.
 fn text_of(el: &Element) -> String {
-    let paragraphs: Vec<String> = el.descendants("p").iter().map(|p| p.text()).collect();
+    let read = |e: &Element| {
+        let mut text = String::new();
+        text_with_maths(e, &mut text);
+        text
+    };
+    let paragraphs: Vec<String> = el.descendants("p").into_iter().map(read).collect();
     if paragraphs.is_empty() {
-        clean_text(&el.text())
+        clean_text(&read(el))
     } else {
         clean_text(&paragraphs.join("\n"))
     }

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::{
     db::{self, ItemFilter, NewVersion, StoredBody, Viewer},
-    domain::{Body, Kind, Level, Metadata},
+    domain::{Body, Kind, Level, Metadata, RenderedBody},
 };
 use crate::{
     audit::{self, Event},
@@ -89,6 +89,8 @@ pub struct ItemResponse {
     pub group_id: Option<Uuid>,
     pub group_position: i32,
     pub updated_at: DateTime<Utc>,
+    /// The body's texts as HTML with MathML, rendered on the server for screens and reviewers.
+    pub rendered: RenderedBody,
 }
 
 pub fn to_response(
@@ -102,6 +104,7 @@ pub fn to_response(
         version: version.version,
         status: version.status.clone(),
         kind: stored.body.kind(),
+        rendered: RenderedBody::of(&stored.body),
         body: stored.body,
         metadata: stored.metadata,
         scope: item.scope.clone(),

@@ -135,6 +135,7 @@ const FORBIDDEN: &[(&str, &str, &[&str])] = &[
         "/api/v1/papers/{paper_id}/codes/{code}/docx",
         &["student_a"],
     ),
+    ("get", "/api/v1/papers/{paper_id}/keys/docx", &["student_a"]),
     // Exams: staff-only operations, then the candidate's own.
     ("post", "/api/v1/exams", &["student_a"]),
     ("get", "/api/v1/exams", &["student_a"]),

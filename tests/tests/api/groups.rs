@@ -189,20 +189,7 @@ async fn a_reading_passage_stays_with_its_questions(app: TestApp) {
                 .starts_with("Hoi An is an old town")
         );
     }
-    let docx = app
-        .client
-        .get(app.url(&format!("/api/v1/papers/{paper_id}/codes/0601/docx")))
-        .bearer_auth(&author)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(docx.to_vec())).unwrap();
-    let mut xml = String::new();
-    std::io::Read::read_to_string(&mut archive.by_name("word/document.xml").unwrap(), &mut xml)
-        .unwrap();
+    let xml = super::papers::printed_xml(&app, &author, paper_id, "0601").await;
     assert!(
         xml.contains("Hoi An is an old town"),
         "the printed paper carries the passage"

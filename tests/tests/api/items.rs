@@ -133,8 +133,28 @@ async fn items_are_checked_by_type(app: TestApp) {
     let created = app.post("/api/v1/items", Some(&b.author), tf).await;
     assert_eq!(created.status, 201, "{}", created.text);
     assert_eq!(
-        created.body["body"]["stem"], "Cho hàm số $y = x^3 - 3x$.",
-        "HTML is stripped, LaTeX kept"
+        created.body["body"]["stem"], "Cho hàm số $y=x^{3}-3x$.",
+        "HTML is stripped, LaTeX kept in its canonical form"
+    );
+    assert_eq!(
+        created.body["body"]["statements"][0]["text"],
+        "Hàm số đồng biến trên $(1;+\\infty)$"
+    );
+    assert_eq!(
+        created.body["rendered"]["statements"][1],
+        "Đạo hàm <math xmlns=\"http://www.w3.org/1998/Math/MathML\"><mi>y</mi><mi>′</mi><mo>=</mo><mn>3</mn><msup><mi>x</mi><mn>2</mn></msup></math>"
+    );
+    // A formula outside the subset is refused, naming the field; nothing is stored.
+    let mut coloured = mc_item("x", "Chương 1", "biet");
+    coloured["body"]["options"][2] = json!("$\\color{red}{x}$");
+    let reply = app.post("/api/v1/items", Some(&b.author), coloured).await;
+    assert_eq!(reply.status, 422, "{}", reply.text);
+    assert_eq!(
+        (
+            reply.body["errors"][0]["field"].as_str(),
+            reply.body["errors"][0]["code"].as_str()
+        ),
+        (Some("body.options[2]"), Some("unsupported_math"))
     );
     assert_eq!(
         (
@@ -323,7 +343,7 @@ async fn review_versions_and_sharing(app: TestApp) {
             seen.body["version"].as_i64(),
             seen.body["body"]["stem"].as_str()
         ),
-        (Some(1), Some("Nghiệm của $2x = 4$ là"))
+        (Some(1), Some("Nghiệm của $2x=4$ là"))
     );
     app.post(
         &format!("/api/v1/items/{id}/submit"),
@@ -348,7 +368,7 @@ async fn review_versions_and_sharing(app: TestApp) {
         .get(&format!("/api/v1/items/{id}?version=1"), Some(&b.author))
         .await;
     assert_eq!(
-        v1.body["body"]["stem"], "Nghiệm của $2x = 4$ là",
+        v1.body["body"]["stem"], "Nghiệm của $2x=4$ là",
         "old versions stay readable"
     );
 

@@ -26,8 +26,10 @@ pub fn maths_matrix() -> Value {
 fn item(n: usize, topic: &str, kind: &str, level: &str) -> Value {
     let correct = ["A", "B", "C", "D"][n % 4];
     let body = match kind {
-        "multiple_choice" => json!({ "kind": kind, "stem": format!("Câu {n}: tính $f'({n})$"),
-            "options": [format!("{n}A"), format!("{n}B"), format!("{n}C"), format!("{n}D")], "correct": correct }),
+        "multiple_choice" => {
+            json!({ "kind": kind, "stem": format!("Câu {n}: tính $\\int_0^{n} 2x\\,dx$ và $f'({n})$"),
+            "options": [format!("{n}A"), format!("{n}B"), format!("{n}C"), format!("{n}D")], "correct": correct })
+        }
         "true_false" => json!({ "kind": kind, "stem": format!("Câu {n}: xét hàm số"),
             "statements": (0..4).map(|i| json!({ "text": format!("Ý {n}.{i}"), "correct": (n + i).is_multiple_of(2) })).collect::<Vec<_>>() }),
         _ => {
@@ -243,4 +245,145 @@ async fn a_paper_with_24_codes_keys_every_code_right(app: TestApp) {
         )
         .await;
     assert_eq!(used.body["times_used"], 2);
+    // Formulas are kept canonical, shown as MathML, and printed as Word equations.
+    assert!(
+        used.body["body"]["stem"]
+            .as_str()
+            .unwrap()
+            .contains("$\\int_{0}^{"),
+        "{}",
+        used.body["body"]["stem"]
+    );
+    let shown = used.body["rendered"]["stem"].as_str().unwrap();
+    assert!(shown.contains("<msubsup><mo>∫</mo><mn>0</mn>"), "{shown}");
+    assert!(!shown.contains('$'), "{shown}");
+    let xml = printed_xml(&app, &b.author, paper_id, &codes[0]).await;
+    assert_eq!(
+        xml.matches("<m:oMath>").count(),
+        2 * 12,
+        "two equations in each of the 12 Part I stems"
+    );
+    assert!(xml.contains(r#"<m:nary><m:naryPr><m:chr m:val="∫"/>"#));
+    assert!(!xml.contains('$'), "no formula printed as LaTeX text");
+    // Laid out as schools print: the header, Part III boxes, the end mark, no key inside.
+    assert!(
+        xml.contains("ĐỀ KIỂM TRA CUỐI KÌ I - TOÁN 12") && xml.contains("Môn: TOÁN"),
+        "{}",
+        xml.chars().take(3000).collect::<String>()
+    );
+    assert!(xml.contains(&format!("Mã đề thi {}", codes[0])));
+    assert_eq!(
+        xml.matches("Trả lời:").count(),
+        6,
+        "a row of boxes per Part III question"
+    );
+    assert!(xml.contains("— HẾT —"));
+    assert!(
+        !xml.contains("ĐÁP ÁN"),
+        "the candidates' file carries no key"
+    );
+    let titled = printed_part(
+        &app,
+        &b.author,
+        &format!("/api/v1/papers/{paper_id}/codes/{}/docx?title=K%E1%BB%B3%20thi%20th%E1%BB%AD%20t%E1%BB%91t%20nghi%E1%BB%87p", codes[1]),
+        "word/document.xml",
+    )
+    .await;
+    assert!(
+        titled.contains("KỲ THI THỬ TỐT NGHIỆP"),
+        "the exam's name heads the paper"
+    );
+    let footer = printed_part(
+        &app,
+        &b.author,
+        &format!("/api/v1/papers/{paper_id}/codes/{}/docx", codes[0]),
+        "word/footer1.xml",
+    )
+    .await;
+    assert!(
+        footer.contains("Trang ") && footer.contains(" PAGE ") && footer.contains(" NUMPAGES ")
+    );
+    // The keys: one file, every code, each Part I letter where the code's key has it.
+    let keys = printed_part(
+        &app,
+        &b.author,
+        &format!("/api/v1/papers/{paper_id}/keys/docx"),
+        "word/document.xml",
+    )
+    .await;
+    for code in &codes {
+        assert!(
+            keys.contains(&format!(">{code}<")),
+            "code {code} in the keys"
+        );
+    }
+    let first = app
+        .get(
+            &format!("/api/v1/papers/{paper_id}/codes/{}", codes[0]),
+            Some(&b.author),
+        )
+        .await;
+    let letters: String = first.body["key"]["part1"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    let printed_letters: String = keys
+        .split("PHẦN II")
+        .next()
+        .unwrap()
+        .split("<w:tr>")
+        .skip(2)
+        .map(|row| {
+            row.split("<w:t xml:space=\"preserve\">")
+                .nth(2)
+                .and_then(|cell| cell.split('<').next())
+                .unwrap()
+                .to_owned()
+        })
+        .take(letters.len())
+        .collect();
+    assert_eq!(
+        printed_letters, letters,
+        "the first code's column is its key"
+    );
+}
+
+/// The `word/document.xml` of a code's printable .docx.
+pub async fn printed_xml(app: &TestApp, token: &str, paper_id: &str, code: &str) -> String {
+    printed_part(
+        app,
+        token,
+        &format!("/api/v1/papers/{paper_id}/codes/{code}/docx"),
+        "word/document.xml",
+    )
+    .await
+}
+
+/// One part of a .docx the service prints.
+async fn printed_part(app: &TestApp, token: &str, path: &str, part: &str) -> String {
+    docx_part(&download(app, token, path).await, part)
+}
+
+/// The bytes of a file the service answers with.
+pub async fn download(app: &TestApp, token: &str, path: &str) -> Vec<u8> {
+    app.client
+        .get(app.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec()
+}
+
+/// One XML part of a .docx, as text.
+pub fn docx_part(docx: &[u8], part: &str) -> String {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(docx)).unwrap();
+    let mut xml = String::new();
+    std::io::Read::read_to_string(&mut archive.by_name(part).unwrap(), &mut xml).unwrap();
+    xml
 }

@@ -32,7 +32,7 @@ async fn qti_round_trip_keeps_items_equal(app: TestApp) {
         60
     );
     let essay = json!({
-        "body": { "kind": "essay", "stem": "Giải thích hiện tượng cảm ứng điện từ.\nNêu một ứng dụng.",
+        "body": { "kind": "essay", "stem": "Giải thích hiện tượng cảm ứng điện từ, với $e_{c}=-\\frac{\\Delta\\Phi}{\\Delta t}$.\nNêu một ứng dụng.",
                   "rubric": [{ "description": "Giải thích đúng", "points": "0.75" }, { "description": "Ứng dụng đúng", "points": "0.25" }] },
         "metadata": { "subject": "vat_li", "grade": 12, "series": "canh_dieu", "topic": ["Chương 3. Từ trường", "Cảm ứng"], "level": "van_dung",
                       "competency": "NL3", "tags": ["tu-luan"], "source": "Tổ Lí", "solution": null }
@@ -43,6 +43,15 @@ async fn qti_round_trip_keeps_items_equal(app: TestApp) {
             .status,
         201
     );
+    let with_formulas = json!({
+        "body": { "kind": "multiple_choice", "stem": "Chu kì dao động của con lắc đơn là",
+                  "options": ["$T=2\\pi\\sqrt{\\frac{l}{g}}$", "$T=2\\pi\\sqrt{\\frac{g}{l}}$", "$T=\\frac{1}{2\\pi}\\sqrt{\\frac{l}{g}}$", "$T=\\sqrt{lg}$"], "correct": "A" },
+        "metadata": { "subject": "vat_li", "grade": 12, "series": "canh_dieu", "topic": ["Chương 4. Dao động"], "level": "biet" }
+    });
+    let created = app
+        .post("/api/v1/items", Some(&b.author), with_formulas)
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
     let originals = all_mine(&app, &b.author).await;
     let ids: Vec<&Value> = originals.iter().map(|i| &i["id"]).collect();
     let package = app
@@ -56,7 +65,7 @@ async fn qti_round_trip_keeps_items_equal(app: TestApp) {
     assert_eq!(package.headers()["content-type"], "application/zip");
     let bytes = package.bytes().await.unwrap().to_vec();
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes.clone())).unwrap();
-    assert_eq!(archive.len(), 62, "a manifest and one file per item");
+    assert_eq!(archive.len(), 63, "a manifest and one file per item");
     let mut manifest = String::new();
     std::io::Read::read_to_string(
         &mut archive.by_name("imsmanifest.xml").unwrap(),
@@ -64,6 +73,23 @@ async fn qti_round_trip_keeps_items_equal(app: TestApp) {
     )
     .unwrap();
     assert!(manifest.contains("imsqti_item_xmlv3p0"));
+    // Formulas travel as MathML, none as LaTeX text.
+    let mut with_maths = 0;
+    for i in 0..archive.len() {
+        let mut file = archive.by_index(i).unwrap();
+        let mut xml = String::new();
+        std::io::Read::read_to_string(&mut file, &mut xml).unwrap();
+        if xml.contains(r#"<math xmlns="http://www.w3.org/1998/Math/MathML">"#) {
+            with_maths += 1;
+        }
+        if file.name().is_ok_and(|n| n.starts_with("items/")) {
+            assert!(!xml.contains('$'), "{:?}: {xml}", file.name());
+        }
+    }
+    assert_eq!(
+        with_maths, 2,
+        "the items with formulas carry them as MathML"
+    );
 
     app.create_user(&b.admin, "gv.qti", &["teacher"], Some(b.school))
         .await;
@@ -75,7 +101,7 @@ async fn qti_round_trip_keeps_items_equal(app: TestApp) {
             again.body["format"].as_str(),
             again.body["created"].as_u64()
         ),
-        (200, Some("qti"), Some(61)),
+        (200, Some("qti"), Some(62)),
         "{}",
         &again.text[..again.text.len().min(500)]
     );

@@ -52,8 +52,24 @@ async fn sample_docx_banks_import_intact(app: TestApp) {
         .map(|i| i["body"]["stem"].as_str().unwrap())
         .collect();
     assert!(
-        stems.iter().any(|s| s.contains("{x}^{") && s.contains('$')),
+        stems.iter().any(|s| s.contains("x^{") && s.contains('$')),
         "OMML equations arrive as LaTeX: {stems:?}"
+    );
+    assert!(
+        !stems.iter().any(|s| s.contains("{}_") || s.contains("{}^")),
+        "canonical LaTeX, with no empty groups: {stems:?}"
+    );
+    let rendered: Vec<&str> = with_math.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["rendered"]["stem"].as_str().unwrap())
+        .collect();
+    assert!(
+        rendered
+            .iter()
+            .all(|s| s.contains("<math") && !s.contains("math-error")),
+        "every formula shows as MathML: {rendered:?}"
     );
     let figures = app
         .get(
@@ -177,5 +193,43 @@ async fn seeding_loads_samples_and_every_sample_matrix_fits(app: TestApp) {
             .await;
         assert_eq!(paper.status, 201, "{file}: {}", paper.text);
         assert_eq!(paper.body["codes"].as_array().unwrap().len(), 24);
+        // Printed as a school would hand it out: the sample banks' equations as Word equations,
+        // none as LaTeX text. The files are kept for a look (tools/render-printed.sh).
+        let paper_id = paper.body["id"].as_str().unwrap();
+        let code = paper.body["codes"][0].as_str().unwrap();
+        let title = "K%E1%BB%B3%20thi%20th%E1%BB%AD%20t%E1%BB%91t%20nghi%E1%BB%87p%20THPT%202026";
+        let printed =
+            std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/printed"));
+        std::fs::create_dir_all(printed).unwrap();
+        for (path, name) in [
+            (
+                format!("codes/{code}/docx"),
+                format!("de-{}-{code}.docx", &file[..file.len() - 5]),
+            ),
+            (
+                "keys/docx".to_owned(),
+                format!("dap-an-{}.docx", &file[..file.len() - 5]),
+            ),
+        ] {
+            let docx = super::papers::download(
+                &app,
+                &admin,
+                &format!("/api/v1/papers/{paper_id}/{path}?title={title}"),
+            )
+            .await;
+            let xml = super::papers::docx_part(&docx, "word/document.xml");
+            assert!(xml.contains("KỲ THI THỬ TỐT NGHIỆP THPT 2026"), "{name}");
+            assert!(
+                !xml.contains('$'),
+                "{name}: no formula printed as LaTeX text"
+            );
+            if name.starts_with("de-toan") {
+                assert!(
+                    xml.contains("<m:oMath>"),
+                    "{name}: equations as Word equations"
+                );
+            }
+            std::fs::write(printed.join(&name), &docx).unwrap();
+        }
     }
 }
