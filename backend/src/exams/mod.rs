@@ -17,6 +17,7 @@ pub mod lifecycle;
 pub(crate) mod lock;
 pub(crate) mod marking;
 pub(crate) mod my_attempts;
+pub(crate) mod paper_media;
 pub(crate) mod photos;
 pub(crate) mod proctor;
 pub(crate) mod registration;
@@ -55,6 +56,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     answers::configure(cfg);
     taking::configure(cfg);
     my_attempts::configure(cfg);
+    cfg.service(paper_media::paper_media);
     check_in::configure(cfg);
     photos::configure(cfg);
     setup::configure(cfg);

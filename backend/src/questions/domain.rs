@@ -366,8 +366,10 @@ pub struct RenderedBody {
 }
 
 impl RenderedBody {
-    pub fn of(body: &Body) -> Self {
-        let html = |t: &String| crate::maths::text_to_html(t);
+    /// The body of item `item_id` as HTML; its figures point at the item's media route.
+    pub fn of(body: &Body, item_id: uuid::Uuid) -> Self {
+        let src = |name: &str| format!("/api/v1/items/{item_id}/media/{name}");
+        let html = |t: &String| rich_html(t, &src);
         let (options, statements) = match body {
             Body::MultipleChoice { options, .. } => (options.iter().map(html).collect(), vec![]),
             Body::TrueFalse { statements, .. } => {
@@ -376,11 +378,41 @@ impl RenderedBody {
             _ => (vec![], vec![]),
         };
         RenderedBody {
-            stem: crate::maths::text_to_html(body.stem()),
+            stem: rich_html(body.stem(), &src),
             options,
             statements,
         }
     }
+}
+
+/// Where the figures of item text live in the blob store, named by their content's hash.
+pub const FIGURES: &str = "items/media/";
+
+/// Item text as HTML: formulas as MathML, figures (`![alt](blob:items/media/<name>)`) as
+/// images whose address `src` gives from the figure's name.
+pub fn rich_html(text: &str, src: &dyn Fn(&str) -> String) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("![") {
+        let Some(mid) = rest[start..].find("](blob:") else {
+            break;
+        };
+        let Some(end) = rest[start + mid..].find(')') else {
+            break;
+        };
+        out.push_str(&crate::maths::text_to_html(&rest[..start]));
+        let alt = &rest[start + 2..start + mid];
+        let key = &rest[start + mid + 7..start + mid + end];
+        let name = key.strip_prefix(FIGURES).unwrap_or(key);
+        out.push_str(&format!(
+            r#"<img src="{}" alt="{}">"#,
+            crate::text::escape_markup(&src(name)),
+            crate::text::escape_markup(alt)
+        ));
+        rest = &rest[start + mid + end + 1..];
+    }
+    out.push_str(&crate::maths::text_to_html(rest));
+    out
 }
 
 #[cfg(test)]

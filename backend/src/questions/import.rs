@@ -305,6 +305,11 @@ pub async fn import_file(
     if rejected > 0 && !query.keep_valid {
         return Ok((report, true));
     }
+    // A dry run counts the images the import would store.
+    report.images = images
+        .iter()
+        .filter(|i| image_type(&i.bytes).is_some())
+        .count();
     if query.dry_run {
         return Ok((report, false));
     }
@@ -316,7 +321,8 @@ pub async fn import_file(
             continue;
         };
         let key = format!(
-            "items/media/{}.{ext}",
+            "{}{}.{ext}",
+            super::domain::FIGURES,
             hex::encode(Sha256::digest(&image.bytes))
         );
         if state.blobs.head(&key).await?.is_none() {

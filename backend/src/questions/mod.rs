@@ -9,6 +9,7 @@ pub(crate) mod gift;
 pub(crate) mod groups;
 pub mod import;
 pub mod key_file;
+pub(crate) mod media;
 pub(crate) mod moodle;
 pub(crate) mod paper_code;
 pub(crate) mod paper_routes;
@@ -21,7 +22,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(import::import_items)
         .service(export::export_items)
         .service(groups::create_group)
-        .service(groups::get_group);
+        .service(groups::get_group)
+        .service(media::item_media);
     routes::configure(cfg);
     paper_routes::configure(cfg);
 }

@@ -104,7 +104,7 @@ pub fn to_response(
         version: version.version,
         status: version.status.clone(),
         kind: stored.body.kind(),
-        rendered: RenderedBody::of(&stored.body),
+        rendered: RenderedBody::of(&stored.body, item.id),
         body: stored.body,
         metadata: stored.metadata,
         scope: item.scope.clone(),

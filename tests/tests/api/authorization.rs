@@ -100,6 +100,11 @@ const FORBIDDEN: &[(&str, &str, &[&str])] = &[
     ),
     ("get", "/api/v1/items/{item_id}", &["student_a"]),
     (
+        "get",
+        "/api/v1/items/{item_id}/media/{name}",
+        &["student_a"],
+    ),
+    (
         "put",
         "/api/v1/items/{item_id}",
         &["school_admin_b", "student_a"],
@@ -278,6 +283,11 @@ const FORBIDDEN: &[(&str, &str, &[&str])] = &[
         &["teacher_a"],
     ),
     ("get", "/api/v1/attempts/{attempt_id}/paper", &["teacher_a"]),
+    (
+        "get",
+        "/api/v1/attempts/{attempt_id}/media/{name}",
+        &["teacher_a"],
+    ),
     (
         "put",
         "/api/v1/attempts/{attempt_id}/answers",
@@ -554,6 +564,7 @@ async fn every_endpoint_refuses_strangers(app: TestApp) {
             .replace("{photo_id}", &uuid::Uuid::now_v7().to_string())
             .replace("{passkey_id}", &uuid::Uuid::now_v7().to_string())
             .replace("{notice_id}", &uuid::Uuid::now_v7().to_string())
+            .replace("{name}", &format!("{}.png", "0".repeat(64)))
     };
     let request = |method: &str, path: &str, token: Option<&str>| {
         let mut url = app.url(&concrete(path));
@@ -835,6 +846,8 @@ async fn every_route_with_an_id_refuses_other_schools_and_bystanders(app: TestAp
         ("{passkey_id}", passkey.as_str().unwrap().to_owned()),
         ("{notice_id}", notice.as_str().unwrap().to_owned()),
         ("{photo_id}", photo_id),
+        // The figure the exam's paper shows.
+        ("{name}", super::exams::FIGURE.to_owned()),
     ];
     // What a colleague of the same school may do with these objects, and why.
     let colleague_may: &[(&str, &str)] = &[

@@ -8,6 +8,27 @@ on_every_store!(sample_docx_banks_import_intact);
 async fn sample_docx_banks_import_intact(app: TestApp) {
     let b = bank(&app).await;
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../content-samples/questions/");
+    // A dry run counts the figure the import will store.
+    let dry = app
+        .send(
+            app.client
+                .post(app.url(
+                    "/api/v1/items/import?subject=toan&grade=12&topic=M%E1%BA%ABu&dry_run=true",
+                ))
+                .bearer_auth(&b.author)
+                .body(std::fs::read(format!("{dir}toan-12.docx")).unwrap()),
+        )
+        .await;
+    assert_eq!(
+        (
+            dry.body["items"].as_array().map(Vec::len),
+            dry.body["rejected"].as_u64(),
+            dry.body["images"].as_u64()
+        ),
+        (Some(60), Some(0), Some(1)),
+        "{}",
+        &dry.text[..dry.text.len().min(300)]
+    );
     for (file, subject) in [
         ("toan-12.docx", "toan"),
         ("vat-li-12.docx", "vat_li"),
@@ -98,6 +119,54 @@ async fn sample_docx_banks_import_intact(app: TestApp) {
             .unwrap()
             .unwrap()
             .starts_with(b"\x89PNG")
+    );
+    // The figure shows on screens through the item's media route, to whoever may read the
+    // item, and to nobody else.
+    let item = figures.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["body"]["stem"].as_str().unwrap().contains("(blob:"))
+        .unwrap();
+    let name = key.trim_start_matches("items/media/");
+    let route = format!(
+        "/api/v1/items/{}/media/{name}",
+        item["id"].as_str().unwrap()
+    );
+    assert!(
+        item["rendered"]["stem"]
+            .as_str()
+            .unwrap()
+            .contains(&format!(r#"<img src="{route}" alt="hình">"#)),
+        "{}",
+        item["rendered"]["stem"]
+    );
+    let shown = app
+        .send(app.client.get(app.url(&route)).bearer_auth(&b.author))
+        .await;
+    assert_eq!(
+        (
+            shown.status,
+            shown.headers["content-type"].to_str().unwrap()
+        ),
+        (200, "image/png")
+    );
+    app.create_user(&b.admin, "gv.khac", &["teacher"], Some(b.school))
+        .await;
+    let colleague = app.token("gv.khac", hocthi_tests::USER_PASSWORD).await;
+    assert_eq!(
+        app.get(&route, Some(&colleague)).await.body["code"],
+        "item_not_found",
+        "a colleague does not see another teacher's draft, nor its figures"
+    );
+    let not_shown = format!(
+        "/api/v1/items/{}/media/{}.png",
+        item["id"].as_str().unwrap(),
+        "0".repeat(64)
+    );
+    assert_eq!(
+        app.get(&not_shown, Some(&b.author)).await.body["code"],
+        "media_not_found"
     );
 }
 

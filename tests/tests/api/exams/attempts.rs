@@ -522,7 +522,32 @@ async fn a_candidate_never_sees_a_key_or_another_candidates_attempt(app: TestApp
         (before_start.status, before_start.body["code"].as_str()),
         (409, Some("attempt_not_started"))
     );
+    let figure = format!("/api/v1/attempts/{}/media/{FIGURE}", attempts[0]);
+    assert_eq!(
+        app.get(&figure, Some(mine)).await.status,
+        409,
+        "not before the start"
+    );
     start(&app, mine, &attempts[0], DEVICE_A).await;
+    // The paper's figures, to its candidate only, and only those the paper shows.
+    let shown = app
+        .send(app.client.get(app.url(&figure)).bearer_auth(mine))
+        .await;
+    assert_eq!(shown.status, 200, "{}", shown.text);
+    assert_eq!(shown.headers["content-type"], "image/png");
+    assert_eq!(
+        app.get(&figure, Some(theirs)).await.body["code"],
+        "attempt_not_found"
+    );
+    let other = format!(
+        "/api/v1/attempts/{}/media/{}.png",
+        attempts[0],
+        "0".repeat(64)
+    );
+    assert_eq!(
+        app.get(&other, Some(mine)).await.body["code"],
+        "media_not_found"
+    );
     let paper = app
         .get(
             &format!("/api/v1/attempts/{}/paper", attempts[0]),

@@ -35,8 +35,10 @@ fn maths_item(n: usize, kind: &str) -> Value {
             "options": [format!("{n}"), format!("{}", n + 1), format!("{}", n + 2), format!("{}", n + 3)],
             "correct": correct })
         }
-        "true_false" => json!({ "kind": kind, "stem": format!("Câu {n}: cho hàm số $y = x^{n}$"),
-            "statements": (0..4).map(|i| json!({ "text": format!("Mệnh đề {n}.{i}"), "correct": (n + i).is_multiple_of(2) })).collect::<Vec<_>>() }),
+        "true_false" => {
+            json!({ "kind": kind, "stem": format!("Câu {n}: cho hàm số $y = x^{n}$ có đồ thị ![Đồ thị](blob:items/media/{FIGURE})"),
+            "statements": (0..4).map(|i| json!({ "text": format!("Mệnh đề {n}.{i}"), "correct": (n + i).is_multiple_of(2) })).collect::<Vec<_>>() })
+        }
         _ => json!({ "kind": kind, "stem": format!("Câu {n}: tính (làm tròn đến hàng phần mười)"),
             "accepted": [format!("{},5", n % 10)] }),
     };
@@ -65,13 +67,35 @@ async fn approved(app: &TestApp, author: &str, reviewer: &str, request: Value) {
     assert_eq!(reviewed.status, 204, "{}", reviewed.text);
 }
 
-/// A Maths paper in the 2025 format (12/4/6) with `codes` codes, by the bank's teacher.
+/// The figure every Part II question of the Maths paper shows, by its content's name.
+pub const FIGURE: &str = "9f2c4e0b8a6d1f3e5c7a9b0d2e4f6a8c1b3d5e7f9a0c2e4b6d8f0a1c3e5b7d9f.png";
+
+/// The smallest PNG: one transparent pixel.
+pub const PNG: &[u8] = &[
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
+    0x89, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x00, 0x01, 0x00, 0x00,
+    0x05, 0x00, 0x01, 0x0D, 0x0A, 0x2D, 0xB4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE,
+    0x42, 0x60, 0x82,
+];
+
+/// A Maths paper in the 2025 format (12/4/6) with `codes` codes, by the bank's teacher; its
+/// Part II questions show a figure.
 async fn maths_paper(
     app: &TestApp,
     author: &str,
     reviewer: &str,
     codes: u8,
 ) -> (String, Vec<String>) {
+    app.state
+        .blobs
+        .put(
+            &format!("items/media/{FIGURE}"),
+            bytes::Bytes::from_static(PNG),
+            "image/png",
+        )
+        .await
+        .unwrap();
     let mut n = 0;
     for (kind, count) in [
         ("multiple_choice", 12),
