@@ -143,6 +143,32 @@ impl Body {
         }
     }
 
+    /// Every text of the body a reader sees: stem, options, statements.
+    pub fn texts(&self) -> Vec<&str> {
+        match self {
+            Body::MultipleChoice { stem, options, .. } => std::iter::once(stem.as_str())
+                .chain(options.iter().map(String::as_str))
+                .collect(),
+            Body::TrueFalse { stem, statements } => std::iter::once(stem.as_str())
+                .chain(statements.iter().map(|s| s.text.as_str()))
+                .collect(),
+            Body::ShortAnswer { stem, .. } | Body::Essay { stem, .. } => vec![stem],
+        }
+    }
+
+    /// The same, to rewrite them.
+    pub fn texts_mut(&mut self) -> Vec<&mut String> {
+        match self {
+            Body::MultipleChoice { stem, options, .. } => {
+                std::iter::once(stem).chain(options.iter_mut()).collect()
+            }
+            Body::TrueFalse { stem, statements } => std::iter::once(stem)
+                .chain(statements.iter_mut().map(|s| &mut s.text))
+                .collect(),
+            Body::ShortAnswer { stem, .. } | Body::Essay { stem, .. } => vec![stem],
+        }
+    }
+
     pub fn true_false_key(&self) -> Option<TrueFalseKey> {
         match self {
             Body::TrueFalse { statements, .. } if statements.len() == 4 => {
@@ -388,30 +414,56 @@ impl RenderedBody {
 /// Where the figures of item text live in the blob store, named by their content's hash.
 pub const FIGURES: &str = "items/media/";
 
-/// Item text as HTML: formulas as MathML, figures (`![alt](blob:items/media/<name>)`) as
-/// images whose address `src` gives from the figure's name.
-pub fn rich_html(text: &str, src: &dyn Fn(&str) -> String) -> String {
-    let mut out = String::new();
+/// A part of item text: words and formulas, or a figure (`![alt](blob:key)`).
+#[derive(Debug, PartialEq)]
+pub enum Piece<'a> {
+    Text(&'a str),
+    Figure { alt: &'a str, key: &'a str },
+}
+
+/// Splits item text at its figures.
+pub fn pieces(text: &str) -> Vec<Piece<'_>> {
+    let mut out = Vec::new();
     let mut rest = text;
     while let Some(start) = rest.find("![") {
-        let Some(mid) = rest[start..].find("](blob:") else {
+        let Some(mid) = rest[start..].find("](") else {
             break;
         };
         let Some(end) = rest[start + mid..].find(')') else {
             break;
         };
-        out.push_str(&crate::maths::text_to_html(&rest[..start]));
-        let alt = &rest[start + 2..start + mid];
-        let key = &rest[start + mid + 7..start + mid + end];
-        let name = key.strip_prefix(FIGURES).unwrap_or(key);
-        out.push_str(&format!(
-            r#"<img src="{}" alt="{}">"#,
-            crate::text::escape_markup(&src(name)),
-            crate::text::escape_markup(alt)
-        ));
+        if start > 0 {
+            out.push(Piece::Text(&rest[..start]));
+        }
+        out.push(Piece::Figure {
+            alt: &rest[start + 2..start + mid],
+            key: &rest[start + mid + 2..start + mid + end],
+        });
         rest = &rest[start + mid + end + 1..];
     }
-    out.push_str(&crate::maths::text_to_html(rest));
+    if !rest.is_empty() {
+        out.push(Piece::Text(rest));
+    }
+    out
+}
+
+/// Item text as HTML: formulas as MathML, figures (`![alt](blob:items/media/<name>)`) as
+/// images whose address `src` gives from the figure's name.
+pub fn rich_html(text: &str, src: &dyn Fn(&str) -> String) -> String {
+    let mut out = String::new();
+    for piece in pieces(text) {
+        match piece {
+            Piece::Text(t) => out.push_str(&crate::maths::text_to_html(t)),
+            Piece::Figure { alt, key } => {
+                let name = key.trim_start_matches("blob:").trim_start_matches(FIGURES);
+                out.push_str(&format!(
+                    r#"<img src="{}" alt="{}">"#,
+                    crate::text::escape_markup(&src(name)),
+                    crate::text::escape_markup(alt)
+                ));
+            }
+        }
+    }
     out
 }
 

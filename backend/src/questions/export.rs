@@ -61,7 +61,16 @@ pub async fn export_items(
             "hocthi-items.xml",
         ),
         ExportFormat::QtiPackage => (
-            super::qti::package(&items)?,
+            {
+                let mut figures = Vec::new();
+                for name in super::qti::figures_of(items.iter().map(|(_, body, _)| body)) {
+                    let key = format!("{}{name}", super::domain::FIGURES);
+                    if let Some(bytes) = state.blobs.get(&key).await? {
+                        figures.push((name, bytes));
+                    }
+                }
+                super::qti::package(&items, &figures)?
+            },
             "application/zip",
             "hocthi-items-qti.zip",
         ),

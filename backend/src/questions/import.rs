@@ -81,21 +81,10 @@ fn image_type(bytes: &[u8]) -> Option<(&'static str, &'static str)> {
 }
 
 fn swap_images(body: &mut Body, keys: &[(String, String)]) {
-    let fix = |text: &mut String| {
+    for text in body.texts_mut() {
         for (id, key) in keys {
             *text = text.replace(&format!("(embedded:{id})"), &format!("(blob:{key})"));
         }
-    };
-    match body {
-        Body::MultipleChoice { stem, options, .. } => {
-            fix(stem);
-            options.iter_mut().for_each(fix);
-        }
-        Body::TrueFalse { stem, statements } => {
-            fix(stem);
-            statements.iter_mut().for_each(|s| fix(&mut s.text));
-        }
-        Body::ShortAnswer { stem, .. } | Body::Essay { stem, .. } => fix(stem),
     }
 }
 
@@ -103,7 +92,8 @@ fn swap_images(body: &mut Body, keys: &[(String, String)]) {
 /// interchange format already structures.
 enum Source {
     Convention(Vec<convention::Paragraph>, Vec<docx::EmbeddedImage>),
-    Structured(Vec<Parsed>),
+    /// Items, and the images a package carries for them.
+    Structured(Vec<Parsed>, Vec<docx::EmbeddedImage>),
 }
 
 /// Decides the format by content: a zip is a QTI package (with `imsmanifest.xml`) or a .docx;
@@ -113,8 +103,8 @@ fn read_file(body: &[u8], budget: &mut Budget) -> Result<(&'static str, Source),
         // One archive, checked once, whichever format it turns out to be.
         let mut archive = Archive::open(body)?;
         if archive.has("imsmanifest.xml") {
-            let items = super::qti::parse_package(&mut archive, budget)?;
-            return Ok(("qti", Source::Structured(items)));
+            let (items, images) = super::qti::parse_package(&mut archive, budget)?;
+            return Ok(("qti", Source::Structured(items, images)));
         }
         let doc = docx::read(&mut archive, budget)?;
         return Ok(("docx", Source::Convention(doc.paragraphs, doc.images)));
@@ -141,17 +131,20 @@ fn read_file(body: &[u8], budget: &mut Budget) -> Result<(&'static str, Source),
                     number: "1".into(),
                     result,
                 };
-                Ok(("qti", Source::Structured(vec![item])))
+                Ok(("qti", Source::Structured(vec![item], Vec::new())))
             }
             "quiz" => Ok((
                 "moodle_xml",
-                Source::Structured(super::moodle::from_quiz(&root)?),
+                Source::Structured(super::moodle::from_quiz(&root)?, Vec::new()),
             )),
             _ => Err("unsupported_media_type"),
         };
     }
     if super::gift::looks_like_gift(text) {
-        return Ok(("gift", Source::Structured(super::gift::parse(text))));
+        return Ok((
+            "gift",
+            Source::Structured(super::gift::parse(text), Vec::new()),
+        ));
     }
     Ok((
         "text",
@@ -176,7 +169,7 @@ pub fn parse_file(body: &[u8], budget: &mut Budget) -> Result<ParsedFile, &'stat
             let (parsed, groups) = convention::parse_with_groups(&paragraphs);
             (parsed, images, groups)
         }
-        Source::Structured(parsed) => (parsed, Vec::new(), Vec::new()),
+        Source::Structured(parsed, images) => (parsed, images, Vec::new()),
     };
     Ok(ParsedFile {
         format,

@@ -7,7 +7,11 @@
 //! answer keys are a separate file (`keys_docx`: every code in one table, for the markers).
 use std::io::Write;
 
-use super::{paper_code::PaperCodeResponse, papers::CodeKey};
+use super::{
+    domain::{Piece, pieces},
+    paper_code::PaperCodeResponse,
+    papers::CodeKey,
+};
 use crate::{
     exam_format::Subject,
     maths::{self, Segment},
@@ -120,26 +124,21 @@ pub struct Picture {
 /// Text with `![alt](blob:key)` images turned into inline pictures, 6 cm wide.
 fn rich(text: &str, pictures: &[Picture]) -> String {
     let mut out = String::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("![") {
-        let Some(mid) = rest[start..].find("](blob:") else {
-            break;
-        };
-        let Some(end) = rest[start + mid..].find(')') else {
-            break;
-        };
-        out.push_str(&text_with_formulas(&rest[..start]));
-        let key = &rest[start + mid + 7..start + mid + end];
-        match pictures.iter().position(|p| p.key == key) {
-            Some(i) => out.push_str(&format!(
-                r#"<w:r><w:drawing><wp:inline><wp:extent cx="2286000" cy="1428750"/><wp:docPr id="{id}" name="hinh{id}"/><a:graphic><a:graphicData uri="http://schemas.openxmlformats.org/drawingml/2006/picture"><pic:pic><pic:nvPicPr><pic:cNvPr id="{id}" name="hinh{id}"/><pic:cNvPicPr/></pic:nvPicPr><pic:blipFill><a:blip r:embed="rIdImg{id}"/><a:stretch><a:fillRect/></a:stretch></pic:blipFill><pic:spPr><a:xfrm><a:off x="0" y="0"/><a:ext cx="2286000" cy="1428750"/></a:xfrm><a:prstGeom prst="rect"><a:avLst/></a:prstGeom></pic:spPr></pic:pic></a:graphicData></a:graphic></wp:inline></w:drawing></w:r>"#,
-                id = i + 1
-            )),
-            None => out.push_str(&run("[hình]", false)),
+    for piece in pieces(text) {
+        match piece {
+            Piece::Text(t) => out.push_str(&text_with_formulas(t)),
+            Piece::Figure { key, .. } => {
+                let key = key.trim_start_matches("blob:");
+                match pictures.iter().position(|p| p.key == key) {
+                    Some(i) => out.push_str(&format!(
+                        r#"<w:r><w:drawing><wp:inline><wp:extent cx="2286000" cy="1428750"/><wp:docPr id="{id}" name="hinh{id}"/><a:graphic><a:graphicData uri="http://schemas.openxmlformats.org/drawingml/2006/picture"><pic:pic><pic:nvPicPr><pic:cNvPr id="{id}" name="hinh{id}"/><pic:cNvPicPr/></pic:nvPicPr><pic:blipFill><a:blip r:embed="rIdImg{id}"/><a:stretch><a:fillRect/></a:stretch></pic:blipFill><pic:spPr><a:xfrm><a:off x="0" y="0"/><a:ext cx="2286000" cy="1428750"/></a:xfrm><a:prstGeom prst="rect"><a:avLst/></a:prstGeom></pic:spPr></pic:pic></a:graphicData></a:graphic></wp:inline></w:drawing></w:r>"#,
+                        id = i + 1
+                    )),
+                    None => out.push_str(&run("[hình]", false)),
+                }
+            }
         }
-        rest = &rest[start + mid + end + 1..];
     }
-    out.push_str(&text_with_formulas(rest));
     out
 }
 

@@ -8,7 +8,8 @@ use std::{
 
 use super::{
     convention::{Parsed, ParsedItem},
-    domain::{Body, Criterion, Metadata, Statement, default_rubric},
+    docx::EmbeddedImage,
+    domain::{Body, Criterion, FIGURES, Metadata, Piece, Statement, default_rubric, pieces},
 };
 use crate::exam_format::{Choice, Points, ShortAnswer};
 use crate::files::Archive;
@@ -29,6 +30,27 @@ fn para(text: &str) -> String {
 /// Text escaped, with its formulas as MathML (QTI 3.0 carries MathML in item bodies). A formula
 /// stored before the subset was checked, and outside it, goes as its source text.
 fn inline(text: &str) -> String {
+    let mut out = String::new();
+    for piece in pieces(text) {
+        match piece {
+            Piece::Text(t) => out.push_str(&inline_maths(t)),
+            // The package carries the figure beside the items (`items/media/<name>`).
+            Piece::Figure { alt, key } => out.push_str(&format!(
+                r#"<img src="media/{}" alt="{}"/>"#,
+                escape_markup(figure_name(key)),
+                escape_markup(alt)
+            )),
+        }
+    }
+    out
+}
+
+/// A figure's file name in the blob store's figure folder (`blob:items/media/<name>`).
+fn figure_name(key: &str) -> &str {
+    key.trim_start_matches("blob:").trim_start_matches(FIGURES)
+}
+
+fn inline_maths(text: &str) -> String {
     let mut out = String::new();
     for segment in maths::segments(text) {
         match segment {
@@ -59,10 +81,30 @@ fn text_with_maths(el: &Element, out: &mut String) {
                 // Kept as a formula the item check refuses with its reason, never dropped.
                 Err(why) => out.push_str(&maths::refused(&why)),
             },
+            // A figure of the package, found again by `parse_package` from its path.
+            xml::Node::Element(e) if e.name == "img" => out.push_str(&format!(
+                "![{}](embedded:{})",
+                e.attr("alt").unwrap_or("hình").replace([']', '['], ""),
+                e.attr("src")
+                    .unwrap_or_default()
+                    .replace(['(', ')', ' '], "")
+            )),
+            // The interaction's own prompt is read with it; its choices are not stem text.
+            xml::Node::Element(e) if INTERACTIONS.contains(&e.name.as_str()) => {}
             xml::Node::Element(e) => text_with_maths(e, out),
         }
     }
 }
+
+/// Elements of an item body that are answers or keys, not text of the stem.
+const INTERACTIONS: [&str; 6] = [
+    "qti-choice-interaction",
+    "qti-text-entry-interaction",
+    "qti-extended-text-interaction",
+    "qti-rubric-block",
+    "qti-response-declaration",
+    "qti-simple-choice",
+];
 
 pub fn item_xml(id: &str, body: &Body) -> String {
     let mut declarations = String::new();
@@ -129,8 +171,30 @@ pub fn item_xml(id: &str, body: &Body) -> String {
     )
 }
 
-/// A package of items with their metadata.
-pub fn package(items: &[(String, Body, Metadata)]) -> anyhow::Result<Vec<u8>> {
+/// The figures items show, by their names in the blob store's figure folder.
+pub fn figures_of<'a>(bodies: impl IntoIterator<Item = &'a Body>) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for body in bodies {
+        for text in body.texts() {
+            for piece in pieces(text) {
+                if let Piece::Figure { key, .. } = piece
+                    && key.starts_with("blob:")
+                    && !names.iter().any(|n| n == figure_name(key))
+                {
+                    names.push(figure_name(key).to_owned());
+                }
+            }
+        }
+    }
+    names
+}
+
+/// A package of items with their metadata, and the figures they show (`items/media/<name>`,
+/// as `figures_of` names them).
+pub fn package(
+    items: &[(String, Body, Metadata)],
+    figures: &[(String, bytes::Bytes)],
+) -> anyhow::Result<Vec<u8>> {
     let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
     let options = zip::write::SimpleFileOptions::default();
     let mut resources = String::new();
@@ -138,10 +202,18 @@ pub fn package(items: &[(String, Body, Metadata)]) -> anyhow::Result<Vec<u8>> {
         let href = format!("items/{id}.xml");
         zip.start_file(&href, options)?;
         zip.write_all(item_xml(id, body).as_bytes())?;
+        let files: String = figures_of([body])
+            .iter()
+            .map(|name| format!(r#"<file href="items/media/{}"/>"#, escape_markup(name)))
+            .collect();
         resources.push_str(&format!(
-            r#"<resource identifier="R{id}" type="imsqti_item_xmlv3p0" href="{href}"><metadata><hocthi:metadata>{}</hocthi:metadata></metadata><file href="{href}"/></resource>"#,
+            r#"<resource identifier="R{id}" type="imsqti_item_xmlv3p0" href="{href}"><metadata><hocthi:metadata>{}</hocthi:metadata></metadata><file href="{href}"/>{files}</resource>"#,
             escape_markup(&serde_json::to_string(meta)?)
         ));
+    }
+    for (name, bytes) in figures {
+        zip.start_file(format!("items/media/{name}"), options)?;
+        zip.write_all(bytes)?;
     }
     let manifest = format!(
         r#"<?xml version="1.0" encoding="UTF-8"?><manifest xmlns="http://www.imsglobal.org/xsd/qti/qtiv3p0/imscp_v1p1" xmlns:hocthi="https://hocthi.vn/xsd/metadata" identifier="HOCTHI-EXPORT"><metadata><schema>QTI Package</schema><schemaversion>3.0.0</schemaversion></metadata><organizations/><resources>{resources}</resources></manifest>"#
@@ -166,6 +238,39 @@ fn text_of(el: &Element) -> String {
     }
 }
 
+/// The stem of an item another tool wrote: the body's blocks around its interactions, one
+/// line each, then the prompt of its one interaction.
+fn stem_of(body: &Element, prompt: Option<&Element>) -> String {
+    let mut lines = Vec::new();
+    for node in &body.children {
+        match node {
+            xml::Node::Text(t) => lines.push(t.clone()),
+            xml::Node::Element(e) if INTERACTIONS.contains(&e.name.as_str()) => {}
+            xml::Node::Element(e) if e.name == "img" || e.name == "math" => {
+                let mut line = String::new();
+                text_with_maths(
+                    &Element {
+                        children: vec![node.clone()],
+                        ..Element::default()
+                    },
+                    &mut line,
+                );
+                lines.push(line);
+            }
+            xml::Node::Element(e) => lines.push(text_of(e)),
+        }
+    }
+    if let Some(prompt) = prompt {
+        lines.push(text_of(prompt));
+    }
+    let lines: Vec<&str> = lines
+        .iter()
+        .map(|l| l.trim())
+        .filter(|l| !l.is_empty())
+        .collect();
+    clean_text(&lines.join("\n"))
+}
+
 fn correct_values(item: &Element, response: &str) -> Vec<String> {
     item.children_named("qti-response-declaration")
         .find(|d| d.attr("identifier") == Some(response))
@@ -188,18 +293,27 @@ pub fn item_from(item: &Element) -> Result<Body, &'static str> {
         return Err("unsupported_media_type");
     }
     let body = item.child("qti-item-body").ok_or("missing_stem")?;
-    let stem = body
-        .elements()
-        .find(|e| e.attr("class") == Some("stem"))
-        .map(text_of)
-        .unwrap_or_else(|| {
-            let paragraphs: Vec<String> = body.children_named("p").map(|p| p.text()).collect();
-            clean_text(&paragraphs.join("\n"))
-        });
+    let ours = body.elements().find(|e| e.attr("class") == Some("stem"));
+    // HọcThi writes its stem apart; other tools' stems are the text around the interactions
+    // and the prompt of the one interaction.
+    let stem_with = |prompt: Option<&Element>| match ours {
+        Some(stem) => text_of(stem),
+        None => stem_of(body, prompt),
+    };
     let choices = body.descendants("qti-choice-interaction");
     if let [one] = choices.as_slice() {
         let response = one.attr("response-identifier").unwrap_or("RESPONSE");
         let right = correct_values(item, response);
+        let several = one.attr("max-choices").is_some_and(|m| m != "1")
+            || right.len() > 1
+            || item.children_named("qti-response-declaration").any(|d| {
+                d.attr("identifier") == Some(response) && d.attr("cardinality") == Some("multiple")
+            });
+        if several {
+            // Part I has one right answer; guessing one of several would score it wrongly.
+            return Err("multiple_response_unsupported");
+        }
+        let stem = stem_with(one.child("qti-prompt"));
         let options: Vec<&Element> = one.children_named("qti-simple-choice").collect();
         if options.len() != 4 {
             return Err("needs_four_options");
@@ -236,7 +350,10 @@ pub fn item_from(item: &Element) -> Result<Body, &'static str> {
                 }
             })
             .collect();
-        return Ok(Body::TrueFalse { stem, statements });
+        return Ok(Body::TrueFalse {
+            stem: stem_with(None),
+            statements,
+        });
     }
     if let Some(entry) = body.descendants("qti-text-entry-interaction").first() {
         let accepted = correct_values(
@@ -256,10 +373,14 @@ pub fn item_from(item: &Element) -> Result<Body, &'static str> {
         return if accepted.is_empty() {
             Err("missing_answer")
         } else {
-            Ok(Body::ShortAnswer { stem, accepted })
+            Ok(Body::ShortAnswer {
+                stem: stem_with(None),
+                accepted,
+            })
         };
     }
-    if !body.descendants("qti-extended-text-interaction").is_empty() {
+    if let Some(extended) = body.descendants("qti-extended-text-interaction").first() {
+        let stem = stem_with(extended.child("qti-prompt"));
         let rubric: Vec<Criterion> = body
             .descendants("qti-rubric-block")
             .iter()
@@ -284,15 +405,63 @@ pub fn item_from(item: &Element) -> Result<Body, &'static str> {
 
 /// Every item of a package, with the metadata the manifest carries for it. An item the
 /// manifest lists more than once is read and parsed once.
+/// `src` of a figure in the item file `href`, as a path inside the package; `None` when it
+/// climbs out of the package or is not a file in it.
+fn package_path(href: &str, src: &str) -> Option<String> {
+    if src.contains("://") || src.starts_with('/') {
+        return None;
+    }
+    let mut parts: Vec<&str> = href.split('/').collect();
+    parts.pop();
+    for segment in src.split('/') {
+        match segment {
+            "." | "" => {}
+            ".." => {
+                parts.pop()?;
+            }
+            name => parts.push(name),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// Points the item's figures (`embedded:<src>` as read) at their path in the package, and
+/// lists those paths.
+fn locate_figures(
+    body: &mut Body,
+    href: &str,
+    found: &mut Vec<String>,
+) -> Result<(), &'static str> {
+    for text in body.texts_mut() {
+        let mut located = String::with_capacity(text.len());
+        for piece in pieces(text) {
+            match piece {
+                Piece::Text(t) => located.push_str(t),
+                Piece::Figure { alt, key } => {
+                    let src = key.strip_prefix("embedded:").ok_or("unreadable_file")?;
+                    let path = package_path(href, src).ok_or("image_missing")?;
+                    located.push_str(&format!("![{alt}](embedded:{path})"));
+                    if !found.contains(&path) {
+                        found.push(path);
+                    }
+                }
+            }
+        }
+        *text = located;
+    }
+    Ok(())
+}
+
 pub fn parse_package(
     archive: &mut Archive,
     budget: &mut Budget,
-) -> Result<Vec<Parsed>, &'static str> {
+) -> Result<(Vec<Parsed>, Vec<EmbeddedImage>), &'static str> {
     let manifest = archive
         .part("imsmanifest.xml", budget)?
         .ok_or("unreadable_file")?;
     let manifest = xml::parse(&manifest, budget)?;
     let mut bodies: HashMap<String, Result<Body, &'static str>> = HashMap::new();
+    let mut figures: Vec<String> = Vec::new();
     let mut out = Vec::new();
     let resources = manifest
         .child("resources")
@@ -315,7 +484,10 @@ pub fn parse_package(
             Some(known) => known.clone(),
             None => {
                 let parsed = match archive.part(href, budget) {
-                    Ok(Some(bytes)) => parse_item(&bytes, budget),
+                    Ok(Some(bytes)) => parse_item(&bytes, budget).and_then(|mut body| {
+                        locate_figures(&mut body, href, &mut figures)?;
+                        Ok(body)
+                    }),
                     Ok(None) => Err("unreadable_file"),
                     Err(code) => Err(code),
                 };
@@ -345,7 +517,32 @@ pub fn parse_package(
             result,
         });
     }
-    Ok(out)
+    // Each figure once, read from the package within the budget.
+    let mut images = Vec::new();
+    for path in figures {
+        if let Some(bytes) = archive.part(&path, budget)? {
+            images.push(EmbeddedImage {
+                file_name: path.rsplit('/').next().unwrap_or("image").to_owned(),
+                id: path,
+                bytes,
+            });
+        }
+    }
+    // An item whose figure the package lacks is refused, not stored with a hole.
+    for parsed in &mut out {
+        if let Ok(item) = &parsed.result {
+            let missing = item.body.texts().iter().any(|t| {
+                pieces(t).iter().any(|p| {
+                    matches!(p, Piece::Figure { key, .. }
+                        if !images.iter().any(|i| key.strip_prefix("embedded:") == Some(i.id.as_str())))
+                })
+            });
+            if missing {
+                parsed.result = Err("image_missing");
+            }
+        }
+    }
+    Ok((out, images))
 }
 
 #[cfg(test)]

@@ -16,7 +16,11 @@ async fn import(app: &TestApp, token: &str, query: &str, body: Vec<u8>) -> hocth
     .await
 }
 
-on_every_store!(qti_round_trip_keeps_items_equal, broken_qti_is_refused);
+on_every_store!(
+    qti_round_trip_keeps_items_equal,
+    broken_qti_is_refused,
+    other_tools_items_keep_their_prompts_figures_and_text
+);
 
 async fn qti_round_trip_keeps_items_equal(app: TestApp) {
     let b = bank(&app).await;
@@ -52,6 +56,24 @@ async fn qti_round_trip_keeps_items_equal(app: TestApp) {
         .post("/api/v1/items", Some(&b.author), with_formulas)
         .await;
     assert_eq!(created.status, 201, "{}", created.text);
+    let figure = format!("{}.png", hex_sha256(super::exams::PNG));
+    app.state
+        .blobs
+        .put(
+            &format!("items/media/{figure}"),
+            bytes::Bytes::from_static(super::exams::PNG),
+            "image/png",
+        )
+        .await
+        .unwrap();
+    let with_figure = json!({
+        "body": { "kind": "short_answer", "stem": format!("Dựa vào đồ thị ![Đồ thị](blob:items/media/{figure}), tính gia tốc (m/s²)."), "accepted": ["2"] },
+        "metadata": { "subject": "vat_li", "grade": 12, "series": "canh_dieu", "topic": ["Chương 4. Dao động"], "level": "hieu" }
+    });
+    let created = app
+        .post("/api/v1/items", Some(&b.author), with_figure)
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
     let originals = all_mine(&app, &b.author).await;
     let ids: Vec<&Value> = originals.iter().map(|i| &i["id"]).collect();
     let package = app
@@ -65,7 +87,12 @@ async fn qti_round_trip_keeps_items_equal(app: TestApp) {
     assert_eq!(package.headers()["content-type"], "application/zip");
     let bytes = package.bytes().await.unwrap().to_vec();
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes.clone())).unwrap();
-    assert_eq!(archive.len(), 63, "a manifest and one file per item");
+    assert_eq!(
+        archive.len(),
+        65,
+        "a manifest, one file per item and the figure"
+    );
+    assert!(archive.by_name(&format!("items/media/{figure}")).is_ok());
     let mut manifest = String::new();
     std::io::Read::read_to_string(
         &mut archive.by_name("imsmanifest.xml").unwrap(),
@@ -77,6 +104,9 @@ async fn qti_round_trip_keeps_items_equal(app: TestApp) {
     let mut with_maths = 0;
     for i in 0..archive.len() {
         let mut file = archive.by_index(i).unwrap();
+        if file.name().is_ok_and(|n| n.ends_with(".png")) {
+            continue;
+        }
         let mut xml = String::new();
         std::io::Read::read_to_string(&mut file, &mut xml).unwrap();
         if xml.contains(r#"<math xmlns="http://www.w3.org/1998/Math/MathML">"#) {
@@ -90,6 +120,7 @@ async fn qti_round_trip_keeps_items_equal(app: TestApp) {
         with_maths, 2,
         "the items with formulas carry them as MathML"
     );
+    assert!(manifest.contains(&format!(r#"<file href="items/media/{figure}"/>"#)));
 
     app.create_user(&b.admin, "gv.qti", &["teacher"], Some(b.school))
         .await;
@@ -101,7 +132,7 @@ async fn qti_round_trip_keeps_items_equal(app: TestApp) {
             again.body["format"].as_str(),
             again.body["created"].as_u64()
         ),
-        (200, Some("qti"), Some(62)),
+        (200, Some("qti"), Some(63)),
         "{}",
         &again.text[..again.text.len().min(500)]
     );
@@ -112,14 +143,102 @@ async fn qti_round_trip_keeps_items_equal(app: TestApp) {
     );
 }
 
+fn hex_sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 fn package(files: &[(&str, &str)]) -> Vec<u8> {
+    package_bytes(
+        &files
+            .iter()
+            .map(|(name, body)| (*name, body.as_bytes()))
+            .collect::<Vec<_>>(),
+    )
+}
+
+fn package_bytes(files: &[(&str, &[u8])]) -> Vec<u8> {
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     for (name, body) in files {
         zip.start_file(*name, zip::write::SimpleFileOptions::default())
             .unwrap();
-        zip.write_all(body.as_bytes()).unwrap();
+        zip.write_all(body).unwrap();
     }
     zip.finish().unwrap().into_inner()
+}
+
+/// Items as other tools write them: a prompt inside the interaction, a figure in the package
+/// beside the item, text around an essay's box, and a multiple-response item, which Part I
+/// cannot score and is refused with that reason.
+async fn other_tools_items_keep_their_prompts_figures_and_text(app: TestApp) {
+    let b = bank(&app).await;
+    let head = r#"<?xml version="1.0"?><qti-assessment-item xmlns="http://www.imsglobal.org/xsd/imsqtiasi_v3p0" identifier="q" title="Câu hỏi"><qti-response-declaration identifier="RESPONSE" cardinality="single" base-type="identifier"><qti-correct-response><qti-value>B</qti-value></qti-correct-response></qti-response-declaration><qti-item-body>"#;
+    let choices = r#"<qti-simple-choice identifier="A">1 s</qti-simple-choice><qti-simple-choice identifier="B">2 s</qti-simple-choice><qti-simple-choice identifier="C">3 s</qti-simple-choice><qti-simple-choice identifier="D">4 s</qti-simple-choice>"#;
+    let prompted = format!(
+        r#"{head}<p>Một con lắc đơn dao động điều hòa.</p><img src="../images/do-thi.png" alt="Đồ thị li độ"/><qti-choice-interaction response-identifier="RESPONSE" max-choices="1"><qti-prompt>Chu kì của con lắc là</qti-prompt>{choices}</qti-choice-interaction></qti-item-body></qti-assessment-item>"#
+    );
+    let several = format!(
+        r#"{}<p>Những đại lượng nào là vectơ?</p><qti-choice-interaction response-identifier="RESPONSE" max-choices="0">{choices}</qti-choice-interaction></qti-item-body></qti-assessment-item>"#,
+        head.replace(
+            "<qti-value>B</qti-value>",
+            "<qti-value>A</qti-value><qti-value>B</qti-value>"
+        )
+        .replace(r#"cardinality="single""#, r#"cardinality="multiple""#)
+    );
+    let essay = r#"<?xml version="1.0"?><qti-assessment-item xmlns="http://www.imsglobal.org/xsd/imsqtiasi_v3p0" identifier="e" title="Tự luận"><qti-response-declaration identifier="RESPONSE" cardinality="single" base-type="string"/><qti-item-body><div><p>Đọc đoạn trích sau:</p><p>«Sóng âm truyền được trong chất rắn, lỏng và khí.»</p></div><qti-extended-text-interaction response-identifier="RESPONSE"><qti-prompt>Giải thích vì sao âm không truyền được trong chân không.</qti-prompt></qti-extended-text-interaction></qti-item-body></qti-assessment-item>"#;
+    let manifest = r#"<manifest identifier="M"><resources><resource identifier="R1" type="imsqti_item_xmlv3p0" href="items/prompted.xml"/><resource identifier="R2" type="imsqti_item_xmlv3p0" href="items/several.xml"/><resource identifier="R3" type="imsqti_item_xmlv3p0" href="items/essay.xml"/></resources></manifest>"#;
+    let file = package_bytes(&[
+        ("imsmanifest.xml", manifest.as_bytes()),
+        ("items/prompted.xml", prompted.as_bytes()),
+        ("items/several.xml", several.as_bytes()),
+        ("items/essay.xml", essay.as_bytes()),
+        ("images/do-thi.png", super::exams::PNG),
+    ]);
+    let reply = import(&app, &b.author, "&keep_valid=true", file).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let reasons: Vec<Option<&str>> = reply.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["reason_code"].as_str())
+        .collect();
+    assert_eq!(
+        reasons,
+        [None, Some("multiple_response_unsupported"), None],
+        "{}",
+        reply.text
+    );
+    assert_eq!(reply.body["images"], 1);
+    let mine = all_mine(&app, &b.author).await;
+    let stem_of = |kind: &str| {
+        mine.iter().find(|i| i["body"]["kind"] == kind).unwrap()["body"]["stem"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let figure = format!("{}.png", hex_sha256(super::exams::PNG));
+    assert_eq!(
+        stem_of("multiple_choice"),
+        format!(
+            "Một con lắc đơn dao động điều hòa.\n![Đồ thị li độ](blob:items/media/{figure})\nChu kì của con lắc là"
+        )
+    );
+    assert_eq!(
+        stem_of("essay"),
+        "Đọc đoạn trích sau:\n«Sóng âm truyền được trong chất rắn, lỏng và khí.»\nGiải thích vì sao âm không truyền được trong chân không."
+    );
+    assert!(
+        app.state
+            .blobs
+            .get(&format!("items/media/{figure}"))
+            .await
+            .unwrap()
+            .is_some(),
+        "the figure is stored with the item"
+    );
 }
 
 async fn broken_qti_is_refused(app: TestApp) {
