@@ -132,12 +132,16 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 }
 
 /// Needs no store and no configuration: a teacher can run it on a laptop.
+/// Exits 2 on any problem with the files (unreadable, or not a key and responses), as scripts
+/// expect of a checker.
 fn grade(key: &std::path::Path, responses: &std::path::Path) -> anyhow::Result<()> {
-    use anyhow::Context;
-    let key =
-        std::fs::read_to_string(key).with_context(|| format!("cannot read {}", key.display()))?;
-    let responses = std::fs::read_to_string(responses)
-        .with_context(|| format!("cannot read {}", responses.display()))?;
+    let read = |path: &std::path::Path| {
+        std::fs::read_to_string(path).unwrap_or_else(|e| {
+            eprintln!("hocthi grade: cannot read {}: {e}", path.display());
+            std::process::exit(2);
+        })
+    };
+    let (key, responses) = (read(key), read(responses));
     match hocthi::questions::key_file::grade(&key, &responses) {
         Ok(scores) => {
             println!("{}", serde_json::to_string_pretty(&scores)?);

@@ -41,3 +41,14 @@ fn a_broken_key_is_refused_with_a_message() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("the key file"));
 }
+
+#[test]
+fn an_unreadable_file_exits_2_too() {
+    let out = grade("key-dia-li-0926.json", "no-such-file.json");
+    assert_eq!(out.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("cannot read") && said.contains("no-such-file.json"),
+        "{said}"
+    );
+}

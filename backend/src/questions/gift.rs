@@ -27,11 +27,24 @@ fn unescape(text: &str) -> String {
             out.push(c);
         }
     }
-    clean_text(
-        out.trim_start_matches("[html]")
-            .trim_start_matches("[moodle]")
-            .trim_start_matches("[markdown]"),
-    )
+    // A format marker says how the text is written; it is not part of it.
+    let out = out.trim_start();
+    let text = ["[plain]", "[html]", "[moodle]", "[markdown]"]
+        .iter()
+        .find_map(|marker| out.strip_prefix(marker))
+        .unwrap_or(out);
+    clean_text(text)
+}
+
+/// A question's `::title::`, and the rest.
+fn title_of(block: &str) -> (String, &str) {
+    let rest = block.trim();
+    if let Some(after) = rest.strip_prefix("::")
+        && let Some(end) = after.find("::")
+    {
+        return (after[..end].trim().to_owned(), after[end + 2..].trim());
+    }
+    (String::new(), rest)
 }
 
 /// Splits at unescaped occurrences of any of `marks`, keeping the mark that began each piece.
@@ -61,15 +74,7 @@ fn find_unescaped(text: &str, ch: char, from: usize) -> Option<usize> {
     None
 }
 
-fn question(block: &str) -> Result<(String, Body), &'static str> {
-    let mut rest = block.trim();
-    let mut title = String::new();
-    if let Some(after) = rest.strip_prefix("::")
-        && let Some(end) = after.find("::")
-    {
-        title = after[..end].trim().to_owned();
-        rest = after[end + 2..].trim();
-    }
+fn question(rest: &str) -> Result<Body, &'static str> {
     let open = find_unescaped(rest, '{', 0).ok_or("missing_answer")?;
     let close = find_unescaped(rest, '}', open).ok_or("malformed_gift")?;
     let stem = unescape(&format!("{} {}", &rest[..open], &rest[close + 1..]));
@@ -78,13 +83,10 @@ fn question(block: &str) -> Result<(String, Body), &'static str> {
         return Err("missing_stem");
     }
     if inside.is_empty() {
-        return Ok((
-            title,
-            Body::Essay {
-                stem,
-                rubric: super::domain::default_rubric(crate::exam_format::Points::hundredths(100)),
-            },
-        ));
+        return Ok(Body::Essay {
+            stem,
+            rubric: super::domain::default_rubric(crate::exam_format::Points::hundredths(100)),
+        });
     }
     if matches!(inside, "T" | "F" | "TRUE" | "FALSE")
         || inside.starts_with("T#")
@@ -93,7 +95,15 @@ fn question(block: &str) -> Result<(String, Body), &'static str> {
         return Err("single_true_false");
     }
     if let Some(number) = inside.strip_prefix('#') {
-        let value = number.split([':', '#']).next().unwrap_or("").trim();
+        let number = number.split('#').next().unwrap_or("").trim();
+        // A Part III answer is compared as written: a tolerance (`{#3:2}` is 1 to 5), a range
+        // or several weighted answers would be narrowed to one value, so they are refused.
+        let (value, tolerance) = number.split_once(':').unwrap_or((number, "0"));
+        let exact = tolerance.trim().replace(',', ".").parse::<f64>() == Ok(0.0);
+        if !exact || value.contains("..") || value.contains('=') || value.contains('%') {
+            return Err("numeric_tolerance_unsupported");
+        }
+        let value = value.trim();
         let accepted = ShortAnswer::parse(value).map_err(|e| {
             if e == "short_answer_too_long" {
                 e
@@ -101,13 +111,10 @@ fn question(block: &str) -> Result<(String, Body), &'static str> {
                 "short_answer_invalid"
             }
         })?;
-        return Ok((
-            title,
-            Body::ShortAnswer {
-                stem,
-                accepted: vec![accepted],
-            },
-        ));
+        return Ok(Body::ShortAnswer {
+            stem,
+            accepted: vec![accepted],
+        });
     }
     // Drop per-answer feedback (`#…`) before reading the answers.
     let answers: Vec<(char, String)> = split_marked(inside, &['=', '~'])
@@ -119,6 +126,10 @@ fn question(block: &str) -> Result<(String, Body), &'static str> {
         let (w, text) = a.split_once('%')?;
         Some((w.parse().ok()?, text.to_owned()))
     };
+    if answers.iter().any(|(_, a)| a.contains("->")) {
+        // Matching: no type of the national format holds it.
+        return Err("unsupported_question_type");
+    }
     if answers.iter().all(|(m, _)| *m == '=') {
         let accepted = answers
             .iter()
@@ -131,7 +142,7 @@ fn question(block: &str) -> Result<(String, Body), &'static str> {
                     "short_answer_invalid"
                 }
             })?;
-        return Ok((title, Body::ShortAnswer { stem, accepted }));
+        return Ok(Body::ShortAnswer { stem, accepted });
     }
     if answers
         .iter()
@@ -148,7 +159,7 @@ fn question(block: &str) -> Result<(String, Body), &'static str> {
                 correct: w > 0.0,
             })
             .collect();
-        return Ok((title, Body::TrueFalse { stem, statements }));
+        return Ok(Body::TrueFalse { stem, statements });
     }
     if answers.len() != 4 {
         return Err("needs_four_options");
@@ -162,14 +173,11 @@ fn question(block: &str) -> Result<(String, Body), &'static str> {
         });
     }
     let options = answers.iter().map(|(_, a)| unescape(a)).collect();
-    Ok((
-        title,
-        Body::MultipleChoice {
-            stem,
-            options,
-            correct: Choice::from_index(right[0]).expect("four"),
-        },
-    ))
+    Ok(Body::MultipleChoice {
+        stem,
+        options,
+        correct: Choice::from_index(right[0]).expect("four"),
+    })
 }
 
 /// Ends the question being read: its `::title::` (or its position) names it in the report.
@@ -178,28 +186,22 @@ fn flush(block: &mut String, at: usize, topic: &Option<String>, out: &mut Vec<Pa
         block.clear();
         return;
     }
-    let (number, result) = match question(block) {
-        Ok((title, body)) => {
-            let number = if title.is_empty() {
-                (out.len() + 1).to_string()
-            } else {
-                title
-            };
-            (
-                number,
-                Ok(ParsedItem {
-                    body,
-                    level: None,
-                    topic: topic.clone(),
-                    competency: None,
-                    source: None,
-                    tags: vec![],
-                    solution: None,
-                }),
-            )
-        }
-        Err(code) => ((out.len() + 1).to_string(), Err(code)),
+    // The report names a question by its title where it has one, refused or not.
+    let (title, rest) = title_of(block);
+    let number = if title.is_empty() {
+        (out.len() + 1).to_string()
+    } else {
+        title
     };
+    let result = question(rest).map(|body| ParsedItem {
+        body,
+        level: None,
+        topic: topic.clone(),
+        competency: None,
+        source: None,
+        tags: vec![],
+        solution: None,
+    });
     out.push(Parsed {
         at,
         group: None,
@@ -301,5 +303,44 @@ mod tests {
             panic!()
         };
         assert_eq!(stem, "Số proton của nguyên tử carbon (Z = 6) là");
+        assert_eq!(
+            items[5].number, "Câu 6",
+            "a refused question is named by its title"
+        );
+    }
+
+    #[test]
+    fn numeric_tolerances_are_refused_and_format_markers_dropped() {
+        let file = "::Số khối:: Số khối của Na là {#23}\n\n::Sai số:: Khối lượng mol của Na (g/mol) {#23:0.5}\n\n::Khoảng:: Số electron lớp ngoài cùng {#1..2}\n\n::Không sai số:: Số hiệu nguyên tử của O {#8:0}\n\n::Ghép:: Ghép nguyên tố với kí hiệu {=Natri -> Na =Kali -> K =Oxi -> O}\n\n::Định dạng::[html]<b>Nguyên tố</b> nào là kim loại kiềm? {=[plain]Natri ~[markdown]Oxi ~Clo ~Neon}\n";
+        let items = parse(file);
+        let outcomes: Vec<(&str, Result<&str, &str>)> = items
+            .iter()
+            .map(|p| {
+                (
+                    p.number.as_str(),
+                    p.result
+                        .as_ref()
+                        .map(|i| i.body.kind().as_str())
+                        .map_err(|e| *e),
+                )
+            })
+            .collect();
+        assert_eq!(
+            outcomes,
+            [
+                ("Số khối", Ok("short_answer")),
+                ("Sai số", Err("numeric_tolerance_unsupported")),
+                ("Khoảng", Err("numeric_tolerance_unsupported")),
+                ("Không sai số", Ok("short_answer")),
+                ("Ghép", Err("unsupported_question_type")),
+                ("Định dạng", Ok("multiple_choice")),
+            ]
+        );
+        let Body::MultipleChoice { stem, options, .. } = &items[5].result.as_ref().unwrap().body
+        else {
+            panic!()
+        };
+        assert_eq!(stem, "Nguyên tố nào là kim loại kiềm?");
+        assert_eq!(options, &["Natri", "Oxi", "Clo", "Neon"]);
     }
 }

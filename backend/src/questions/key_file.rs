@@ -185,12 +185,18 @@ impl ResponseFile {
     pub fn into_responses(self, key: &PaperKey) -> Result<(String, Responses), String> {
         let who = self.candidate.clone();
         let part1_raw = match self.part1 {
-            Line::Text(t) => numbered(&t).map_err(|e| format!("{who}: {e}"))?,
+            Line::Text(t) => numbered(&t).map_err(|e| format!("{who}, part I: {e}"))?,
             Line::List(l) => l,
         };
+        // Every error names the candidate, the part and the question.
         let part1 = part1_raw
             .iter()
-            .map(|c| c.as_deref().map(|c| choice(c, &who)).transpose())
+            .enumerate()
+            .map(|(i, c)| {
+                c.as_deref()
+                    .map(|c| choice(c, &format!("{who}, part I question {}", i + 1)))
+                    .transpose()
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let part2_raw: Vec<Option<String>> = match self.part2 {
             Line::Text(t) => piped(&t).into_iter().map(Some).collect(),
@@ -198,9 +204,10 @@ impl ResponseFile {
         };
         let part2 = part2_raw
             .iter()
-            .map(|a| {
+            .enumerate()
+            .map(|(i, a)| {
                 a.as_deref()
-                    .map(|t| true_false_answer(t, &who))
+                    .map(|t| true_false_answer(t, &format!("{who}, part II question {}", i + 1)))
                     .unwrap_or(Ok([None; 4]))
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -211,11 +218,16 @@ impl ResponseFile {
                 .collect(),
             Line::List(l) => l,
         };
-        if part1.len() > key.part1.len()
-            || part2.len() > key.part2.len()
-            || part3.len() > key.part3.len()
-        {
-            return Err(format!("{who}: more answers than the key has questions"));
+        for (part, given, questions) in [
+            ("I", part1.len(), key.part1.len()),
+            ("II", part2.len(), key.part2.len()),
+            ("III", part3.len(), key.part3.len()),
+        ] {
+            if given > questions {
+                return Err(format!(
+                    "{who}, part {part}: {given} answers where the key has {questions} questions"
+                ));
+            }
         }
         Ok((
             who,
@@ -341,9 +353,27 @@ mod tests {
             let err = grade(key, "[]").map(|_| ()).unwrap_err();
             assert!(err.contains(words), "{key}: {err}");
         }
-        let err = grade(GEOGRAPHY_0926, r#"[{"candidate": "x", "part2": ["ĐĐ"]}]"#)
-            .map(|_| ())
-            .unwrap_err();
-        assert!(err.contains("four marks"), "{err}");
+        // A responses file's errors name the candidate, the part and the question.
+        for (responses, words) in [
+            (
+                r#"[{"candidate": "x", "part2": ["SĐSĐ", "ĐĐ"]}]"#,
+                "x, part II question 2: `ĐĐ` needs four marks",
+            ),
+            (
+                r#"[{"candidate": "y", "part1": "1A 2B 3E"}]"#,
+                "y, part I question 3: `E` is not A, B, C or D",
+            ),
+            (
+                r#"[{"candidate": "z", "part1": "1A 3B"}]"#,
+                "z, part I: `3B` should be question 2",
+            ),
+            (
+                r#"[{"candidate": "w", "part3": "1 | 2 | 3 | 4 | 5 | 6 | 7"}]"#,
+                "w, part III: 7 answers where the key has 6 questions",
+            ),
+        ] {
+            let err = grade(GEOGRAPHY_0926, responses).map(|_| ()).unwrap_err();
+            assert!(err.contains(words), "{responses}: {err}");
+        }
     }
 }

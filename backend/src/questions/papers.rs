@@ -39,8 +39,9 @@ pub struct Guidance {
     /// Share of questions per level, in percent; the official guidance aims at about 40/30/30.
     pub level_percent: BTreeMap<String, f64>,
     pub level_target_percent: BTreeMap<String, f64>,
-    /// Share of points per item type, in percent; the guidance for school tests is 30/20/20/30
-    /// (multiple choice / true-false / short answer / essay).
+    /// Share of points per item type, in percent, and the official paper's own split (Toán
+    /// 30/40/30, Vật lí 45/40/15; an essay paper 100% essay). No essay entry where the
+    /// subject's paper has no essay part.
     pub points_percent: BTreeMap<String, f64>,
     pub points_target_percent: BTreeMap<String, f64>,
 }
@@ -146,28 +147,42 @@ impl Matrix {
                 "short_answer",
                 f.part3_each.as_hundredths() as f64 / 100.0 * self.count(Kind::ShortAnswer) as f64,
             ),
-            ("essay", 0.0),
         ];
         let all_points: f64 = points.iter().map(|(_, p)| p).sum();
-        let no_short_answer = f.part3_questions == 0;
+        // The target is the official paper's own split of its 10 points (Toán 3/4/3, Vật lí
+        // 4.5/4/1.5); an essay paper is all essay. No essay share where the paper has none.
+        let points_target_percent = if f.essay_only {
+            [("essay".to_owned(), 100.0)].into()
+        } else {
+            let official = [
+                ("multiple_choice", 0.25 * f.part1_questions as f64),
+                ("true_false", 1.0 * f.part2_questions as f64),
+                (
+                    "short_answer",
+                    f.part3_each.as_hundredths() as f64 / 100.0 * f.part3_questions as f64,
+                ),
+            ];
+            let official_total: f64 = official.iter().map(|(_, p)| p).sum();
+            official
+                .iter()
+                .map(|(k, p)| (k.to_string(), pct(*p, official_total)))
+                .collect()
+        };
+        let points_percent = if f.essay_only {
+            [("essay".to_owned(), 100.0)].into()
+        } else {
+            points
+                .iter()
+                .map(|(k, p)| (k.to_string(), pct(*p, all_points)))
+                .collect()
+        };
         Guidance {
             level_percent,
             level_target_percent: [("biet", 40.0), ("hieu", 30.0), ("van_dung", 30.0)]
                 .map(|(k, v)| (k.to_owned(), v))
                 .into(),
-            points_percent: points
-                .iter()
-                .map(|(k, p)| (k.to_string(), pct(*p, all_points)))
-                .collect(),
-            // Where a subject has no short answers, their share moves to true/false.
-            points_target_percent: [
-                ("multiple_choice", 30.0),
-                ("true_false", if no_short_answer { 40.0 } else { 20.0 }),
-                ("short_answer", if no_short_answer { 0.0 } else { 20.0 }),
-                ("essay", 30.0),
-            ]
-            .map(|(k, v)| (k.to_owned(), v))
-            .into(),
+            points_percent,
+            points_target_percent,
         }
     }
 }
@@ -550,6 +565,34 @@ mod tests {
             code_prefix: None,
             shuffle_statements: true,
         }
+    }
+
+    #[test]
+    fn guidance_aims_at_the_official_split_with_no_essay_where_there_is_none() {
+        let (matrix, _) = maths();
+        let guidance = matrix.guidance();
+        let target: Vec<(&str, f64)> = guidance
+            .points_target_percent
+            .iter()
+            .map(|(k, v)| (k.as_str(), *v))
+            .collect();
+        assert_eq!(
+            target,
+            [
+                ("multiple_choice", 30.0),
+                ("short_answer", 30.0),
+                ("true_false", 40.0)
+            ]
+        );
+        assert!(!guidance.points_percent.contains_key("essay"));
+        let physics = Matrix {
+            subject: Subject::VatLi,
+            ..matrix
+        };
+        assert_eq!(
+            physics.guidance().points_target_percent["multiple_choice"],
+            45.0
+        );
     }
 
     #[test]
