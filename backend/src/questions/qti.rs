@@ -283,8 +283,14 @@ fn correct_values(item: &Element, response: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-pub fn parse_item(bytes: &[u8], budget: &mut Budget) -> Result<Body, &'static str> {
-    item_from(&xml::parse(bytes, budget)?)
+/// An item file: its title, where it has one (the report names the item by it), and its body.
+fn parse_item(
+    bytes: &[u8],
+    budget: &mut Budget,
+) -> Result<(Option<String>, Result<Body, &'static str>), &'static str> {
+    let root = xml::parse(bytes, budget)?;
+    let title = root.attr("title").map(clean_text).filter(|t| !t.is_empty());
+    Ok((title, item_from(&root)))
 }
 
 /// Reads a parsed `<qti-assessment-item>`.
@@ -462,6 +468,7 @@ pub fn parse_package(
     let manifest = xml::parse(&manifest, budget)?;
     let mut bodies: HashMap<String, Result<Body, &'static str>> = HashMap::new();
     let mut figures: Vec<String> = Vec::new();
+    let mut titles: HashMap<String, String> = HashMap::new();
     let mut out = Vec::new();
     let resources = manifest
         .child("resources")
@@ -484,10 +491,18 @@ pub fn parse_package(
             Some(known) => known.clone(),
             None => {
                 let parsed = match archive.part(href, budget) {
-                    Ok(Some(bytes)) => parse_item(&bytes, budget).and_then(|mut body| {
-                        locate_figures(&mut body, href, &mut figures)?;
-                        Ok(body)
-                    }),
+                    Ok(Some(bytes)) => match parse_item(&bytes, budget) {
+                        Ok((title, body)) => {
+                            if let Some(title) = title {
+                                titles.insert(href.to_owned(), title);
+                            }
+                            body.and_then(|mut body| {
+                                locate_figures(&mut body, href, &mut figures)?;
+                                Ok(body)
+                            })
+                        }
+                        Err(code) => Err(code),
+                    },
                     Ok(None) => Err("unreadable_file"),
                     Err(code) => Err(code),
                 };
@@ -513,7 +528,7 @@ pub fn parse_package(
         out.push(Parsed {
             at: i + 1,
             group: None,
-            number: href.to_owned(),
+            number: titles.get(href).cloned().unwrap_or_else(|| href.to_owned()),
             result,
         });
     }

@@ -57,6 +57,11 @@ pub fn docx(paragraphs: &[String], document_prefix: &str) -> Vec<u8> {
     zip.finish().unwrap().into_inner()
 }
 
+/// A system, an integral with limits and a root, as Word's equation editor writes them.
+const SYSTEM: &str = r#"<m:oMath><m:d><m:dPr><m:begChr m:val="{"/><m:endChr m:val=""/></m:dPr><m:e><m:eqArr><m:e><m:r><m:t>x+y=3</m:t></m:r></m:e><m:e><m:r><m:t>x−y=1</m:t></m:r></m:e></m:eqArr></m:e></m:d></m:oMath>"#;
+const INTEGRAL: &str = r#"<m:oMath><m:nary><m:naryPr><m:chr m:val="∫"/><m:limLoc m:val="subSup"/></m:naryPr><m:sub><m:r><m:t>0</m:t></m:r></m:sub><m:sup><m:r><m:t>2</m:t></m:r></m:sup><m:e><m:r><m:t>4x dx</m:t></m:r></m:e></m:nary></m:oMath>"#;
+const ROOT: &str = r#"<m:oMath><m:rad><m:radPr><m:degHide m:val="1"/></m:radPr><m:deg/><m:e><m:r><m:t>x+1</m:t></m:r></m:e></m:rad></m:oMath>"#;
+
 fn good_bank() -> Vec<String> {
     let fraction = r#"<m:oMath><m:f><m:num><m:r><m:t>1</m:t></m:r></m:num><m:den><m:r><m:t>x</m:t></m:r></m:den></m:f></m:oMath>"#;
     let image = r#"<w:r><w:drawing><a:graphic><a:graphicData><a:blip r:embed="rId9"/></a:graphicData></a:graphic></w:drawing></w:r>"#;
@@ -131,11 +136,17 @@ fn good_bank() -> Vec<String> {
             false,
             false,
         )),
-        p(&run(
-            "Câu 1. Tính giới hạn khi x tiến tới 0 của sin(2x)/x.",
-            false,
-            false,
-            false,
+        p(&format!(
+            "{}{SYSTEM}{}{INTEGRAL}{}{ROOT}{}",
+            run("Câu 1. Cho hệ ", false, false, false),
+            run(", tích phân ", false, false, false),
+            run(" và ", false, false, false),
+            run(
+                ". Tính giới hạn khi x tiến tới 0 của sin(2x)/x.",
+                false,
+                false,
+                false
+            ),
         )),
         p(&run("Đáp án: 2", false, false, false)),
         p(&run("Lời giải: Dùng giới hạn cơ bản.", false, false, false)),
@@ -209,6 +220,52 @@ async fn a_docx_bank_imports_with_equations_and_images(app: TestApp) {
     let sa = items.iter().find(|i| i["kind"] == "short_answer").unwrap();
     assert_eq!(sa["body"]["accepted"], serde_json::json!(["2"]));
     assert_eq!(sa["metadata"]["solution"], "Dùng giới hạn cơ bản.");
+    // The system, the integral and the root: canonical LaTeX, shown as MathML.
+    assert_eq!(
+        sa["body"]["stem"],
+        "Cho hệ $\\begin{cases}x+y=3 \\\\ x-y=1\\end{cases}$, tích phân $\\int_{0}^{2}4xdx$ và $\\sqrt{x+1}$. Tính giới hạn khi x tiến tới 0 của sin(2x)/x."
+    );
+    let shown = sa["rendered"]["stem"].as_str().unwrap();
+    for part in [
+        "<mtable",
+        "<msubsup><mo>∫</mo><mn>0</mn><mn>2</mn></msubsup>",
+        "<msqrt>",
+    ] {
+        assert!(shown.contains(part), "{part} in {shown}");
+    }
+    // Exported to QTI: formulas as MathML, the figure carried in the package.
+    let ids: Vec<&serde_json::Value> = items.iter().map(|i| &i["id"]).collect();
+    let package = app
+        .client
+        .post(app.url("/api/v1/items/export"))
+        .bearer_auth(&b.author)
+        .json(&serde_json::json!({ "format": "qti_package", "item_ids": ids }))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(package.to_vec())).unwrap();
+    let names: Vec<String> = (0..archive.len())
+        .map(|i| archive.by_index(i).unwrap().name().unwrap().to_string())
+        .collect();
+    let figure = key.trim_start_matches("items/media/");
+    assert!(
+        names.contains(&format!("items/media/{figure}")),
+        "{names:?}"
+    );
+    let mut with_maths = 0;
+    for name in names
+        .iter()
+        .filter(|n| n.ends_with(".xml") && n.starts_with("items/"))
+    {
+        let mut xml = String::new();
+        std::io::Read::read_to_string(&mut archive.by_name(name).unwrap(), &mut xml).unwrap();
+        assert!(!xml.contains('$'), "{name}: {xml}");
+        with_maths += usize::from(xml.contains("<math"));
+    }
+    assert_eq!(with_maths, 2, "the Part I and Part III items carry MathML");
 }
 
 async fn broken_banks_import_nothing(app: TestApp) {

@@ -182,11 +182,12 @@ async fn other_tools_items_keep_their_prompts_figures_and_text(app: TestApp) {
     );
     let several = format!(
         r#"{}<p>Những đại lượng nào là vectơ?</p><qti-choice-interaction response-identifier="RESPONSE" max-choices="0">{choices}</qti-choice-interaction></qti-item-body></qti-assessment-item>"#,
-        head.replace(
-            "<qti-value>B</qti-value>",
-            "<qti-value>A</qti-value><qti-value>B</qti-value>"
-        )
-        .replace(r#"cardinality="single""#, r#"cardinality="multiple""#)
+        head.replace(r#"title="Câu hỏi""#, r#"title="Câu nhiều đáp án""#)
+            .replace(
+                "<qti-value>B</qti-value>",
+                "<qti-value>A</qti-value><qti-value>B</qti-value>"
+            )
+            .replace(r#"cardinality="single""#, r#"cardinality="multiple""#)
     );
     let essay = r#"<?xml version="1.0"?><qti-assessment-item xmlns="http://www.imsglobal.org/xsd/imsqtiasi_v3p0" identifier="e" title="Tự luận"><qti-response-declaration identifier="RESPONSE" cardinality="single" base-type="string"/><qti-item-body><div><p>Đọc đoạn trích sau:</p><p>«Sóng âm truyền được trong chất rắn, lỏng và khí.»</p></div><qti-extended-text-interaction response-identifier="RESPONSE"><qti-prompt>Giải thích vì sao âm không truyền được trong chân không.</qti-prompt></qti-extended-text-interaction></qti-item-body></qti-assessment-item>"#;
     let manifest = r#"<manifest identifier="M"><resources><resource identifier="R1" type="imsqti_item_xmlv3p0" href="items/prompted.xml"/><resource identifier="R2" type="imsqti_item_xmlv3p0" href="items/several.xml"/><resource identifier="R3" type="imsqti_item_xmlv3p0" href="items/essay.xml"/></resources></manifest>"#;
@@ -210,6 +211,10 @@ async fn other_tools_items_keep_their_prompts_figures_and_text(app: TestApp) {
         [None, Some("multiple_response_unsupported"), None],
         "{}",
         reply.text
+    );
+    assert_eq!(
+        reply.body["items"][1]["number"], "Câu nhiều đáp án",
+        "a refused item is named by its title"
     );
     assert_eq!(reply.body["images"], 1);
     let mine = all_mine(&app, &b.author).await;
