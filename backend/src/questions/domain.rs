@@ -392,6 +392,23 @@ pub struct RenderedBody {
 }
 
 impl RenderedBody {
+    /// Content as a paper code holds it (`stem`, `options`, `statements` in the code's order)
+    /// as HTML; `src` gives a figure's address from its name.
+    pub fn of_content(content: &serde_json::Value, src: &dyn Fn(&str) -> String) -> Self {
+        let html = |t: &serde_json::Value| rich_html(t.as_str().unwrap_or_default(), src);
+        let list = |field: &str| -> Vec<String> {
+            content[field]
+                .as_array()
+                .map(|l| l.iter().map(html).collect())
+                .unwrap_or_default()
+        };
+        RenderedBody {
+            stem: html(&content["stem"]),
+            options: list("options"),
+            statements: list("statements"),
+        }
+    }
+
     /// The body of item `item_id` as HTML; its figures point at the item's media route.
     pub fn of(body: &Body, item_id: uuid::Uuid) -> Self {
         let src = |name: &str| format!("/api/v1/items/{item_id}/media/{name}");

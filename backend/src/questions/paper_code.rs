@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{
     db::StoredBody,
-    domain::Body,
+    domain::{Body, RenderedBody},
     papers::{CodeKey, Slot},
 };
 use crate::{
@@ -29,6 +29,10 @@ pub struct PrintedQuestion {
     pub version: i32,
     /// Stem and options or statements in this code's order, without any key.
     pub content: serde_json::Value,
+    /// The same as HTML with MathML, for staff reading the code (`GET /papers/{id}/codes/{code}`);
+    /// figures at `/papers/{id}/codes/{code}/media/{name}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rendered: Option<RenderedBody>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -88,6 +92,7 @@ pub async fn render_code(
             item_id: slot.item_id,
             version: slot.version,
             content: printed(&stored.body, &slot.order),
+            rendered: None,
         });
     }
     let mut group_ids: Vec<Uuid> = slots.iter().filter_map(|s| s.group).collect();

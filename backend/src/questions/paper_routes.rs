@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use super::{
     db::{self, ItemFilter, StoredBody},
+    domain::RenderedBody,
     paper_code::{PaperCodeResponse, render_code},
     papers::{self, Candidate, CellReport, CodeKey, Guidance, Matrix, PaperOptions},
     print,
@@ -33,6 +34,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(create_paper)
         .service(get_paper)
         .service(get_paper_code)
+        .service(paper_code_media)
         .service(print_paper_code)
         .service(print_paper_keys);
 }
@@ -361,7 +363,41 @@ async fn get_paper_code(
     path: web::Path<(Uuid, String)>,
 ) -> Result<web::Json<PaperCodeResponse>, ApiError> {
     let (paper_id, code) = path.into_inner();
-    Ok(web::Json(load_code(&state, &user, paper_id, code).await?.1))
+    let mut response = load_code(&state, &user, paper_id, code).await?.1;
+    let src = |name: &str| {
+        format!(
+            "/api/v1/papers/{paper_id}/codes/{}/media/{name}",
+            response.code
+        )
+    };
+    let rendered: Vec<RenderedBody> = response
+        .questions
+        .iter()
+        .map(|q| RenderedBody::of_content(&q.content, &src))
+        .collect();
+    for (question, html) in response.questions.iter_mut().zip(rendered) {
+        question.rendered = Some(html);
+    }
+    Ok(web::Json(response))
+}
+
+/// A figure of a paper code, to whoever may read the code: only one its questions or stimuli show.
+#[utoipa::path(tag = "papers", security(("bearer" = [])), params(("paper_id" = Uuid, Path), ("code" = String, Path), ("name" = String, Path)), responses(
+    (status = 200, description = "the image", content_type = "image/png")))]
+#[get("/papers/{paper_id}/codes/{code}/media/{name}")]
+async fn paper_code_media(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(Uuid, String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (paper_id, code, name) = path.into_inner();
+    let response = load_code(&state, &user, paper_id, code).await?.1;
+    let text = serde_json::to_string(&(&response.questions, &response.groups))
+        .map_err(|e| ApiError::Unexpected(e.into()))?;
+    if !super::media::shows(&text, &name) {
+        return Err(ApiError::NotFound("media_not_found"));
+    }
+    super::media::serve(&state, &name).await
 }
 
 async fn load_code(

@@ -141,6 +141,11 @@ const FORBIDDEN: &[(&str, &str, &[&str])] = &[
         &["student_a"],
     ),
     ("get", "/api/v1/papers/{paper_id}/keys/docx", &["student_a"]),
+    (
+        "get",
+        "/api/v1/papers/{paper_id}/codes/{code}/media/{name}",
+        &["student_a"],
+    ),
     // Exams: staff-only operations, then the candidate's own.
     ("post", "/api/v1/exams", &["student_a"]),
     ("get", "/api/v1/exams", &["student_a"]),

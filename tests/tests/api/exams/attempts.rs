@@ -539,6 +539,29 @@ async fn a_candidate_never_sees_a_key_or_another_candidates_attempt(app: TestApp
         app.get(&figure, Some(theirs)).await.body["code"],
         "attempt_not_found"
     );
+    // The paper's author reads the code rendered, its figure at the code's own media route.
+    let code = app
+        .get(
+            &format!("/api/v1/papers/{}/codes/{}", e.paper, e.codes[0]),
+            Some(&e.teacher),
+        )
+        .await;
+    let part2 = code.body["questions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["part"] == 2)
+        .unwrap();
+    let src = format!(
+        "/api/v1/papers/{}/codes/{}/media/{FIGURE}",
+        e.paper, e.codes[0]
+    );
+    let stem = part2["rendered"]["stem"].as_str().unwrap();
+    assert!(
+        stem.contains(&format!(r#"<img src="{src}""#)) && stem.contains("<msup>"),
+        "{stem}"
+    );
+    assert_eq!(app.get(&src, Some(&e.teacher)).await.status, 200);
     let other = format!(
         "/api/v1/attempts/{}/media/{}.png",
         attempts[0],
@@ -555,6 +578,10 @@ async fn a_candidate_never_sees_a_key_or_another_candidates_attempt(app: TestApp
         )
         .await;
     assert_eq!(paper.status, 200, "{}", paper.text);
+    assert!(
+        !paper.text.contains("\"rendered\""),
+        "the candidate's paper stays lean: no HTML beside the content"
+    );
     assert_eq!(paper.body["questions"].as_array().unwrap().len(), 22);
     assert!(
         !has_key_field(&paper.body),
