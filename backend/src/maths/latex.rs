@@ -3,8 +3,8 @@
 use pulldown_latex::{
     Parser, Storage,
     event::{
-        Content, EnvironmentFlow, Event, Font, Grouping, ScriptPosition, ScriptType, StateChange,
-        Visual,
+        Content, DimensionUnit, EnvironmentFlow, Event, Font, Grouping, ScriptPosition, ScriptType,
+        StateChange, Visual,
     },
 };
 
@@ -168,20 +168,15 @@ impl Reader<'_, '_> {
                 Ok(scripts(base, sub, sup, limits))
             }
             Event::Space { width, height, .. } => {
-                let em = width.map(|w| w.value * unit_in_em(w.unit)).unwrap_or(0.0);
-                if height.is_some_and(|h| h.value != 0.0) || em < 0.0 {
+                // Spaces typed between symbols (\, \; \quad) are measured in em or mu; a
+                // set size (\hspace{1cm}) or a vertical one is layout the subset leaves out.
+                let em = match width {
+                    Some(w) if w.unit == DimensionUnit::Em => w.value,
+                    Some(w) if w.unit == DimensionUnit::Mu => w.value / 18.0,
+                    _ => return Err(unsupported("LaTeX space of a set size (\\hspace, \\kern)")),
+                };
+                if height.is_some_and(|h| h.value != 0.0) || em <= 0.0 {
                     return Err(unsupported("LaTeX space with a height or a negative width"));
-                }
-                if em == 0.0
-                    || !matches!(
-                        width.map(|w| w.unit),
-                        Some(
-                            pulldown_latex::event::DimensionUnit::Em
-                                | pulldown_latex::event::DimensionUnit::Mu
-                        )
-                    )
-                {
-                    return Err(unsupported("LaTeX space of a set size (\\hspace, \\kern)"));
                 }
                 Ok(Node::Space { wide: em >= 0.5 })
             }
@@ -252,13 +247,6 @@ pub(super) fn symbol(c: char) -> Node {
     match parse(&source) {
         Ok(node @ (Node::Ident(_) | Node::Op(_))) => node,
         _ => Node::Op(c.to_string()),
-    }
-}
-
-fn unit_in_em(unit: pulldown_latex::event::DimensionUnit) -> f32 {
-    match unit {
-        pulldown_latex::event::DimensionUnit::Mu => 1.0 / 18.0,
-        _ => 1.0,
     }
 }
 
