@@ -464,6 +464,12 @@ pub fn pieces(text: &str) -> Vec<Piece<'_>> {
     out
 }
 
+/// A figure's file name in the blob store's figure folder, from its key in item text
+/// (`blob:items/media/<name>`).
+pub fn figure_name(key: &str) -> &str {
+    key.trim_start_matches("blob:").trim_start_matches(FIGURES)
+}
+
 /// Item text as HTML: formulas as MathML, figures (`![alt](blob:items/media/<name>)`) as
 /// images whose address `src` gives from the figure's name.
 pub fn rich_html(text: &str, src: &dyn Fn(&str) -> String) -> String {
@@ -472,7 +478,7 @@ pub fn rich_html(text: &str, src: &dyn Fn(&str) -> String) -> String {
         match piece {
             Piece::Text(t) => out.push_str(&crate::maths::text_to_html(t)),
             Piece::Figure { alt, key } => {
-                let name = key.trim_start_matches("blob:").trim_start_matches(FIGURES);
+                let name = figure_name(key);
                 out.push_str(&format!(
                     r#"<img src="{}" alt="{}">"#,
                     crate::text::escape_markup(&src(name)),

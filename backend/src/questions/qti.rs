@@ -9,7 +9,7 @@ use std::{
 use super::{
     convention::{Parsed, ParsedItem},
     docx::EmbeddedImage,
-    domain::{Body, Criterion, FIGURES, Metadata, Piece, Statement, default_rubric, pieces},
+    domain::{Body, Criterion, Metadata, Piece, Statement, default_rubric, figure_name, pieces},
 };
 use crate::exam_format::{Choice, Points, ShortAnswer};
 use crate::files::Archive;
@@ -43,11 +43,6 @@ fn inline(text: &str) -> String {
         }
     }
     out
-}
-
-/// A figure's file name in the blob store's figure folder (`blob:items/media/<name>`).
-fn figure_name(key: &str) -> &str {
-    key.trim_start_matches("blob:").trim_start_matches(FIGURES)
 }
 
 fn inline_maths(text: &str) -> String {
