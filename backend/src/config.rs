@@ -82,6 +82,8 @@ pub struct Settings {
     pub max_in_flight: usize,
     /// How often the sweeper submits expired attempts; zero turns it off (tests drive it).
     pub sweep_interval: Duration,
+    /// How often the exam page sends its heartbeat (the province load test models 30 s).
+    pub heartbeat_interval: Duration,
     /// A gap this long with no instance alive is an outage whose time is given back.
     pub outage_threshold: Duration,
     /// The secret personal data is hashed and sealed with (base64, 32+ bytes); generated into
@@ -292,6 +294,7 @@ impl Settings {
                     )
                 })?,
             }),
+            heartbeat_interval: Duration::from_secs(seconds(&get, "HOCTHI_HEARTBEAT_SECS", 30)?),
             outage_threshold: Duration::from_secs(seconds(
                 &get,
                 "HOCTHI_OUTAGE_THRESHOLD_SECS",

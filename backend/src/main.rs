@@ -102,10 +102,16 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             .rsplit_once(':')
             .map(|(h, _)| h)
             .unwrap_or("127.0.0.1");
+        // Without TLS, browsers allow passkeys on `localhost` only (not on 127.0.0.1): the
+        // address printed for this machine is the one where every sign-in works.
+        let host = match host {
+            "127.0.0.1" | "0.0.0.0" | "[::1]" | "[::]" => "localhost",
+            other => other,
+        };
         format!("http://{host}:{}", app.port())
     });
     println!(
-        "HọcThi is running at {url} (API docs: {url}/docs/){}",
+        "HọcThi is running at {url} (students: {url}/my/exams, API docs: {url}/docs/){}",
         if embedded {
             " on the embedded stores"
         } else {

@@ -226,6 +226,7 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     let request_settings = web::Data::new(crate::request::RequestSettings {
         trusted_proxies: state.settings.trusted_proxies.clone(),
         chain: state.audit_key.clone(),
+        public_url: state.settings.public_url.clone(),
     });
     let admission = web::Data::from(state.admission.clone());
     let data = web::Data::new(state);
@@ -268,6 +269,7 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
         )
         .configure(blob_http::configure)
         .configure(crate::webapp::configure)
+        .configure(crate::exams::pages::configure)
         .default_service(web::to(move |req: actix_web::HttpRequest| {
             let routes = routes.clone();
             async move { routes.refuse(&req) }

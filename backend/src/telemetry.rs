@@ -100,11 +100,19 @@ pub async fn request_context(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let request_id = request_id_of(&req);
-    let lang = Lang::from_accept_language(
-        req.headers()
-            .get("accept-language")
-            .and_then(|v| v.to_str().ok()),
-    );
+    // The language a reader chose on the pages wins; pages are Vietnamese until then (school
+    // computers often run an English browser), the API follows `Accept-Language`.
+    let lang = crate::request::chosen_lang(req.request()).unwrap_or_else(|| {
+        if req.path().starts_with("/api/") {
+            Lang::from_accept_language(
+                req.headers()
+                    .get("accept-language")
+                    .and_then(|v| v.to_str().ok()),
+            )
+        } else {
+            Lang::Vi
+        }
+    });
     let method = req.method().to_string();
     let path = req.path().to_owned();
     let span = tracing::info_span!("http", %method, %path, request_id = %request_id);

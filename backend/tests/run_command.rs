@@ -42,6 +42,15 @@ async fn the_binary_starts_on_the_embedded_default_and_its_admin_signs_in() {
         .await
         .unwrap();
     assert_eq!(ready.status(), 200);
+    // A newcomer's first look: the printed address is `localhost` (where passkeys work) and
+    // its root is the landing page, not an API error.
+    assert!(url.starts_with("http://localhost:"), "{url}");
+    let landing = client.get(format!("{url}/")).send().await.unwrap();
+    assert_eq!(landing.status(), 200);
+    assert!(
+        landing.text().await.unwrap().contains("href=\"/my/exams\""),
+        "the landing page leads students to their tests"
+    );
     let tokens: serde_json::Value = client
         .post(format!("{url}/api/v1/auth/login"))
         .json(&serde_json::json!({ "login": "admin", "password": password }))

@@ -100,6 +100,8 @@ impl FromRequest for CurrentUser {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
+    /// A bearer token (the API's clients), else the browser's session cookie, which a request
+    /// that changes something may only send from the service's own pages.
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let header = req
@@ -107,34 +109,45 @@ impl FromRequest for CurrentUser {
             .get(actix_web::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
+        let cookie = match header {
+            Some(_) => Ok(None),
+            None => crate::request::session_token(req),
+        };
         Box::pin(async move {
             let state =
                 state.ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("app state missing")))?;
-            let token = header
-                .as_deref()
-                .and_then(|h| {
-                    h.strip_prefix("Bearer ")
-                        .or_else(|| h.strip_prefix("bearer "))
-                })
-                .ok_or(ApiError::Unauthorized("unauthenticated"))?;
-            let claims = state.keys.verify(token.trim()).map_err(|e| match e {
-                TokenError::Expired => ApiError::Unauthorized("token_expired"),
-                TokenError::Invalid => ApiError::Unauthorized("token_invalid"),
-            })?;
-            if state
-                .revocations
-                .is_revoked(claims.sid)
-                .await
-                .map_err(ApiError::from)?
-            {
-                return Err(ApiError::Unauthorized("token_revoked"));
-            }
-            Ok(CurrentUser {
-                id: claims.sub,
-                session: claims.sid,
-                roles: claims.roles,
-                school: claims.school,
-            })
+            let token = match (&header, cookie?) {
+                (Some(h), _) => h
+                    .strip_prefix("Bearer ")
+                    .or_else(|| h.strip_prefix("bearer "))
+                    .ok_or(ApiError::Unauthorized("unauthenticated"))?
+                    .to_owned(),
+                (None, Some(cookie)) => cookie,
+                (None, None) => return Err(ApiError::Unauthorized("unauthenticated")),
+            };
+            user_of_token(&state, token.trim()).await
         })
     }
+}
+
+/// The caller a valid, unrevoked access token names.
+pub(crate) async fn user_of_token(state: &AppState, token: &str) -> Result<CurrentUser, ApiError> {
+    let claims = state.keys.verify(token).map_err(|e| match e {
+        TokenError::Expired => ApiError::Unauthorized("token_expired"),
+        TokenError::Invalid => ApiError::Unauthorized("token_invalid"),
+    })?;
+    if state
+        .revocations
+        .is_revoked(claims.sid)
+        .await
+        .map_err(ApiError::from)?
+    {
+        return Err(ApiError::Unauthorized("token_revoked"));
+    }
+    Ok(CurrentUser {
+        id: claims.sub,
+        session: claims.sid,
+        roles: claims.roles,
+        school: claims.school,
+    })
 }

@@ -95,12 +95,37 @@ async fn login(
     body: web::Json<LoginRequest>,
 ) -> Result<web::Json<TokenResponse>, ApiError> {
     let LoginRequest { login, password } = body.into_inner();
-    let login = normalise_login(&login);
-    if login.is_empty() || login.len() > 254 || password.is_empty() || password.len() > 1024 {
+    Ok(web::Json(sign_in(&state, &meta, &login, password).await?))
+}
+
+/// Exchanges a refresh token for a new pair. Each refresh token works once: presenting a spent
+/// one revokes its whole session family.
+#[utoipa::path(tag = "auth", request_body = RefreshRequest, responses(
+    (status = 200, body = TokenResponse),
+    (status = 401, description = "invalid, expired or reused refresh token", body = Problem)))]
+#[post("/auth/refresh")]
+async fn refresh(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    body: web::Json<RefreshRequest>,
+) -> Result<web::Json<TokenResponse>, ApiError> {
+    Ok(web::Json(renew(&state, &meta, &body.refresh_token).await?))
+}
+
+/// Checks a login and password (throttled) and opens a session: the API's sign-in and the
+/// sign-in page's.
+pub(crate) async fn sign_in(
+    state: &AppState,
+    meta: &RequestMeta,
+    typed_login: &str,
+    password: String,
+) -> Result<TokenResponse, ApiError> {
+    let name = normalise_login(typed_login);
+    if name.is_empty() || name.len() > 254 || password.is_empty() || password.len() > 1024 {
         return Err(ApiError::Unauthorized("invalid_credentials"));
     }
-    let checked = limits::guarded(state.hot.as_ref(), &login, meta.ip, async {
-        let user = db::find_user_by_login(&state.db, &login).await?;
+    let checked = limits::guarded(state.hot.as_ref(), &name, meta.ip, async {
+        let user = db::find_user_by_login(&state.db, &name).await?;
         let ok = state
             .passwords
             .verify(password, user.as_ref().map(|u| u.password_hash.clone()))
@@ -117,9 +142,9 @@ async fn login(
     }
     let txn = audit::Change::begin(&state.db).await?;
     let session = Uuid::now_v7();
-    let tokens = issue_tokens(&state, &txn, &user, session).await?;
+    let tokens = issue_tokens(state, &txn, &user, session).await?;
     txn.commit(
-        &meta,
+        meta,
         Event::by(
             user.id,
             "auth.login",
@@ -129,22 +154,18 @@ async fn login(
         ),
     )
     .await?;
-    Ok(web::Json(tokens))
+    Ok(tokens)
 }
 
-/// Exchanges a refresh token for a new pair. Each refresh token works once: presenting a spent
-/// one revokes its whole session family.
-#[utoipa::path(tag = "auth", request_body = RefreshRequest, responses(
-    (status = 200, body = TokenResponse),
-    (status = 401, description = "invalid, expired or reused refresh token", body = Problem)))]
-#[post("/auth/refresh")]
-async fn refresh(
-    state: web::Data<AppState>,
-    meta: RequestMeta,
-    body: web::Json<RefreshRequest>,
-) -> Result<web::Json<TokenResponse>, ApiError> {
+/// Spends a refresh token for a new pair in the same session; a spent one presented again
+/// revokes the session. The API's refresh and the browser session's renewal.
+pub(crate) async fn renew(
+    state: &AppState,
+    meta: &RequestMeta,
+    refresh_token: &str,
+) -> Result<TokenResponse, ApiError> {
     let now = Utc::now();
-    let hash = tokens::hash_refresh_token(body.refresh_token.trim());
+    let hash = tokens::hash_refresh_token(refresh_token.trim());
     let txn = state.db.begin().await?;
     let token = db::find_refresh_token(&txn, &hash)
         .await?
@@ -157,7 +178,7 @@ async fn refresh(
             db::revoke_family(&txn, token.family_id, now).await?;
             audit::Change::from(txn)
                 .commit(
-                    &meta,
+                    meta,
                     Event::by(
                         token.user_id,
                         "auth.refresh_reuse_detected",
@@ -181,9 +202,9 @@ async fn refresh(
     if user.disabled {
         return Err(ApiError::Unauthorized("account_disabled"));
     }
-    let tokens = issue_tokens(&state, &txn, &user, token.family_id).await?;
+    let tokens = issue_tokens(state, &txn, &user, token.family_id).await?;
     txn.commit().await?;
-    Ok(web::Json(tokens))
+    Ok(tokens)
 }
 
 /// Ends the caller's session: its refresh tokens and its access tokens stop working.
@@ -195,10 +216,20 @@ async fn logout(
     meta: RequestMeta,
     user: CurrentUser,
 ) -> Result<HttpResponse, ApiError> {
+    sign_out(&state, &meta, &user).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Ends a session: its refresh tokens and its access tokens stop working.
+pub(crate) async fn sign_out(
+    state: &AppState,
+    meta: &RequestMeta,
+    user: &CurrentUser,
+) -> Result<(), ApiError> {
     let txn = audit::Change::begin(&state.db).await?;
     db::revoke_family(&txn, user.session, Utc::now()).await?;
     txn.commit(
-        &meta,
+        meta,
         Event::by(
             user.id,
             "auth.logout",
@@ -209,7 +240,7 @@ async fn logout(
     )
     .await?;
     state.revocations.revoke(&[user.session]).await?;
-    Ok(HttpResponse::NoContent().finish())
+    Ok(())
 }
 
 /// Changes the caller's own password; other sessions are signed out.

@@ -719,3 +719,62 @@ mod tests {
         assert!(f.point_biserial > 0.9);
     }
 }
+
+/// The receipt a candidate notes after submitting: eight characters derived from the attempt
+/// and every answer it holds, so the same answers always give the same code and any change
+/// gives another ("K7M2-PQ4X"; no 0/O or 1/I to misread).
+pub fn receipt_code<'a>(
+    attempt: uuid::Uuid,
+    answers: impl IntoIterator<Item = (i32, Option<&'a str>)>,
+) -> String {
+    use sha2::{Digest, Sha256};
+    const ALPHABET: &[u8; 32] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
+    let mut hash = Sha256::new();
+    hash.update(b"hocthi-receipt\n");
+    hash.update(attempt.as_bytes());
+    for (slot, value) in answers {
+        if let Some(value) = value {
+            hash.update(format!("\n{slot}\t{value}").as_bytes());
+        }
+    }
+    let digest = hash.finalize();
+    let bits = u64::from_be_bytes(digest[..8].try_into().expect("eight bytes"));
+    let code: String = (0..8)
+        .map(|i| ALPHABET[((bits >> (59 - 5 * i)) & 31) as usize] as char)
+        .collect();
+    format!("{}-{}", &code[..4], &code[4..])
+}
+
+#[cfg(test)]
+mod receipt_tests {
+    use super::receipt_code;
+
+    #[test]
+    fn a_receipt_changes_with_any_answer_and_only_then() {
+        let id = uuid::Uuid::nil();
+        let a = receipt_code(id, [(0, Some("B")), (12, Some("ĐS_Đ")), (16, Some("-1,5"))]);
+        let same = receipt_code(
+            id,
+            [
+                (0, Some("B")),
+                (3, None),
+                (12, Some("ĐS_Đ")),
+                (16, Some("-1,5")),
+            ],
+        );
+        let other = receipt_code(id, [(0, Some("C")), (12, Some("ĐS_Đ")), (16, Some("-1,5"))]);
+        let moved = receipt_code(id, [(1, Some("B")), (12, Some("ĐS_Đ")), (16, Some("-1,5"))]);
+        assert_eq!(a, same, "a cleared answer is no answer");
+        assert_ne!(a, other);
+        assert_ne!(a, moved);
+        assert_eq!(a.len(), 9);
+        assert!(
+            a.chars()
+                .all(|c| c == '-' || "23456789ABCDEFGHJKLMNPQRSTUVWXYZ".contains(c))
+        );
+        assert_ne!(
+            receipt_code(uuid::Uuid::max(), [(0, Some("B"))]),
+            receipt_code(id, [(0, Some("B"))])
+        );
+    }
+}

@@ -17,6 +17,7 @@ pub mod lifecycle;
 pub(crate) mod lock;
 pub(crate) mod marking;
 pub(crate) mod my_attempts;
+pub(crate) mod pages;
 pub(crate) mod paper_media;
 pub(crate) mod photos;
 pub(crate) mod proctor;

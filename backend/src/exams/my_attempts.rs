@@ -48,6 +48,14 @@ async fn my_attempts(
     state: web::Data<AppState>,
     user: CurrentUser,
 ) -> Result<web::Json<Vec<MyAttempt>>, ApiError> {
+    Ok(web::Json(attempts_of(&state, user.id).await?))
+}
+
+/// A person's attempts, newest first.
+pub(super) async fn attempts_of(
+    state: &AppState,
+    user_id: Uuid,
+) -> Result<Vec<MyAttempt>, ApiError> {
     // One joined read: every candidate asks for this at the start spike, and three round
     // trips each (attempts, then their sittings, then their exams) were two too many.
     let rows: Vec<MyAttemptRow> = attempt::Entity::find()
@@ -63,7 +71,7 @@ async fn my_attempts(
         .columns([sitting::Column::StartsAt, sitting::Column::Minutes])
         .join(JoinType::InnerJoin, attempt::Relation::Sitting.def())
         .join(JoinType::InnerJoin, sitting::Relation::Exam.def())
-        .filter(attempt::Column::UserId.eq(user.id))
+        .filter(attempt::Column::UserId.eq(user_id))
         .order_by_desc(attempt::Column::Id)
         .into_model()
         .all(&state.db)
@@ -85,7 +93,7 @@ async fn my_attempts(
             })
         })
         .collect::<Result<_, ApiError>>()?;
-    Ok(web::Json(attempts))
+    Ok(attempts)
 }
 
 #[derive(FromQueryResult)]

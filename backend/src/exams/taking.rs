@@ -571,10 +571,19 @@ async fn result(
     path: web::Path<Uuid>,
 ) -> Result<web::Json<ResultView>, ApiError> {
     let ctx = Context::load(&state.db, path.into_inner()).await?;
+    Ok(web::Json(result_of(&state, &user, &ctx).await?))
+}
+
+/// The result as `user` may see it: the candidate once released, the room's staff at any time.
+pub(super) async fn result_of(
+    state: &AppState,
+    user: &CurrentUser,
+    ctx: &Context,
+) -> Result<ResultView, ApiError> {
     let staff = if ctx.attempt.user_id == user.id {
         false
     } else {
-        super::access::require_room_staff(&state.db, &user, &ctx).await?;
+        super::access::require_room_staff(&state.db, user, ctx).await?;
         true
     };
     let policy = ctx.policy()?;
@@ -587,7 +596,7 @@ async fn result(
     // A submit whose grading is still queued is graded now: a released result is never missing.
     let score = match grading::stored_score(&ctx.attempt) {
         Some(score) => score,
-        None => grading::settle(&state.exams, &ctx).await?,
+        None => grading::settle(&state.exams, ctx).await?,
     };
     let (slots, key) = grading::code_of(&state.db, ctx.attempt.paper_id, &ctx.attempt.code).await?;
     let latest = grading::latest_answers(&state.db, ctx.attempt.id).await?;
@@ -616,12 +625,12 @@ async fn result(
             }
         })
         .collect();
-    Ok(web::Json(ResultView {
+    Ok(ResultView {
         attempt_id: ctx.attempt.id,
         code: ctx.attempt.code.clone(),
         state: ctx.state()?,
         score,
         questions,
         server_now: state.clock.now(),
-    }))
+    })
 }

@@ -21,3 +21,4 @@ mod passkeys;
 mod qti;
 mod roster;
 mod samples;
+mod web;

@@ -8,6 +8,7 @@ use uuid::Uuid;
 mod attempts;
 mod durability;
 mod full_exam;
+mod in_browser;
 mod practice_and_marking;
 mod room;
 

@@ -1,0 +1,475 @@
+//! The candidate's journey in a real browser (Chromium through WebDriver): sign-in, the waiting
+//! room until the proctor's check-in, the test with answers of all three kinds, the network cut
+//! while answering, a crash while a save cannot get through, a pause and added time, a switch
+//! to a second computer approved by the proctor, the submit with its receipt, and the released
+//! result. Each page is checked with axe-core and photographed at a phone's and a computer's size.
+use hocthi_tests::{Stores, TestApp, USER_PASSWORD, spawn_app_with, spawn_real_app_with};
+use serde_json::{Value, json};
+
+use crate::web::Browser;
+
+/// The page's heartbeat every second, so a proctor's pause shows within the test's patience.
+fn fast_heartbeat(vars: &mut std::collections::HashMap<String, String>) {
+    vars.insert("HOCTHI_HEARTBEAT_SECS".into(), "1".into());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn candidate_sits_the_exam_in_the_browser_embedded() {
+    candidate_sits_the_exam_in_the_browser(spawn_app_with(Stores::Embedded, fast_heartbeat).await)
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn candidate_sits_the_exam_in_the_browser_real_stores() {
+    if let Some(app) = spawn_real_app_with(fast_heartbeat).await {
+        candidate_sits_the_exam_in_the_browser(app).await
+    }
+}
+
+/// The answers the server holds for an attempt, by slot.
+async fn stored(app: &TestApp, token: &str, attempt: &str) -> Value {
+    let view = app
+        .get(&format!("/api/v1/attempts/{attempt}"), Some(token))
+        .await;
+    assert_eq!(view.status, 200, "{}", view.text);
+    let mut by_slot = serde_json::Map::new();
+    for a in view.body["answers"].as_array().unwrap() {
+        by_slot.insert(a["slot"].to_string(), a["value"].clone());
+    }
+    Value::Object(by_slot)
+}
+
+/// The slot of the `n`th question (from 0) of `part` on the page.
+async fn slot(browser: &Browser, part: u8, n: usize) -> u64 {
+    browser
+        .run(&format!(
+            "return Number(document.querySelectorAll('.question[data-part=\"{part}\"]')[{n}].dataset.slot);"
+        ))
+        .await
+        .as_u64()
+        .unwrap()
+}
+
+/// Seconds on the page's clock ("1:29:50" or "29:50").
+const CLOCK_SECONDS: &str = "document.getElementById('clock').textContent.split(':').reduce((s, x) => s * 60 + Number(x), 0)";
+
+async fn candidate_sits_the_exam_in_the_browser(app: TestApp) {
+    let Some(browser) = Browser::launch().await else {
+        return;
+    };
+    let e = super::exam_ready(&app, 2, "exam").await;
+    let registered = app
+        .post(
+            &format!("/api/v1/sittings/{}/candidates", e.sitting),
+            Some(&e.teacher),
+            json!({ "class_ids": [e.class] }),
+        )
+        .await;
+    assert_eq!(registered.status, 200, "{}", registered.text);
+    let locked = app
+        .post(
+            &format!("/api/v1/sittings/{}/lock", e.sitting),
+            Some(&e.teacher),
+            json!({}),
+        )
+        .await;
+    assert_eq!(locked.status, 200, "{}", locked.text);
+    let (login, token) = e.students[0].clone();
+    let mine = app.get("/api/v1/me/attempts", Some(&token)).await;
+    let attempt = mine.body[0]["id"].as_str().unwrap().to_owned();
+    let candidates = app
+        .get(
+            &format!("/api/v1/sittings/{}/candidates", e.sitting),
+            Some(&e.teacher),
+        )
+        .await;
+    let candidate = candidates
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["attempt_id"] == attempt.as_str())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // `localhost`, where passkeys work and cookies need no TLS.
+    let port = app.address.rsplit(':').next().unwrap();
+    let site = format!("http://localhost:{port}");
+
+    // The landing page leads each role on; English on request, Vietnamese first.
+    browser.open(&format!("{site}/")).await;
+    assert!(browser.text("h1").await.contains("Sở Giáo dục và Đào tạo"));
+    browser.check_accessibility("home").await;
+    browser.screenshots("home").await;
+    browser.click("a[lang=en]").await;
+    browser
+        .wait_for("document.documentElement.lang === 'en'", "the English page")
+        .await;
+    assert!(browser.text("h1").await.contains("Department of Education"));
+    browser.click("a[lang=vi]").await;
+    browser
+        .wait_for(
+            "document.documentElement.lang === 'vi'",
+            "the Vietnamese page",
+        )
+        .await;
+
+    // Sign-in: a wrong password is named plainly, then the right one leads to the tests.
+    browser.click("header a[href='/sign-in']").await;
+    browser.type_into("#login", &login).await;
+    browser.type_into("#password", "sai mật khẩu").await;
+    browser.click("#sign-in").await;
+    assert!(
+        browser
+            .text("#error-summary")
+            .await
+            .contains("Tên đăng nhập hoặc mật khẩu không đúng")
+    );
+    browser.check_accessibility("sign-in").await;
+    browser.screenshots("sign-in-error").await;
+    browser.type_into("#password", USER_PASSWORD).await;
+    browser.click("#sign-in").await;
+    browser
+        .wait_for("location.pathname === '/my/exams'", "the list of tests")
+        .await;
+    assert!(browser.text("table").await.contains("Ca 1 - Toán"));
+    browser.check_accessibility("my-exams").await;
+    browser.screenshots("my-exams").await;
+
+    // The waiting room: no start before the proctor's check-in.
+    browser.click(&format!("a[href='/exam/{attempt}']")).await;
+    browser
+        .wait_for("document.getElementById('lobby')", "the waiting room")
+        .await;
+    assert_eq!(
+        browser
+            .run("return document.getElementById('start').disabled;")
+            .await,
+        true
+    );
+    assert!(
+        browser
+            .text("#lobby-status")
+            .await
+            .contains("Chờ giám thị điểm danh")
+    );
+    browser.check_accessibility("lobby").await;
+    browser.screenshots("lobby").await;
+    let checked = app
+        .post(
+            &format!("/api/v1/candidates/{candidate}/check-in"),
+            Some(&e.proctor),
+            json!({ "reason": "Đã đối chiếu thẻ học sinh" }),
+        )
+        .await;
+    assert_eq!(checked.status, 204, "{}", checked.text);
+    browser.open(&format!("{site}/exam/{attempt}")).await;
+    assert_eq!(
+        browser
+            .run("return document.getElementById('start').disabled;")
+            .await,
+        false
+    );
+    browser.click("#start").await;
+    browser
+        .wait_for(
+            "document.getElementById('exam') && document.getElementById('clock').textContent !== '--:--'",
+            "the test with its clock",
+        )
+        .await;
+    assert!(
+        browser
+            .text(".question[data-part='2'] .stem")
+            .await
+            .contains("đồ thị")
+    );
+    assert_eq!(
+        browser.run("return document.querySelectorAll('.stem math').length > 0 && document.querySelector('.question[data-part=\"2\"] img').naturalWidth;").await,
+        1,
+        "formulas arrive as MathML and the figure loads"
+    );
+    browser.check_accessibility("exam").await;
+    browser.screenshots("exam").await;
+
+    // Answers of all three kinds, each saved.
+    let first = slot(&browser, 1, 0).await;
+    browser
+        .click(".question[data-part='1'] .option:nth-child(2)")
+        .await;
+    let tf = slot(&browser, 2, 0).await;
+    for (mark, value) in [(0, "Đ"), (1, "S"), (2, "Đ"), (3, "S")] {
+        browser
+            .click(&format!(
+                ".question[data-part='2'] input[data-mark='{mark}'][value='{value}']"
+            ))
+            .await;
+    }
+    let short = slot(&browser, 3, 0).await;
+    browser.type_into(&format!("#a{short}"), "-1,5").await;
+    // The short answer takes what the server takes, no more.
+    let other_short = slot(&browser, 3, 1).await;
+    browser.type_into(&format!("#a{other_short}"), "1a").await;
+    assert!(
+        browser
+            .text(&format!("#error{other_short}"))
+            .await
+            .contains("Chỉ dùng chữ số")
+    );
+    browser.type_into(&format!("#a{other_short}"), "").await;
+    browser
+        .wait_for(
+            "document.getElementById('save-state').dataset.state === 'saved'",
+            "the answers saved",
+        )
+        .await;
+    let held = stored(&app, &token, &attempt).await;
+    assert_eq!(held[first.to_string()], "B");
+    assert_eq!(held[tf.to_string()], "ĐSĐS");
+    assert_eq!(held[short.to_string()], "-1,5");
+
+    // The network cut while answering: kept here, shown so, sent when it comes back.
+    let second = slot(&browser, 1, 1).await;
+    browser.offline(true).await;
+    browser
+        .click(&format!("#q{second} .option:nth-child(4)"))
+        .await;
+    browser
+        .wait_for(
+            "document.getElementById('save-state').dataset.state === 'offline'",
+            "the offline state",
+        )
+        .await;
+    assert_eq!(
+        browser.text("#save-state").await,
+        "Mất kết nối — bài làm được giữ trên máy này"
+    );
+    browser.screenshots("exam-offline").await;
+    browser.offline(false).await;
+    browser
+        .wait_for(
+            "document.getElementById('save-state').dataset.state === 'saved'",
+            "the journal sent after the cut",
+        )
+        .await;
+    assert_eq!(
+        stored(&app, &token, &attempt).await[second.to_string()],
+        "D"
+    );
+
+    // A crash while saves cannot get through: the journal brings the answer back after the
+    // reload and sends it once they can.
+    let third = slot(&browser, 1, 2).await;
+    browser.devtools("Network.enable", json!({})).await;
+    browser
+        .devtools("Network.setBlockedURLs", json!({ "urls": ["*/answers"] }))
+        .await;
+    browser
+        .click(&format!("#q{third} .option:nth-child(3)"))
+        .await;
+    browser
+        .wait_for(
+            "document.getElementById('save-state').dataset.state !== 'saving'",
+            "the failed save",
+        )
+        .await;
+    browser.driver.refresh().await.unwrap();
+    browser
+        .wait_for(
+            &format!("document.querySelector('#q{third} input[value=C]').checked"),
+            "the unsent answer back from the journal",
+        )
+        .await;
+    assert_ne!(stored(&app, &token, &attempt).await[third.to_string()], "C");
+    browser
+        .devtools("Network.setBlockedURLs", json!({ "urls": [] }))
+        .await;
+    browser
+        .wait_for(
+            "document.getElementById('save-state').dataset.state === 'saved'",
+            "the journal sent after the reload",
+        )
+        .await;
+    assert_eq!(stored(&app, &token, &attempt).await[third.to_string()], "C");
+
+    // The proctor pauses: the candidate sees it at once; then continues and adds ten minutes.
+    let paused = app
+        .post(
+            &format!("/api/v1/attempts/{attempt}/pause"),
+            Some(&e.proctor),
+            json!({ "reason": "Mất điện phòng thi" }),
+        )
+        .await;
+    assert_eq!(paused.status, 200, "{}", paused.text);
+    browser
+        .wait_for(
+            "!document.getElementById('paused').hidden",
+            "the pause shown",
+        )
+        .await;
+    browser.screenshots("exam-paused").await;
+    let continued = app
+        .post(
+            &format!("/api/v1/attempts/{attempt}/continue"),
+            Some(&e.proctor),
+            json!({ "reason": "Có điện trở lại" }),
+        )
+        .await;
+    assert_eq!(continued.status, 200, "{}", continued.text);
+    browser
+        .wait_for(
+            "document.getElementById('paused').hidden",
+            "the pause lifted",
+        )
+        .await;
+    let before = browser
+        .run(&format!("return {CLOCK_SECONDS};"))
+        .await
+        .as_i64()
+        .unwrap();
+    let added = app
+        .post(
+            &format!("/api/v1/attempts/{attempt}/add-time"),
+            Some(&e.proctor),
+            json!({ "minutes": 10, "reason": "Bù thời gian mất điện" }),
+        )
+        .await;
+    assert_eq!(added.status, 200, "{}", added.text);
+    browser
+        .wait_for(
+            &format!("{CLOCK_SECONDS} > {before} + 500"),
+            "ten more minutes on the clock",
+        )
+        .await;
+
+    // A second computer: it waits for the proctor, then carries on with the same answers.
+    let Some(other) = Browser::launch().await else {
+        return;
+    };
+    other
+        .open(&format!("{site}/sign-in?next=/exam/{attempt}"))
+        .await;
+    other.type_into("#login", &login).await;
+    other.type_into("#password", USER_PASSWORD).await;
+    other.click("#sign-in").await;
+    other
+        .wait_for(
+            "!document.getElementById('device-wait')?.hidden",
+            "the wait for approval",
+        )
+        .await;
+    other.check_accessibility("device-wait").await;
+    other.screenshots("exam-device-wait").await;
+    let approved = app
+        .post(
+            &format!("/api/v1/attempts/{attempt}/approve-device"),
+            Some(&e.proctor),
+            json!({}),
+        )
+        .await;
+    assert_eq!(approved.status, 200, "{}", approved.text);
+    other
+        .wait_for(
+            "document.getElementById('device-wait').hidden",
+            "the approval",
+        )
+        .await;
+    other
+        .wait_for(
+            &format!("document.querySelector('#q{first} input[value=B]').checked && document.getElementById('a{short}').value === '-1,5'"),
+            "the same answers on the second computer",
+        )
+        .await;
+    browser.quit().await;
+
+    // The last answer, then the submit: a summary, a confirmation, a receipt.
+    let last_short = slot(&other, 3, 5).await;
+    other.type_into(&format!("#a{last_short}"), "12").await;
+    other.click("#open-submit").await;
+    other
+        .wait_for(
+            "document.getElementById('submit-dialog').open && !document.getElementById('confirm-submit').disabled",
+            "the submit dialog, every answer sent",
+        )
+        .await;
+    let summary = other.text("#submit-summary").await;
+    assert!(summary.contains("6/22"), "{summary}");
+    let unanswered = other.text("#submit-unanswered").await;
+    assert!(unanswered.contains("Phần I: 4, 5,"), "{unanswered}");
+    other.check_accessibility("submit").await;
+    other.screenshots("submit").await;
+    other.click("#confirm-submit").await;
+    other
+        .wait_for("document.getElementById('receipt-code')", "the receipt")
+        .await;
+    let receipt = other.text("#receipt-code").await;
+    let view = app
+        .get(&format!("/api/v1/attempts/{attempt}"), Some(&token))
+        .await;
+    let answers: Vec<(i32, Option<String>)> = view.body["answers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["slot"].as_i64().unwrap() as i32,
+                a["value"].as_str().map(str::to_owned),
+            )
+        })
+        .collect();
+    assert_eq!(
+        receipt,
+        hocthi::exams::domain::receipt_code(
+            attempt.parse().unwrap(),
+            answers.iter().map(|(s, v)| (*s, v.as_deref()))
+        ),
+        "the receipt is derived from the answers held"
+    );
+    other.check_accessibility("receipt").await;
+    other.screenshots("receipt").await;
+
+    // Every acknowledged answer is in the database and is what the candidate last entered.
+    let held = stored(&app, &token, &attempt).await;
+    let expected = json!({
+        first.to_string(): "B", tf.to_string(): "ĐSĐS", short.to_string(): "-1,5",
+        second.to_string(): "D", third.to_string(): "C", last_short.to_string(): "12",
+    });
+    for (slot, value) in expected.as_object().unwrap() {
+        assert_eq!(&held[slot], value, "slot {slot}");
+    }
+    assert_eq!(
+        held.as_object()
+            .unwrap()
+            .values()
+            .filter(|v| !v.is_null() && *v != "")
+            .count(),
+        6,
+        "{held}"
+    );
+
+    // The released result: the score per part.
+    let released = app
+        .post(
+            &format!("/api/v1/exams/{}/release", e.exam),
+            Some(&e.teacher),
+            json!({}),
+        )
+        .await;
+    assert_eq!(released.status, 200, "{}", released.text);
+    other.open(&format!("{site}/exam/{attempt}")).await;
+    other.click("#see-result").await;
+    other
+        .wait_for("document.getElementById('total')", "the result")
+        .await;
+    let result = app
+        .get(&format!("/api/v1/attempts/{attempt}/result"), Some(&token))
+        .await;
+    let total = result.body["score"]["total"]
+        .as_str()
+        .unwrap()
+        .replace('.', ",");
+    assert_eq!(other.text("#total").await, total);
+    other.check_accessibility("result").await;
+    other.screenshots("result").await;
+    other.quit().await;
+}
