@@ -270,6 +270,7 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
         .configure(blob_http::configure)
         .configure(crate::webapp::configure)
         .configure(crate::exams::pages::configure)
+        .configure(crate::exams::room_pages::configure)
         .default_service(web::to(move |req: actix_web::HttpRequest| {
             let routes = routes.clone();
             async move { routes.refuse(&req) }

@@ -24,6 +24,7 @@ pub(crate) mod proctor;
 pub(crate) mod registration;
 pub(crate) mod results;
 pub(crate) mod room_feed;
+pub(crate) mod room_pages;
 pub(crate) mod setup;
 pub(crate) mod staff;
 pub(crate) mod statistics;

@@ -126,7 +126,10 @@ async fn seats_of(db: &impl ConnectionTrait, room: Uuid) -> Result<Vec<SeatRow>,
         .collect())
 }
 
-async fn snapshot(state: &AppState, room: &exam_room::Model) -> Result<RoomStatus, ApiError> {
+pub(super) async fn snapshot(
+    state: &AppState,
+    room: &exam_room::Model,
+) -> Result<RoomStatus, ApiError> {
     let now = state.clock.now();
     let rows = seats_of(&state.db, room.id).await?;
     // Presence, incident counts and answered bitmaps of the whole room in one round trip;

@@ -16,7 +16,7 @@ struct Asset {
     gzipped: Vec<u8>,
 }
 
-const FILES: [(&str, &str, &[u8]); 5] = [
+const FILES: [(&str, &str, &[u8]); 6] = [
     (
         "site.css",
         "text/css; charset=utf-8",
@@ -31,6 +31,11 @@ const FILES: [(&str, &str, &[u8]); 5] = [
         "exam.js",
         "text/javascript; charset=utf-8",
         include_bytes!("static/exam.js"),
+    ),
+    (
+        "room.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("static/room.js"),
     ),
     (
         "passkeys.css",

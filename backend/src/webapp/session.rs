@@ -141,6 +141,8 @@ pub fn local_path(next: Option<&str>) -> String {
 fn home_of(user: &CurrentUser) -> &'static str {
     if user.has(Role::Student) {
         "/my/exams"
+    } else if user.has(Role::Proctor) {
+        "/rooms"
     } else {
         "/"
     }

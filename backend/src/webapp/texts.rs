@@ -114,6 +114,8 @@ mod tests {
             include_str!("../exams/templates/exam.html"),
             include_str!("../exams/templates/receipt.html"),
             include_str!("../exams/templates/result.html"),
+            include_str!("../exams/templates/my_rooms.html"),
+            include_str!("../exams/templates/room.html"),
             include_str!("../exams/pages.rs"),
         ];
         let mut missing: Vec<&str> = Vec::new();

@@ -4,6 +4,8 @@
 //! to a second computer approved by the proctor, the submit with its receipt, and the released
 //! result. Each page is checked with axe-core and photographed at a phone's and a computer's size.
 use hocthi_tests::{Stores, TestApp, USER_PASSWORD, spawn_app_with, spawn_real_app_with};
+
+use super::{DEVICE_A, DEVICE_B};
 use serde_json::{Value, json};
 
 use crate::web::Browser;
@@ -26,6 +28,8 @@ async fn candidate_sits_the_exam_in_the_browser_real_stores() {
     }
 }
 
+hocthi_tests::on_every_store!(proctor_runs_the_room_in_the_browser);
+
 /// The answers the server holds for an attempt, by slot.
 async fn stored(app: &TestApp, token: &str, attempt: &str) -> Value {
     let view = app
@@ -37,6 +41,50 @@ async fn stored(app: &TestApp, token: &str, attempt: &str) -> Value {
         by_slot.insert(a["slot"].to_string(), a["value"].clone());
     }
     Value::Object(by_slot)
+}
+
+/// Registers the class and locks the roster (nobody checked in): each student's (attempt,
+/// candidate) ids, in the order of `e.students`.
+async fn registered_and_locked(app: &TestApp, e: &super::Exam) -> Vec<(String, String)> {
+    let registered = app
+        .post(
+            &format!("/api/v1/sittings/{}/candidates", e.sitting),
+            Some(&e.teacher),
+            json!({ "class_ids": [e.class] }),
+        )
+        .await;
+    assert_eq!(registered.status, 200, "{}", registered.text);
+    let locked = app
+        .post(
+            &format!("/api/v1/sittings/{}/lock", e.sitting),
+            Some(&e.teacher),
+            json!({}),
+        )
+        .await;
+    assert_eq!(locked.status, 200, "{}", locked.text);
+    let candidates = app
+        .get(
+            &format!("/api/v1/sittings/{}/candidates", e.sitting),
+            Some(&e.teacher),
+        )
+        .await;
+    let mut seats = Vec::new();
+    for (_, token) in &e.students {
+        let mine = app.get("/api/v1/me/attempts", Some(token)).await;
+        let attempt = mine.body[0]["id"].as_str().unwrap().to_owned();
+        let candidate = candidates
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["attempt_id"] == attempt.as_str())
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        seats.push((attempt, candidate));
+    }
+    seats
 }
 
 /// The slot of the `n`th question (from 0) of `part` on the page.
@@ -58,41 +106,9 @@ async fn candidate_sits_the_exam_in_the_browser(app: TestApp) {
         return;
     };
     let e = super::exam_ready(&app, 2, "exam").await;
-    let registered = app
-        .post(
-            &format!("/api/v1/sittings/{}/candidates", e.sitting),
-            Some(&e.teacher),
-            json!({ "class_ids": [e.class] }),
-        )
-        .await;
-    assert_eq!(registered.status, 200, "{}", registered.text);
-    let locked = app
-        .post(
-            &format!("/api/v1/sittings/{}/lock", e.sitting),
-            Some(&e.teacher),
-            json!({}),
-        )
-        .await;
-    assert_eq!(locked.status, 200, "{}", locked.text);
+    let seats = registered_and_locked(&app, &e).await;
     let (login, token) = e.students[0].clone();
-    let mine = app.get("/api/v1/me/attempts", Some(&token)).await;
-    let attempt = mine.body[0]["id"].as_str().unwrap().to_owned();
-    let candidates = app
-        .get(
-            &format!("/api/v1/sittings/{}/candidates", e.sitting),
-            Some(&e.teacher),
-        )
-        .await;
-    let candidate = candidates
-        .body
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["attempt_id"] == attempt.as_str())
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (attempt, candidate) = seats[0].clone();
     // `localhost`, where passkeys work and cookies need no TLS.
     let port = app.address.rsplit(':').next().unwrap();
     let site = format!("http://localhost:{port}");
@@ -472,4 +488,252 @@ async fn candidate_sits_the_exam_in_the_browser(app: TestApp) {
     other.check_accessibility("result").await;
     other.screenshots("result").await;
     other.quit().await;
+}
+
+/// A seat's cell text on the room page.
+async fn cell(browser: &Browser, candidate: &str, class: &str) -> String {
+    browser
+        .text(&format!("tr[data-candidate='{candidate}'] .{class}"))
+        .await
+}
+
+/// Carries out an action from a seat's menu (or the room's, with `None`) with its reason.
+async fn act(browser: &Browser, candidate: Option<&str>, action: &str, reason: &str) {
+    match candidate {
+        Some(c) => {
+            browser
+                .click(&format!("tr[data-candidate='{c}'] [data-seat-action=menu]"))
+                .await
+        }
+        None => {
+            browser
+                .click(&format!("[data-room-action='{action}']"))
+                .await
+        }
+    }
+    browser
+        .run(&format!(
+            "const s = document.getElementById('action'); s.value = '{action}'; s.dispatchEvent(new Event('change')); return s.value;"
+        ))
+        .await;
+    browser.type_into("#reason", reason).await;
+    browser.click("#action-apply").await;
+    browser
+        .wait_for(
+            "!document.getElementById('action-dialog').open",
+            &format!("{action} carried out"),
+        )
+        .await;
+}
+
+async fn proctor_runs_the_room_in_the_browser(app: TestApp) {
+    let Some(browser) = Browser::launch().await else {
+        return;
+    };
+    let e = super::exam_ready(&app, 2, "exam").await;
+    let seats = registered_and_locked(&app, &e).await;
+    let (attempt, candidate) = seats[0].clone();
+    let token = e.students[0].1.clone();
+    let port = app.address.rsplit(':').next().unwrap();
+    let site = format!("http://localhost:{port}");
+
+    // The proctor signs in and finds today's room by its name.
+    browser.open(&format!("{site}/sign-in")).await;
+    browser.type_into("#login", "gt.phong1").await;
+    browser.type_into("#password", USER_PASSWORD).await;
+    browser.click("#sign-in").await;
+    browser
+        .wait_for("location.pathname === '/rooms'", "my rooms")
+        .await;
+    let rooms = browser.text("#rooms").await;
+    assert!(
+        rooms.contains("Phòng 01") && rooms.contains("Hôm nay"),
+        "{rooms}"
+    );
+    browser.check_accessibility("rooms").await;
+    browser.screenshots("rooms").await;
+    browser.click(&format!("a[href='/rooms/{}']", e.room)).await;
+    browser
+        .wait_for(
+            "document.getElementById('live').dataset.state === 'live'",
+            "the live stream of the room",
+        )
+        .await;
+    assert_eq!(
+        browser
+            .run("return document.querySelectorAll('#seats tbody tr').length;")
+            .await,
+        2
+    );
+    assert_eq!(
+        cell(&browser, &candidate, "check-in").await,
+        "Chưa điểm danh"
+    );
+    browser.check_accessibility("room").await;
+    browser.screenshots("room").await;
+
+    // Check-in: a line that is not an ID card's is refused plainly; then by hand, with reason.
+    browser
+        .click(&format!(
+            "tr[data-candidate='{candidate}'] [data-seat-action=check_in]"
+        ))
+        .await;
+    browser
+        .type_into("#qr-line", "không phải mã CCCD\u{E007}")
+        .await;
+    browser
+        .wait_for(
+            "!document.getElementById('card-problem').hidden",
+            "the refusal",
+        )
+        .await;
+    assert!(!browser.text("#card-problem").await.is_empty());
+    browser.check_accessibility("check-in").await;
+    browser.screenshots("check-in").await;
+    browser
+        .type_into("#manual-reason", "Đã đối chiếu thẻ học sinh")
+        .await;
+    browser.click("#manual-form button[type=submit]").await;
+    browser
+        .wait_for(
+            &format!("document.querySelector(\"tr[data-candidate='{candidate}']\").dataset.checkedIn === '1'"),
+            "the seat checked in",
+        )
+        .await;
+    assert_eq!(cell(&browser, &candidate, "check-in").await, "Đã điểm danh");
+
+    // The candidate starts and reports leaving the tab: the map follows from the live stream.
+    super::start(&app, &token, &attempt, DEVICE_A).await;
+    let saved = super::save(
+        &app,
+        &token,
+        &attempt,
+        DEVICE_A,
+        1,
+        json!([{ "slot": 0, "value": "A" }]),
+    )
+    .await;
+    assert_eq!(saved.status, 200, "{}", saved.text);
+    let beat = app
+        .post(
+            &format!("/api/v1/attempts/{attempt}/heartbeat"),
+            Some(&token),
+            json!({ "device_id": DEVICE_A, "incidents": ["tab_hidden"] }),
+        )
+        .await;
+    assert_eq!(beat.status, 200, "{}", beat.text);
+    browser
+        .wait_for(
+            &format!("document.querySelector(\"tr[data-candidate='{candidate}'] .incidents\").textContent === '1'"),
+            "the incident on the map",
+        )
+        .await;
+    assert_eq!(cell(&browser, &candidate, "state").await, "Đang làm bài");
+    assert_eq!(cell(&browser, &candidate, "answered").await, "1/22");
+
+    // Pause, continue and added time from the seat's menu, each with its reason.
+    act(&browser, Some(&candidate), "pause", "Học sinh bị mệt").await;
+    browser
+        .wait_for(
+            &format!("document.querySelector(\"tr[data-candidate='{candidate}']\").dataset.state === 'paused'"),
+            "the seat paused",
+        )
+        .await;
+    let view = app
+        .get(&format!("/api/v1/attempts/{attempt}"), Some(&token))
+        .await;
+    assert_eq!(view.body["state"], "paused");
+    act(&browser, Some(&candidate), "continue", "Học sinh đã khỏe").await;
+    let before = app
+        .get(&format!("/api/v1/attempts/{attempt}"), Some(&token))
+        .await;
+    assert_eq!(before.body["state"], "in_progress");
+    browser
+        .click(&format!(
+            "tr[data-candidate='{candidate}'] [data-seat-action=menu]"
+        ))
+        .await;
+    browser
+        .run("const s = document.getElementById('action'); s.value = 'add_time'; s.dispatchEvent(new Event('change')); return true;")
+        .await;
+    browser.type_into("#minutes", "7").await;
+    browser.type_into("#reason", "Máy tính bị treo").await;
+    browser.check_accessibility("seat-actions").await;
+    browser.screenshots("seat-actions").await;
+    browser.click("#action-apply").await;
+    browser
+        .wait_for(
+            "!document.getElementById('action-dialog').open",
+            "time added",
+        )
+        .await;
+    let after = app
+        .get(&format!("/api/v1/attempts/{attempt}"), Some(&token))
+        .await;
+    let gained = after.body["remaining_seconds"].as_i64().unwrap()
+        - before.body["remaining_seconds"].as_i64().unwrap();
+    assert!((410..=420).contains(&gained), "7 minutes added: {gained} s");
+
+    // A second computer asks to carry on: the map says so, the proctor approves it.
+    let asked = app
+        .post(
+            &format!("/api/v1/attempts/{attempt}/resume"),
+            Some(&token),
+            json!({ "device_id": DEVICE_B }),
+        )
+        .await;
+    assert_eq!(asked.status, 409, "{}", asked.text);
+    browser
+        .wait_for(
+            &format!("document.querySelector(\"tr[data-candidate='{candidate}'] .device\").textContent.includes('Xin đổi máy')"),
+            "the switch request on the map",
+        )
+        .await;
+    act(
+        &browser,
+        Some(&candidate),
+        "approve_device",
+        "Máy cũ hỏng bàn phím",
+    )
+    .await;
+    let resumed = app
+        .post(
+            &format!("/api/v1/attempts/{attempt}/resume"),
+            Some(&token),
+            json!({ "device_id": DEVICE_B }),
+        )
+        .await;
+    assert_eq!(resumed.status, 200, "{}", resumed.text);
+
+    // The whole room, and a written report.
+    act(&browser, None, "pause_room", "Mất điện cả phòng").await;
+    let view = app
+        .get(&format!("/api/v1/attempts/{attempt}"), Some(&token))
+        .await;
+    assert_eq!(view.body["state"], "paused");
+    act(&browser, None, "continue_room", "Có điện trở lại").await;
+    let view = app
+        .get(&format!("/api/v1/attempts/{attempt}"), Some(&token))
+        .await;
+    assert_eq!(view.body["state"], "in_progress");
+    act(
+        &browser,
+        Some(&candidate),
+        "report",
+        "Thí sinh để điện thoại trên bàn",
+    )
+    .await;
+    let reports = app
+        .get(
+            &format!("/api/v1/rooms/{}/incident-reports", e.room),
+            Some(&e.proctor),
+        )
+        .await;
+    assert!(
+        reports.text.contains("Thí sinh để điện thoại trên bàn"),
+        "{}",
+        reports.text
+    );
+    browser.screenshots("room-after").await;
+    browser.quit().await;
 }
