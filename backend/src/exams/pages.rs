@@ -456,9 +456,10 @@ async fn result_page(
 #[cfg(test)]
 mod tests {
     #[test]
-    fn every_text_the_script_shows_is_in_the_table() {
+    fn every_text_the_scripts_show_is_in_the_table() {
         let missing: Vec<&&str> = super::SCRIPT_TEXTS
             .iter()
+            .chain(super::super::room_pages::SCRIPT_TEXTS)
             .filter(|k| !crate::webapp::texts::Texts::has(k))
             .collect();
         assert!(

@@ -213,17 +213,3 @@ async fn room_page(
     render(&visitor, &req, StatusCode::OK, &page)
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn every_text_the_script_shows_is_in_the_table() {
-        let missing: Vec<&&str> = super::SCRIPT_TEXTS
-            .iter()
-            .filter(|k| !crate::webapp::texts::Texts::has(k))
-            .collect();
-        assert!(
-            missing.is_empty(),
-            "texts missing from texts.tsv: {missing:?}"
-        );
-    }
-}
