@@ -212,4 +212,3 @@ async fn room_page(
     };
     render(&visitor, &req, StatusCode::OK, &page)
 }
-

@@ -15,6 +15,10 @@ pub enum Kind {
     MyAttempts,
     Start,
     Paper,
+    /// The test page a browser opens after the start (session cookie, gzip).
+    Page,
+    /// One of the page's styles and scripts, fetched once per browser (then cached).
+    Asset,
     Save,
     Heartbeat,
     Resume,
@@ -24,13 +28,15 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 14] = [
         Kind::SignInPassword,
         Kind::PasskeyStart,
         Kind::PasskeyFinish,
         Kind::MyAttempts,
         Kind::Start,
         Kind::Paper,
+        Kind::Page,
+        Kind::Asset,
         Kind::Save,
         Kind::Heartbeat,
         Kind::Resume,
@@ -55,6 +61,8 @@ impl Kind {
             Kind::MyAttempts => "my_attempts",
             Kind::Start => "start",
             Kind::Paper => "paper",
+            Kind::Page => "exam_page",
+            Kind::Asset => "page_asset",
             Kind::Save => "save",
             Kind::Heartbeat => "heartbeat",
             Kind::Resume => "resume",

@@ -51,6 +51,8 @@ pub struct Run {
     pub dashboard_events: AtomicU64,
     /// Heartbeats a client did not send because it was waiting out a refusal (`Backoff`).
     pub heartbeats_skipped: AtomicU64,
+    /// The test page's styles and scripts, as the first page fetched named them.
+    assets: std::sync::OnceLock<Vec<String>>,
 }
 
 impl Run {
@@ -77,6 +79,7 @@ impl Run {
             done: tokio::sync::watch::channel(false).0,
             dashboard_events: AtomicU64::new(0),
             heartbeats_skipped: AtomicU64::new(0),
+            assets: std::sync::OnceLock::new(),
         }
     }
 
@@ -208,7 +211,7 @@ struct Client<'a> {
 }
 
 impl Client<'_> {
-    /// One request through goose, timed to the end of its body.
+    /// One API request through goose (bearer token, JSON), timed to the end of its body.
     async fn send(
         &mut self,
         kind: Kind,
@@ -216,7 +219,6 @@ impl Client<'_> {
         path: &str,
         body: Option<&Value>,
     ) -> (u16, Value) {
-        let sent = Instant::now();
         let Ok(mut builder) = self.user.get_request_builder(&method, path) else {
             return (0, Value::Null);
         };
@@ -226,6 +228,33 @@ impl Client<'_> {
         if let Some(b) = body {
             builder = builder.json(b);
         }
+        self.send_built(kind, method, builder, kind.body_is_read())
+            .await
+    }
+
+    /// A GET as the browser makes it: the session cookie instead of a bearer token, and gzip
+    /// taken unless the body is to be read here.
+    async fn send_as_browser(&mut self, kind: Kind, path: &str, read: bool) -> (u16, Value) {
+        let Ok(mut builder) = self.user.get_request_builder(&GooseMethod::Get, path) else {
+            return (0, Value::Null);
+        };
+        if let Some(t) = &self.token {
+            builder = builder.header("cookie", format!("hocthi_access={t}"));
+        }
+        if !read {
+            builder = builder.header("accept-encoding", "gzip");
+        }
+        self.send_built(kind, GooseMethod::Get, builder, read).await
+    }
+
+    async fn send_built(
+        &mut self,
+        kind: Kind,
+        method: GooseMethod,
+        builder: reqwest::RequestBuilder,
+        read: bool,
+    ) -> (u16, Value) {
+        let sent = Instant::now();
         let request = GooseRequest::builder()
             .method(method)
             .name(kind.name())
@@ -244,7 +273,7 @@ impl Client<'_> {
                     .and_then(|v| v.parse().ok());
                 // Only a few answers are read; the rest are received whole but not parsed (the
                 // generator shares the machine with what it measures).
-                if kind.body_is_read() || !(200..300).contains(&status) {
+                if read || !(200..300).contains(&status) {
                     match response.text().await {
                         Ok(text) => (
                             status,
@@ -292,6 +321,43 @@ impl Client<'_> {
                 _ => return Err(format!("{} {status} {value}", kind.name())),
             }
         }
+    }
+
+    /// `send_as_browser` until acknowledged, with the same backoff as `send_until_ok`.
+    async fn fetch_until_ok(
+        &mut self,
+        kind: Kind,
+        path: &str,
+        read: bool,
+    ) -> Result<Value, String> {
+        let first = Instant::now();
+        loop {
+            self.backoff.wait().await;
+            let (status, value) = self.send_as_browser(kind, path, read).await;
+            match status {
+                200..=299 => return Ok(value),
+                s if comes_back(s) && first.elapsed() < GIVE_UP_AFTER => {}
+                _ => return Err(format!("{} {status} {value}", kind.name())),
+            }
+        }
+    }
+
+    /// The test page as a browser opens it after the start, then each of its styles and
+    /// scripts once (they are immutable: a browser keeps them). Their addresses are read from
+    /// the first page any candidate receives; they are the same for every page of a build.
+    async fn open_exam_page(&mut self, attempt: &str) -> Result<(), String> {
+        let discover = self.run.assets.get().is_none();
+        let page = self
+            .fetch_until_ok(Kind::Page, &format!("/exam/{attempt}"), discover)
+            .await?;
+        if let Value::String(html) = &page {
+            let _ = self.run.assets.set(asset_paths(html));
+        }
+        let assets = self.run.assets.get().cloned().unwrap_or_default();
+        for asset in &assets {
+            self.fetch_until_ok(Kind::Asset, asset, false).await?;
+        }
+        Ok(())
     }
 
     async fn sign_in(&mut self, i: usize) -> Result<(), String> {
@@ -401,6 +467,7 @@ async fn sit(client: &mut Client<'_>, i: usize) -> Result<(), String> {
     client
         .send_until_ok(Kind::Paper, GooseMethod::Get, &path("paper"), None)
         .await?;
+    client.open_exam_page(&attempt).await?;
 
     let mut seq = 0i64;
     for (offset, step) in &plan.steps {
@@ -592,6 +659,35 @@ mod tests {
         assert!(
             first_waits.len() > 10,
             "clients refused together come back apart: {first_waits:?}"
+        );
+    }
+}
+
+/// The `/static/...` addresses a page's HTML names (its stylesheet and scripts).
+fn asset_paths(html: &str) -> Vec<String> {
+    let mut paths: Vec<String> = html
+        .split("\"/static/")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(|name| format!("/static/{name}"))
+        .collect();
+    paths.dedup();
+    paths
+}
+
+#[cfg(test)]
+mod page_tests {
+    #[test]
+    fn a_page_names_its_assets() {
+        let html = r#"<link rel="stylesheet" href="/static/site.1a2b.css">
+<script type="module" src="/static/site.3c4d.js"></script><script type="module" src="/static/exam.5e6f.js"></script>"#;
+        assert_eq!(
+            super::asset_paths(html),
+            [
+                "/static/site.1a2b.css",
+                "/static/site.3c4d.js",
+                "/static/exam.5e6f.js"
+            ]
         );
     }
 }

@@ -22,3 +22,4 @@ mod qti;
 mod roster;
 mod samples;
 mod web;
+mod web_sessions;

@@ -587,6 +587,20 @@ if (root.id === "exam") {
     q.querySelector(".next").addEventListener("click", () => setCurrent(open.indexOf(q) + 1, true));
     q.addEventListener("focusin", () => setCurrent(open.indexOf(q), false));
   }
+  // The grid as a panel on a phone: opened from the bar, closed when a question is chosen.
+  const toggle = document.getElementById("toggle-nav");
+  function showNav(open) {
+    root.toggleAttribute("data-nav-open", open);
+    toggle.setAttribute("aria-expanded", String(open));
+  }
+  toggle.addEventListener("click", () => showNav(!root.hasAttribute("data-nav-open")));
+  document.addEventListener("keydown", e => {
+    if (e.key === "Escape" && root.hasAttribute("data-nav-open")) {
+      showNav(false);
+      toggle.focus();
+    }
+  });
+  links.forEach(a => a.addEventListener("click", () => showNav(false)));
   links.forEach(a => a.addEventListener("click", e => {
     const index = open.findIndex(q => q.dataset.slot === a.dataset.slot);
     if (index < 0) { e.preventDefault(); return; }

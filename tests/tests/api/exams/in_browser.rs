@@ -205,8 +205,64 @@ async fn candidate_sits_the_exam_in_the_browser(app: TestApp) {
         1,
         "formulas arrive as MathML and the figure loads"
     );
+    // What the page weighs as the browser received it (compressed), and that nothing came from
+    // another host: the budget is 150 KB before the paper.
+    let weight = browser
+        .run(
+            "const nav = performance.getEntriesByType('navigation')[0];
+             const res = performance.getEntriesByType('resource');
+             const size = list => list.reduce((n, r) => n + r.encodedBodySize, 0);
+             return { others: res.filter(r => !r.name.startsWith(location.origin)).map(r => r.name),
+                      page: nav.encodedBodySize, page_decoded: nav.decodedBodySize,
+                      assets: size(res.filter(r => r.name.includes('/static/'))),
+                      figures: size(res.filter(r => r.name.includes('/media/'))) };",
+        )
+        .await;
+    assert_eq!(
+        weight["others"],
+        json!([]),
+        "a request went to another host"
+    );
+    let assets = weight["assets"].as_u64().unwrap();
+    assert!(
+        assets > 0 && assets < 150 * 1024,
+        "the test page's styles and scripts: {weight}"
+    );
+    eprintln!("the test page's weight: {weight}");
     browser.check_accessibility("exam").await;
     browser.screenshots("exam").await;
+    // On a phone the question grid opens from the bar and closes on the question chosen.
+    browser
+        .driver
+        .set_window_rect(0, 0, 390, 844)
+        .await
+        .unwrap();
+    browser.click("#toggle-nav").await;
+    browser
+        .wait_for(
+            "getComputedStyle(document.getElementById('qnav')).display !== 'none'",
+            "the grid opened",
+        )
+        .await;
+    browser.check_accessibility("exam-questions").await;
+    browser.screenshots("exam-questions").await;
+    browser
+        .driver
+        .set_window_rect(0, 0, 390, 844)
+        .await
+        .unwrap();
+    browser.click(".qlink[data-part='2']").await;
+    browser
+        .wait_for(
+            "!document.getElementById('exam').hasAttribute('data-nav-open')",
+            "the grid closed",
+        )
+        .await;
+    browser
+        .driver
+        .set_window_rect(0, 0, 1366, 768)
+        .await
+        .unwrap();
 
     // Answers of all three kinds, each saved.
     let first = slot(&browser, 1, 0).await;
