@@ -76,7 +76,9 @@ fn in_envelope(response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
     let Some(err) = response.response().error() else {
         return response;
     };
-    if err.as_error::<ApiError>().is_some() {
+    // Our own errors, the API's and the pages' (which answer HTML), are already what they say.
+    if err.as_error::<ApiError>().is_some() || err.as_error::<crate::webapp::PageError>().is_some()
+    {
         return response;
     }
     let refused = err

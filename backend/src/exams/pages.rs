@@ -2,6 +2,11 @@
 //! result. Questions are rendered here (HTML with MathML, figures from the attempt's media);
 //! `webapp/static/exam.js` keeps the answer journal, saves, follows the server's clock and
 //! submits, through the same API as every client, authenticated by the session cookie.
+use std::{
+    collections::HashMap,
+    sync::{Arc, LazyLock, RwLock},
+};
+
 use actix_web::{HttpRequest, HttpResponse, get, http::StatusCode, web};
 use askama::Template;
 use uuid::Uuid;
@@ -207,6 +212,8 @@ struct ExamPage {
     total: usize,
     has_next_section: bool,
     heartbeat_seconds: u64,
+    /// The attempt with its answers for the device it runs on (JSON), or empty.
+    view: String,
 }
 
 #[derive(Template)]
@@ -273,12 +280,22 @@ async fn exam_page(
                 .exams
                 .paper(ctx.attempt.paper_id, &ctx.attempt.code)
                 .await?;
-            let paper: serde_json::Value =
-                serde_json::from_slice(&paper.body).map_err(|e| ApiError::Unexpected(e.into()))?;
+            let rendered = rendered(ctx.attempt.paper_id, &ctx.attempt.code, &paper.body)?;
             let forward_only = ctx.sitting.navigation == "forward_only";
-            let (parts, total) =
-                parts_of(&paper, ctx.attempt.id, forward_only, ctx.attempt.section);
+            let total = rendered.1;
+            let parts = parts_of(&rendered, ctx.attempt.id, forward_only, ctx.attempt.section);
             let last_part = parts.iter().map(|p| p.part).max().unwrap_or(1);
+            // The attempt as it stands comes with the page, so the browser it runs on needs no
+            // resume call to begin (one request fewer for each candidate at the start). Not
+            // under a passkey policy: there every resume asks the passkey again.
+            let view = if ctx.policy()?.identity.needs_passkey() {
+                String::new()
+            } else {
+                let view = super::taking::view(&state, &ctx, true).await?;
+                serde_json::json!({ "device": ctx.attempt.device_id, "view": view })
+                    .to_string()
+                    .replace('<', "\\u003c")
+            };
             let page = ExamPage {
                 frame: Frame::new(&visitor, &req, &ctx.exam.name, name),
                 about,
@@ -286,6 +303,7 @@ async fn exam_page(
                 total,
                 has_next_section: forward_only && (ctx.attempt.section as u8) < last_part,
                 heartbeat_seconds: state.settings.heartbeat_interval.as_secs(),
+                view,
             };
             render(&visitor, &req, StatusCode::OK, &page)
         }
@@ -313,29 +331,57 @@ async fn exam_page(
     }
 }
 
-/// The paper's questions by part, rendered; and how many there are.
-fn parts_of(
-    paper: &serde_json::Value,
-    attempt: Uuid,
-    forward_only: bool,
-    section: i32,
-) -> (Vec<PartView>, usize) {
-    let src = |name: &str| format!("/api/v1/attempts/{attempt}/media/{name}");
+/// Stands for the attempt in the figures' addresses of a code's questions rendered once.
+const ANY_ATTEMPT: &str = "00000000-0000-0000-0000-000000000000";
+
+/// A code's questions with their parts, rendered, and how many there are.
+type Rendered = Arc<(Vec<(u8, QuestionView)>, usize)>;
+
+/// Every code's questions as HTML (with MathML), by (paper, code), rendered once: every
+/// candidate on the code gets the same but for their attempt in the figures' addresses. A
+/// code's printed content never changes (a key correction changes only its key).
+static RENDERED: LazyLock<RwLock<HashMap<(Uuid, String), Rendered>>> =
+    LazyLock::new(Default::default);
+
+/// Codes kept; past it the cache starts again (a province's sitting uses a few hundred).
+const RENDERED_CODES: usize = 4096;
+
+fn rendered(paper_id: Uuid, code: &str, body: &[u8]) -> Result<Rendered, ApiError> {
+    let key = (paper_id, code.to_owned());
+    if let Some(hit) = RENDERED.read().expect("not poisoned").get(&key) {
+        return Ok(hit.clone());
+    }
+    let paper: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::Unexpected(e.into()))?;
+    let questions = Arc::new(render_questions(&paper));
+    let mut cache = RENDERED.write().expect("not poisoned");
+    if cache.len() >= RENDERED_CODES {
+        cache.clear();
+    }
+    cache.insert(key, questions.clone());
+    Ok(questions)
+}
+
+/// Each question of a code with its part, rendered; and how many there are.
+fn render_questions(paper: &serde_json::Value) -> (Vec<(u8, QuestionView)>, usize) {
+    let src = |name: &str| format!("/api/v1/attempts/{ANY_ATTEMPT}/media/{name}");
     let groups = paper["groups"].as_array().cloned().unwrap_or_default();
-    let mut parts: Vec<PartView> = Vec::new();
     let mut shown_groups = std::collections::HashSet::new();
     let questions = paper["questions"].as_array().cloned().unwrap_or_default();
+    let mut out = Vec::with_capacity(questions.len());
     for (slot, q) in questions.iter().enumerate() {
         let part = q["part"].as_u64().unwrap_or(4) as u8;
         let rendered = RenderedBody::of_content(&q["content"], &src);
-        let letters = ['a', 'b', 'c', 'd'];
         let choices = if part == 1 {
             ['A', 'B', 'C', 'D']
                 .into_iter()
                 .zip(rendered.options)
                 .collect()
         } else {
-            letters.into_iter().zip(rendered.statements).collect()
+            ['a', 'b', 'c', 'd']
+                .into_iter()
+                .zip(rendered.statements)
+                .collect()
         };
         let stimulus = q["group_id"].as_str().and_then(|g| {
             if !shown_groups.insert(g.to_owned()) {
@@ -346,20 +392,56 @@ fn parts_of(
                 html: rich_html(x["stimulus"].as_str().unwrap_or_default(), &src),
             })
         });
+        out.push((
+            part,
+            QuestionView {
+                slot,
+                number: q["number"].as_u64().unwrap_or(slot as u64 + 1) as usize,
+                stem: rendered.stem,
+                choices,
+                group: q["group_id"].as_str().unwrap_or_default().to_owned(),
+                stimulus,
+            },
+        ));
+    }
+    (out, questions.len())
+}
+
+/// A code's rendered questions for one attempt, by part, with each part's state under
+/// forward-only navigation.
+fn parts_of(
+    rendered: &(Vec<(u8, QuestionView)>, usize),
+    attempt: Uuid,
+    forward_only: bool,
+    section: i32,
+) -> Vec<PartView> {
+    let attempt = attempt.to_string();
+    let own = |html: &String| {
+        if html.contains(ANY_ATTEMPT) {
+            html.replace(ANY_ATTEMPT, &attempt)
+        } else {
+            html.clone()
+        }
+    };
+    let mut parts: Vec<PartView> = Vec::new();
+    for (part, q) in &rendered.0 {
         let view = QuestionView {
-            slot,
-            number: q["number"].as_u64().unwrap_or(slot as u64 + 1) as usize,
-            stem: rendered.stem,
-            choices,
-            group: q["group_id"].as_str().unwrap_or_default().to_owned(),
-            stimulus,
+            slot: q.slot,
+            number: q.number,
+            stem: own(&q.stem),
+            choices: q.choices.iter().map(|(l, h)| (*l, own(h))).collect(),
+            group: q.group.clone(),
+            stimulus: q.stimulus.as_ref().map(|s| Stimulus {
+                title: s.title.clone(),
+                html: own(&s.html),
+            }),
         };
         match parts.last_mut() {
-            Some(p) if p.part == part => p.questions.push(view),
+            Some(p) if p.part == *part => p.questions.push(view),
             _ => parts.push(PartView {
-                part,
-                roman: roman(part),
-                status: match (forward_only, i32::from(part).cmp(&section)) {
+                part: *part,
+                roman: roman(*part),
+                status: match (forward_only, i32::from(*part).cmp(&section)) {
                     (false, _) | (true, std::cmp::Ordering::Equal) => "open",
                     (true, std::cmp::Ordering::Less) => "done",
                     (true, std::cmp::Ordering::Greater) => "later",
@@ -368,7 +450,7 @@ fn parts_of(
             }),
         }
     }
-    (parts, questions.len())
+    parts
 }
 
 struct PartScore {

@@ -342,10 +342,11 @@ impl Client<'_> {
         }
     }
 
-    /// The test page as a browser opens it after the start, then each of its styles and
-    /// scripts once (they are immutable: a browser keeps them). Their addresses are read from
-    /// the first page any candidate receives; they are the same for every page of a build.
-    async fn open_exam_page(&mut self, attempt: &str) -> Result<(), String> {
+    /// The attempt's page as a browser opens it: the waiting room after signing in, with each
+    /// of its styles and scripts (`with_assets`; they are immutable, so the browser keeps them),
+    /// and the test after the start, its assets already held. Their addresses are read from the
+    /// first page any candidate receives; they are the same for every page of a build.
+    async fn open_exam_page(&mut self, attempt: &str, with_assets: bool) -> Result<(), String> {
         let discover = self.run.assets.get().is_none();
         let page = self
             .fetch_until_ok(Kind::Page, &format!("/exam/{attempt}"), discover)
@@ -354,7 +355,7 @@ impl Client<'_> {
             let _ = self.run.assets.set(asset_paths(html));
         }
         let assets = self.run.assets.get().cloned().unwrap_or_default();
-        for asset in &assets {
+        for asset in assets.iter().filter(|_| with_assets) {
             self.fetch_until_ok(Kind::Asset, asset, false).await?;
         }
         Ok(())
@@ -451,6 +452,7 @@ async fn sit(client: &mut Client<'_>, i: usize) -> Result<(), String> {
             None,
         )
         .await?;
+    client.open_exam_page(&attempt, true).await?;
 
     tokio::time::sleep_until((t0 + plan.start_at).into()).await;
     let started = Instant::now();
@@ -464,10 +466,9 @@ async fn sit(client: &mut Client<'_>, i: usize) -> Result<(), String> {
             Some(&device_body),
         )
         .await?;
-    client
-        .send_until_ok(Kind::Paper, GooseMethod::Get, &path("paper"), None)
-        .await?;
-    client.open_exam_page(&attempt).await?;
+    // The browser reloads the attempt's page, which now holds the paper (its assets cached):
+    // the page takes the place of the API client's GET /attempts/{id}/paper.
+    client.open_exam_page(&attempt, false).await?;
 
     let mut seq = 0i64;
     for (offset, step) in &plan.steps {

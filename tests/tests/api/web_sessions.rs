@@ -14,6 +14,18 @@ fn client() -> reqwest::Client {
         .unwrap()
 }
 
+/// A form field's value as a browser sends it (application/x-www-form-urlencoded).
+fn form_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
 /// The value of `name` among a response's Set-Cookie headers, with the whole header.
 fn set_cookie(response: &reqwest::Response, name: &str) -> Option<(String, String)> {
     response
@@ -47,11 +59,12 @@ async fn browser_sessions_are_cookies_checked_like_tokens_and_guarded_against_fo
                         origin.to_owned()
                     },
                 )
-                .form(&[
-                    ("login", ADMIN_LOGIN),
-                    ("password", ADMIN_PASSWORD),
-                    ("next", "/my/exams"),
-                ])
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(format!(
+                    "login={}&password={}&next=%2Fmy%2Fexams",
+                    form_encode(ADMIN_LOGIN),
+                    form_encode(ADMIN_PASSWORD)
+                ))
                 .send()
                 .await
                 .unwrap()
@@ -88,6 +101,28 @@ async fn browser_sessions_are_cookies_checked_like_tokens_and_guarded_against_fo
         .await
         .unwrap();
     assert_eq!(me.status(), StatusCode::OK);
+
+    // A page's failure answers a page, in Vietnamese, not the API's JSON.
+    let missing = http
+        .get(format!("{site}/exam/{}", uuid::Uuid::new_v4()))
+        .header(header::COOKIE, &cookies)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert!(
+        missing.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(
+        missing
+            .text()
+            .await
+            .unwrap()
+            .contains("Không tìm thấy bài làm")
+    );
 
     // A change with the cookie needs this service's Origin: none, or another site's, is refused.
     let change = |origin: Option<&'static str>| {

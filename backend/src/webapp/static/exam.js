@@ -486,6 +486,7 @@ if (root.id === "exam") {
   for (const kind of ["copy", "paste"]) document.addEventListener(kind, () => incidents.push("copy_paste"));
 
   // -- coming back: the server's answers, then anything newer in the journal -----------------
+  let resumedOnce = false;
   async function resume() {
     deviceWait.hidden = true;
     let entries = [];
@@ -495,8 +496,15 @@ if (root.id === "exam") {
     } catch {
       // No IndexedDB here: the server's answers are all there is.
     }
+    // The page came with the attempt as it stands: on the computer it runs on, that is all.
     let view;
-    for (;;) {
+    const embedded = document.getElementById("view");
+    if (embedded && !resumedOnce) {
+      const given = JSON.parse(embedded.textContent);
+      if (given.device === device) view = given.view;
+    }
+    resumedOnce = true;
+    while (!view) {
       try {
         const body = { device_id: device };
         const reply = await call("POST", `${api}/resume`, body);

@@ -1,8 +1,10 @@
-//! The candidate's journey in a real browser (Chromium through WebDriver): sign-in, the waiting
-//! room until the proctor's check-in, the test with answers of all three kinds, the network cut
-//! while answering, a crash while a save cannot get through, a pause and added time, a switch
-//! to a second computer approved by the proctor, the submit with its receipt, and the released
-//! result. Each page is checked with axe-core and photographed at a phone's and a computer's size.
+//! A sitting in real browsers (Chromium through WebDriver): two candidates and their proctor.
+//! Sign-in, the waiting room until the proctor's check-in on the room page, the test with
+//! answers of all three kinds, the network cut while answering, a crash while a save cannot get
+//! through, a pause and added time from the room page seen by the candidate, a switch to a
+//! second computer approved there, the submits with their receipts, and the released result;
+//! then the proctor's room on its own (check-in refusals, every action). Each page is checked
+//! with axe-core and photographed at a phone's and a computer's size.
 use hocthi_tests::{Stores, TestApp, USER_PASSWORD, spawn_app_with, spawn_real_app_with};
 
 use super::{DEVICE_A, DEVICE_B};
@@ -16,15 +18,17 @@ fn fast_heartbeat(vars: &mut std::collections::HashMap<String, String>) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn candidate_sits_the_exam_in_the_browser_embedded() {
-    candidate_sits_the_exam_in_the_browser(spawn_app_with(Stores::Embedded, fast_heartbeat).await)
-        .await
+async fn a_sitting_with_two_candidates_and_a_proctor_in_browsers_embedded() {
+    a_sitting_with_two_candidates_and_a_proctor_in_browsers(
+        spawn_app_with(Stores::Embedded, fast_heartbeat).await,
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn candidate_sits_the_exam_in_the_browser_real_stores() {
+async fn a_sitting_with_two_candidates_and_a_proctor_in_browsers_real_stores() {
     if let Some(app) = spawn_real_app_with(fast_heartbeat).await {
-        candidate_sits_the_exam_in_the_browser(app).await
+        a_sitting_with_two_candidates_and_a_proctor_in_browsers(app).await
     }
 }
 
@@ -101,7 +105,7 @@ async fn slot(browser: &Browser, part: u8, n: usize) -> u64 {
 /// Seconds on the page's clock ("1:29:50" or "29:50").
 const CLOCK_SECONDS: &str = "document.getElementById('clock').textContent.split(':').reduce((s, x) => s * 60 + Number(x), 0)";
 
-async fn candidate_sits_the_exam_in_the_browser(app: TestApp) {
+async fn a_sitting_with_two_candidates_and_a_proctor_in_browsers(app: TestApp) {
     let Some(browser) = Browser::launch().await else {
         return;
     };
@@ -112,6 +116,19 @@ async fn candidate_sits_the_exam_in_the_browser(app: TestApp) {
     // `localhost`, where passkeys work and cookies need no TLS.
     let port = app.address.rsplit(':').next().unwrap();
     let site = format!("http://localhost:{port}");
+
+    // The proctor opens the room before the candidates arrive.
+    let Some(proctor) = Browser::launch().await else {
+        return;
+    };
+    sign_in(&proctor, &site, "gt.phong1", "/rooms").await;
+    proctor.click(&format!("a[href='/rooms/{}']", e.room)).await;
+    proctor
+        .wait_for(
+            "document.getElementById('live').dataset.state === 'live'",
+            "the room's live stream",
+        )
+        .await;
 
     // The landing page leads each role on; English on request, Vietnamese first.
     browser.open(&format!("{site}/")).await;
@@ -172,14 +189,7 @@ async fn candidate_sits_the_exam_in_the_browser(app: TestApp) {
     );
     browser.check_accessibility("lobby").await;
     browser.screenshots("lobby").await;
-    let checked = app
-        .post(
-            &format!("/api/v1/candidates/{candidate}/check-in"),
-            Some(&e.proctor),
-            json!({ "reason": "Đã đối chiếu thẻ học sinh" }),
-        )
-        .await;
-    assert_eq!(checked.status, 204, "{}", checked.text);
+    check_in_by_hand(&proctor, &candidate).await;
     browser.open(&format!("{site}/exam/{attempt}")).await;
     assert_eq!(
         browser
@@ -300,6 +310,52 @@ async fn candidate_sits_the_exam_in_the_browser(app: TestApp) {
     assert_eq!(held[tf.to_string()], "ĐSĐS");
     assert_eq!(held[short.to_string()], "-1,5");
 
+    // The second candidate, on their own computer: checked in on the room page, then in.
+    let (login_2, token_2) = e.students[1].clone();
+    let (attempt_2, candidate_2) = seats[1].clone();
+    let Some(second_candidate) = Browser::launch().await else {
+        return;
+    };
+    sign_in(&second_candidate, &site, &login_2, "/my/exams").await;
+    second_candidate
+        .click(&format!("a[href='/exam/{attempt_2}']"))
+        .await;
+    second_candidate
+        .wait_for(
+            "document.getElementById('start')?.disabled",
+            "the closed waiting room",
+        )
+        .await;
+    check_in_by_hand(&proctor, &candidate_2).await;
+    second_candidate
+        .open(&format!("{site}/exam/{attempt_2}"))
+        .await;
+    second_candidate.click("#start").await;
+    second_candidate
+        .wait_for(
+            "document.getElementById('exam')",
+            "the second candidate's test",
+        )
+        .await;
+    let first_2 = slot(&second_candidate, 1, 0).await;
+    second_candidate
+        .click(".question[data-part='1'] .option:nth-child(1)")
+        .await;
+    second_candidate
+        .wait_for(
+            "document.getElementById('save-state').dataset.state === 'saved' && document.querySelector('.qlink[data-answered]')",
+            "the second candidate's answer saved",
+        )
+        .await;
+    proctor
+        .wait_for(
+            &format!("document.querySelector(\"tr[data-candidate='{candidate_2}'] .state .pill\").dataset.state === 'in_progress'"),
+            "both candidates at work on the room page",
+        )
+        .await;
+    proctor.check_accessibility("room").await;
+    proctor.screenshots("room-in-sitting").await;
+
     // The network cut while answering: kept here, shown so, sent when it comes back.
     let second = slot(&browser, 1, 1).await;
     browser.offline(true).await;
@@ -365,14 +421,14 @@ async fn candidate_sits_the_exam_in_the_browser(app: TestApp) {
     assert_eq!(stored(&app, &token, &attempt).await[third.to_string()], "C");
 
     // The proctor pauses: the candidate sees it at once; then continues and adds ten minutes.
-    let paused = app
-        .post(
-            &format!("/api/v1/attempts/{attempt}/pause"),
-            Some(&e.proctor),
-            json!({ "reason": "Mất điện phòng thi" }),
-        )
-        .await;
-    assert_eq!(paused.status, 200, "{}", paused.text);
+    act(
+        &proctor,
+        Some(&candidate),
+        "pause",
+        None,
+        "Mất điện phòng thi",
+    )
+    .await;
     browser
         .wait_for(
             "!document.getElementById('paused').hidden",
@@ -380,14 +436,14 @@ async fn candidate_sits_the_exam_in_the_browser(app: TestApp) {
         )
         .await;
     browser.screenshots("exam-paused").await;
-    let continued = app
-        .post(
-            &format!("/api/v1/attempts/{attempt}/continue"),
-            Some(&e.proctor),
-            json!({ "reason": "Có điện trở lại" }),
-        )
-        .await;
-    assert_eq!(continued.status, 200, "{}", continued.text);
+    act(
+        &proctor,
+        Some(&candidate),
+        "continue",
+        None,
+        "Có điện trở lại",
+    )
+    .await;
     browser
         .wait_for(
             "document.getElementById('paused').hidden",
@@ -399,14 +455,14 @@ async fn candidate_sits_the_exam_in_the_browser(app: TestApp) {
         .await
         .as_i64()
         .unwrap();
-    let added = app
-        .post(
-            &format!("/api/v1/attempts/{attempt}/add-time"),
-            Some(&e.proctor),
-            json!({ "minutes": 10, "reason": "Bù thời gian mất điện" }),
-        )
-        .await;
-    assert_eq!(added.status, 200, "{}", added.text);
+    act(
+        &proctor,
+        Some(&candidate),
+        "add_time",
+        Some(10),
+        "Bù thời gian mất điện",
+    )
+    .await;
     browser
         .wait_for(
             &format!("{CLOCK_SECONDS} > {before} + 500"),
@@ -432,14 +488,20 @@ async fn candidate_sits_the_exam_in_the_browser(app: TestApp) {
         .await;
     other.check_accessibility("device-wait").await;
     other.screenshots("exam-device-wait").await;
-    let approved = app
-        .post(
-            &format!("/api/v1/attempts/{attempt}/approve-device"),
-            Some(&e.proctor),
-            json!({}),
+    proctor
+        .wait_for(
+            &format!("document.querySelector(\"tr[data-candidate='{candidate}'] .device\").textContent.includes('Xin đổi máy')"),
+            "the switch request on the room page",
         )
         .await;
-    assert_eq!(approved.status, 200, "{}", approved.text);
+    act(
+        &proctor,
+        Some(&candidate),
+        "approve_device",
+        None,
+        "Máy cũ hỏng bàn phím",
+    )
+    .await;
     other
         .wait_for(
             "document.getElementById('device-wait').hidden",
@@ -519,6 +581,32 @@ async fn candidate_sits_the_exam_in_the_browser(app: TestApp) {
         "{held}"
     );
 
+    // The second candidate submits too; their one answer is held.
+    second_candidate.click("#open-submit").await;
+    second_candidate
+        .wait_for(
+            "document.getElementById('submit-dialog').open && !document.getElementById('confirm-submit').disabled",
+            "the second submit dialog",
+        )
+        .await;
+    second_candidate.click("#confirm-submit").await;
+    second_candidate
+        .wait_for(
+            "document.getElementById('receipt-code')",
+            "the second receipt",
+        )
+        .await;
+    let held_2 = stored(&app, &token_2, &attempt_2).await;
+    assert_eq!(held_2[first_2.to_string()], "A");
+    second_candidate.quit().await;
+    proctor
+        .wait_for(
+            &format!("document.querySelector(\"tr[data-candidate='{candidate_2}'] .state .pill\").dataset.state === 'submitted'"),
+            "the submit on the room page",
+        )
+        .await;
+    proctor.quit().await;
+
     // The released result: the score per part.
     let released = app
         .post(
@@ -546,6 +634,39 @@ async fn candidate_sits_the_exam_in_the_browser(app: TestApp) {
     other.quit().await;
 }
 
+/// Signs in on the sign-in page and waits for the page it leads to.
+async fn sign_in(browser: &Browser, site: &str, login: &str, lands_on: &str) {
+    browser.open(&format!("{site}/sign-in")).await;
+    browser.type_into("#login", login).await;
+    browser.type_into("#password", USER_PASSWORD).await;
+    browser.click("#sign-in").await;
+    browser
+        .wait_for(
+            &format!("location.pathname === '{lands_on}'"),
+            &format!("{login} signed in"),
+        )
+        .await;
+}
+
+/// The proctor checks a seat in by hand, with a reason, on the room page.
+async fn check_in_by_hand(proctor: &Browser, candidate: &str) {
+    proctor
+        .click(&format!(
+            "tr[data-candidate='{candidate}'] [data-seat-action=check_in]"
+        ))
+        .await;
+    proctor
+        .type_into("#manual-reason", "Đã đối chiếu thẻ học sinh")
+        .await;
+    proctor.click("#manual-form button[type=submit]").await;
+    proctor
+        .wait_for(
+            &format!("document.querySelector(\"tr[data-candidate='{candidate}']\").dataset.checkedIn === '1'"),
+            "the seat checked in",
+        )
+        .await;
+}
+
 /// A seat's cell text on the room page.
 async fn cell(browser: &Browser, candidate: &str, class: &str) -> String {
     browser
@@ -554,7 +675,13 @@ async fn cell(browser: &Browser, candidate: &str, class: &str) -> String {
 }
 
 /// Carries out an action from a seat's menu (or the room's, with `None`) with its reason.
-async fn act(browser: &Browser, candidate: Option<&str>, action: &str, reason: &str) {
+async fn act(
+    browser: &Browser,
+    candidate: Option<&str>,
+    action: &str,
+    minutes: Option<u32>,
+    reason: &str,
+) {
     match candidate {
         Some(c) => {
             browser
@@ -572,6 +699,9 @@ async fn act(browser: &Browser, candidate: Option<&str>, action: &str, reason: &
             "const s = document.getElementById('action'); s.value = '{action}'; s.dispatchEvent(new Event('change')); return s.value;"
         ))
         .await;
+    if let Some(minutes) = minutes {
+        browser.type_into("#minutes", &minutes.to_string()).await;
+    }
     browser.type_into("#reason", reason).await;
     browser.click("#action-apply").await;
     browser
@@ -688,7 +818,7 @@ async fn proctor_runs_the_room_in_the_browser(app: TestApp) {
     assert_eq!(cell(&browser, &candidate, "answered").await, "1/22");
 
     // Pause, continue and added time from the seat's menu, each with its reason.
-    act(&browser, Some(&candidate), "pause", "Học sinh bị mệt").await;
+    act(&browser, Some(&candidate), "pause", None, "Học sinh bị mệt").await;
     browser
         .wait_for(
             &format!("document.querySelector(\"tr[data-candidate='{candidate}']\").dataset.state === 'paused'"),
@@ -699,7 +829,14 @@ async fn proctor_runs_the_room_in_the_browser(app: TestApp) {
         .get(&format!("/api/v1/attempts/{attempt}"), Some(&token))
         .await;
     assert_eq!(view.body["state"], "paused");
-    act(&browser, Some(&candidate), "continue", "Học sinh đã khỏe").await;
+    act(
+        &browser,
+        Some(&candidate),
+        "continue",
+        None,
+        "Học sinh đã khỏe",
+    )
+    .await;
     let before = app
         .get(&format!("/api/v1/attempts/{attempt}"), Some(&token))
         .await;
@@ -749,6 +886,7 @@ async fn proctor_runs_the_room_in_the_browser(app: TestApp) {
         &browser,
         Some(&candidate),
         "approve_device",
+        None,
         "Máy cũ hỏng bàn phím",
     )
     .await;
@@ -762,12 +900,12 @@ async fn proctor_runs_the_room_in_the_browser(app: TestApp) {
     assert_eq!(resumed.status, 200, "{}", resumed.text);
 
     // The whole room, and a written report.
-    act(&browser, None, "pause_room", "Mất điện cả phòng").await;
+    act(&browser, None, "pause_room", None, "Mất điện cả phòng").await;
     let view = app
         .get(&format!("/api/v1/attempts/{attempt}"), Some(&token))
         .await;
     assert_eq!(view.body["state"], "paused");
-    act(&browser, None, "continue_room", "Có điện trở lại").await;
+    act(&browser, None, "continue_room", None, "Có điện trở lại").await;
     let view = app
         .get(&format!("/api/v1/attempts/{attempt}"), Some(&token))
         .await;
@@ -776,6 +914,7 @@ async fn proctor_runs_the_room_in_the_browser(app: TestApp) {
         &browser,
         Some(&candidate),
         "report",
+        None,
         "Thí sinh để điện thoại trên bàn",
     )
     .await;
