@@ -601,7 +601,14 @@ if (root.id === "exam") {
     root.toggleAttribute("data-nav-open", open);
     toggle.setAttribute("aria-expanded", String(open));
   }
-  toggle.addEventListener("click", () => showNav(!root.hasAttribute("data-nav-open")));
+  toggle.addEventListener("click", () => {
+    showNav(!root.hasAttribute("data-nav-open"));
+    if (root.hasAttribute("data-nav-open")) document.getElementById("close-nav").focus();
+  });
+  document.getElementById("close-nav").addEventListener("click", () => {
+    showNav(false);
+    toggle.focus();
+  });
   document.addEventListener("keydown", e => {
     if (e.key === "Escape" && root.hasAttribute("data-nav-open")) {
       showNav(false);
