@@ -254,5 +254,7 @@ async fn browser_sessions_are_cookies_checked_like_tokens_and_guarded_against_fo
         asset.headers()[header::CACHE_CONTROL],
         "public, max-age=31536000, immutable"
     );
-    assert_eq!(asset.headers()[header::CONTENT_ENCODING], "gzip");
+    // Compressed for browsers that take it (the client here may undo it before the test sees
+    // the header; the browser test measures the compressed sizes).
+    assert_eq!(asset.headers()[header::VARY], "Accept-Encoding");
 }

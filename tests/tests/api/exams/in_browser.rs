@@ -238,6 +238,10 @@ async fn a_sitting_with_two_candidates_and_a_proctor_in_browsers(app: TestApp) {
         assets > 0 && assets < 150 * 1024,
         "the test page's styles and scripts: {weight}"
     );
+    assert!(
+        weight["page"].as_u64().unwrap() * 3 < weight["page_decoded"].as_u64().unwrap(),
+        "the test page travels compressed: {weight}"
+    );
     eprintln!("the test page's weight: {weight}");
     browser.check_accessibility("exam").await;
     browser.screenshots("exam").await;
