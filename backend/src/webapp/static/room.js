@@ -21,8 +21,9 @@ async function call(method, path, body) {
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   if (reply.status === 401) {
-    const renewed = await fetch("/session/renew", { method: "POST", credentials: "same-origin" });
-    if (!renewed.ok) location.assign("/sign-in?next=" + encodeURIComponent(location.pathname));
+    // One renewal for every script and tab (site.js): a refresh cookie spent twice ends the session.
+    const renewed = await window.hocthiSession.renew();
+    if (!renewed) location.assign("/sign-in?next=" + encodeURIComponent(location.pathname));
   }
   return reply;
 }

@@ -32,7 +32,10 @@ async fn a_sitting_with_two_candidates_and_a_proctor_in_browsers_real_stores() {
     }
 }
 
-hocthi_tests::on_every_store!(proctor_runs_the_room_in_the_browser);
+hocthi_tests::on_every_store!(
+    proctor_runs_the_room_in_the_browser,
+    pages_show_an_attempt_to_its_candidate_and_a_room_to_its_proctors
+);
 
 /// The answers the server holds for an attempt, by slot.
 async fn stored(app: &TestApp, token: &str, attempt: &str) -> Value {
@@ -935,4 +938,71 @@ async fn proctor_runs_the_room_in_the_browser(app: TestApp) {
     );
     browser.screenshots("room-after").await;
     browser.quit().await;
+}
+
+/// A page as a browser with this session asks for it (the access token in the session cookie).
+async fn page_as(app: &TestApp, token: &str, path: &str) -> (u16, String) {
+    let reply = app
+        .client
+        .get(app.url(path))
+        .header("cookie", format!("hocthi_access={token}"))
+        .send()
+        .await
+        .unwrap();
+    (reply.status().as_u16(), reply.text().await.unwrap())
+}
+
+async fn pages_show_an_attempt_to_its_candidate_and_a_room_to_its_proctors(app: TestApp) {
+    let e = super::exam_ready(&app, 2, "exam").await;
+    let seats = registered_and_locked(&app, &e).await;
+    let (attempt, _) = &seats[0];
+    let exam_page = format!("/exam/{attempt}");
+    let room_page = format!("/rooms/{}", e.room);
+    // The candidate sees their own attempt; a classmate, the teacher who set the exam and the
+    // room's proctor do not (the classmate is told it does not exist).
+    assert_eq!(page_as(&app, &e.students[0].1, &exam_page).await.0, 200);
+    assert_eq!(page_as(&app, &e.students[1].1, &exam_page).await.0, 404);
+    assert_eq!(page_as(&app, &e.teacher, &exam_page).await.0, 403);
+    assert_eq!(page_as(&app, &e.proctor, &exam_page).await.0, 403);
+    assert_eq!(
+        page_as(&app, &e.students[1].1, &format!("{exam_page}/result"))
+            .await
+            .0,
+        404
+    );
+    // The room's proctor sees the room and finds it in their list; another proctor of the same
+    // school does neither, and a candidate may not look at rooms at all.
+    let (status, list) = page_as(&app, &e.proctor, "/rooms").await;
+    assert_eq!(status, 200);
+    assert!(
+        list.contains(&room_page),
+        "the proctor's list names the room"
+    );
+    assert_eq!(page_as(&app, &e.proctor, &room_page).await.0, 200);
+    app.create_user(&e.admin, "gt.phong2", &["proctor"], Some(e.school))
+        .await;
+    let stranger = app.token("gt.phong2", USER_PASSWORD).await;
+    let (status, list) = page_as(&app, &stranger, "/rooms").await;
+    assert_eq!(status, 200);
+    assert!(
+        !list.contains(&room_page),
+        "another proctor's list does not"
+    );
+    assert_eq!(page_as(&app, &stranger, &room_page).await.0, 404);
+    assert_eq!(page_as(&app, &e.students[0].1, &room_page).await.0, 403);
+    assert_eq!(page_as(&app, &e.students[0].1, "/rooms").await.0, 403);
+    // Without a session every page sends the reader to sign in, and comes back afterwards.
+    let anonymous = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(app.url(&room_page))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status().as_u16(), 303);
+    assert_eq!(
+        anonymous.headers()["location"],
+        format!("/sign-in?next=/rooms/{}", e.room).as_str()
+    );
 }
