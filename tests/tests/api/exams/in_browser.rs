@@ -61,37 +61,7 @@ async fn registered_and_locked(app: &TestApp, e: &super::Exam) -> Vec<(String, S
         )
         .await;
     assert_eq!(registered.status, 200, "{}", registered.text);
-    let locked = app
-        .post(
-            &format!("/api/v1/sittings/{}/lock", e.sitting),
-            Some(&e.teacher),
-            json!({}),
-        )
-        .await;
-    assert_eq!(locked.status, 200, "{}", locked.text);
-    let candidates = app
-        .get(
-            &format!("/api/v1/sittings/{}/candidates", e.sitting),
-            Some(&e.teacher),
-        )
-        .await;
-    let mut seats = Vec::new();
-    for (_, token) in &e.students {
-        let mine = app.get("/api/v1/me/attempts", Some(token)).await;
-        let attempt = mine.body[0]["id"].as_str().unwrap().to_owned();
-        let candidate = candidates
-            .body
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["attempt_id"] == attempt.as_str())
-            .unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        seats.push((attempt, candidate));
-    }
-    seats
+    super::lock(app, e).await
 }
 
 /// The slot of the `n`th question (from 0) of `part` on the page.

@@ -228,6 +228,24 @@ pub async fn register_lock_check_in(app: &TestApp, e: &Exam) -> Vec<String> {
 }
 
 async fn lock_and_check_in(app: &TestApp, e: &Exam) -> Vec<String> {
+    let mut attempts = Vec::new();
+    for (attempt, candidate) in lock(app, e).await {
+        let checked = app
+            .post(
+                &format!("/api/v1/candidates/{candidate}/check-in"),
+                Some(&e.proctor),
+                json!({ "reason": "Đã đối chiếu thẻ học sinh" }),
+            )
+            .await;
+        assert_eq!(checked.status, 204, "{}", checked.text);
+        attempts.push(attempt);
+    }
+    attempts
+}
+
+/// Locks the roster (nobody checked in): each student's (attempt, candidate) ids, in the order
+/// of `e.students`.
+pub async fn lock(app: &TestApp, e: &Exam) -> Vec<(String, String)> {
     let locked = app
         .post(
             &format!("/api/v1/sittings/{}/lock", e.sitting),
@@ -243,10 +261,10 @@ async fn lock_and_check_in(app: &TestApp, e: &Exam) -> Vec<String> {
         )
         .await;
     assert_eq!(list.status, 200, "{}", list.text);
-    let mut attempts = Vec::new();
+    let mut seats = Vec::new();
     for (login, token) in &e.students {
         let mine = app.get("/api/v1/me/attempts", Some(token)).await;
-        let id = mine.body[0]["id"]
+        let attempt = mine.body[0]["id"]
             .as_str()
             .unwrap_or_else(|| panic!("{login} has an attempt: {}", mine.text))
             .to_owned();
@@ -255,22 +273,14 @@ async fn lock_and_check_in(app: &TestApp, e: &Exam) -> Vec<String> {
             .as_array()
             .unwrap()
             .iter()
-            .find(|c| c["attempt_id"] == id.as_str())
-            .unwrap();
-        let checked = app
-            .post(
-                &format!(
-                    "/api/v1/candidates/{}/check-in",
-                    candidate["id"].as_str().unwrap()
-                ),
-                Some(&e.proctor),
-                json!({ "reason": "Đã đối chiếu thẻ học sinh" }),
-            )
-            .await;
-        assert_eq!(checked.status, 204, "{}", checked.text);
-        attempts.push(id);
+            .find(|c| c["attempt_id"] == attempt.as_str())
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        seats.push((attempt, candidate));
     }
-    attempts
+    seats
 }
 
 async fn start(app: &TestApp, token: &str, attempt: &str, device: &str) -> Value {
